@@ -1,1 +1,1 @@
-
+"""Storage: PostgreSQL through asyncpg, embedded by default."""

@@ -1,0 +1,87 @@
+"""create_app(settings) -> Starlette: the lifespan owns the database pool and the one HTTP client."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import __version__
+from .config import Settings
+from .core import accounts
+from .core.urls import LocalUrls
+from .db.database import Database, open_database
+from .middleware import BodySizeLimit, RequestLog, wants_json
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"fediverse_biz/{__version__}"
+
+
+async def healthz(request: Request) -> Response:
+    try:
+        await request.app.state.pool.fetchval("SELECT 1")
+    except Exception as exc:  # any database failure means "not healthy", never a 500
+        log.warning("health check failed: %s", exc)
+        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "up", "version": __version__})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if wants_json(request.url.path):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if wants_json(request.url.path):
+        return JSONResponse({"error": "internal server error"}, status_code=500)
+    return PlainTextResponse("internal server error", status_code=500)
+
+
+def all_routes() -> list[BaseRoute]:
+    return [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+
+
+def create_app(settings: Settings, database: Database | None = None) -> Starlette:
+    """The ASGI application. Pass `database` to reuse an open one (tests); otherwise the lifespan
+    opens the configured database (starting the embedded cluster if needed) and closes it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = database if database is not None else await open_database(settings, own_embedded=True)
+        http = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        app.state.settings = settings
+        app.state.db = db
+        app.state.pool = db.pool
+        app.state.urls = LocalUrls(settings.base_url)
+        app.state.http = http
+        try:
+            app.state.instance_actor = await accounts.ensure_instance_actor(
+                db.pool, app.state.urls, settings.hostname
+            )
+            yield
+        finally:
+            await http.close()
+            if database is None:
+                await db.close()
+
+    return Starlette(
+        routes=all_routes(),
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )

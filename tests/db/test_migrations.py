@@ -1,0 +1,79 @@
+"""The migration runner: in order, once, atomically, and refusing a newer database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from fediverse_biz.db import migrations
+from tests.support.cluster import PgCluster
+
+
+@pytest.fixture
+async def empty_db(cluster: PgCluster) -> asyncpg.Connection:
+    name = await cluster.create_database(template="template0")
+    conn = await asyncpg.connect(cluster.dsn(name))
+    yield conn
+    await conn.close()
+    await cluster.drop_database(name)
+
+
+def write(directory: Path, name: str, sql: str) -> None:
+    (directory / name).write_text(sql)
+
+
+async def test_package_migrations_apply_once(empty_db: asyncpg.Connection) -> None:
+    first = await migrations.migrate(empty_db)
+    assert [m.version for m in first] == [m.version for m in migrations.discover()]
+    assert await migrations.migrate(empty_db) == []  # second run: nothing to do
+    assert await empty_db.fetchval("SELECT to_regclass('actors') IS NOT NULL")
+
+
+async def test_a_lower_number_arriving_late_is_applied(empty_db: asyncpg.Connection, tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int);")
+    write(tmp_path, "0003_c.sql", "CREATE TABLE c (x int);")
+    await migrations.migrate(empty_db, migrations.discover(tmp_path))
+    # when a branch with 0002 is merged later
+    write(tmp_path, "0002_b.sql", "CREATE TABLE b (x int);")
+    applied = await migrations.migrate(empty_db, migrations.discover(tmp_path))
+    assert [m.name for m in applied] == ["0002_b.sql"]
+    assert sorted(await migrations.applied_versions(empty_db)) == [1, 2, 3]
+
+
+async def test_a_newer_database_is_refused(empty_db: asyncpg.Connection, tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int);")
+    write(tmp_path, "0002_b.sql", "CREATE TABLE b (x int);")
+    await migrations.migrate(empty_db, migrations.discover(tmp_path))
+    (tmp_path / "0002_b.sql").unlink()  # older code: knows only 0001
+    with pytest.raises(migrations.DatabaseTooNew, match="0002"):
+        await migrations.migrate(empty_db, migrations.discover(tmp_path))
+
+
+async def test_a_failing_migration_leaves_nothing(empty_db: asyncpg.Connection, tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int);")
+    write(tmp_path, "0002_bad.sql", "CREATE TABLE half (x int); SELECT no_such_function();")
+    with pytest.raises(asyncpg.UndefinedFunctionError):
+        await migrations.migrate(empty_db, migrations.discover(tmp_path))
+    assert sorted(await migrations.applied_versions(empty_db)) == [1]
+    assert await empty_db.fetchval("SELECT to_regclass('half')") is None
+
+
+async def test_an_edited_applied_migration_is_refused(empty_db: asyncpg.Connection, tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int);")
+    await migrations.migrate(empty_db, migrations.discover(tmp_path))
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int, y int);")
+    with pytest.raises(migrations.MigrationError, match="changed after it was applied"):
+        await migrations.migrate(empty_db, migrations.discover(tmp_path))
+
+
+def test_bad_file_names_and_duplicate_numbers_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "")
+    write(tmp_path, "0001_b.sql", "")
+    with pytest.raises(migrations.MigrationError, match="share number 0001"):
+        migrations.discover(tmp_path)
+    (tmp_path / "0001_b.sql").unlink()
+    write(tmp_path, "2_bad name.sql", "")
+    with pytest.raises(migrations.MigrationError, match=r"not NNNN_name\.sql"):
+        migrations.discover(tmp_path)
