@@ -6,7 +6,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,6 +18,7 @@ from .config import Settings
 from .core import accounts
 from .core.urls import LocalUrls
 from .db.database import Database, open_database
+from .federation.fetch import create_session
 from .middleware import BodySizeLimit, RequestLog, wants_json
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,16 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+    from .api.routes import routes as api_routes
+    from .federation.routes import routes as federation_routes
+    from .web.routes import routes as web_routes
+
+    return [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        *federation_routes(),
+        *api_routes(),
+        *web_routes(),
+    ]
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Starlette:
@@ -60,7 +69,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = database if database is not None else await open_database(settings, own_embedded=True)
-        http = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        http = create_session(settings.allow_private_addresses, user_agent=USER_AGENT)
         app.state.settings = settings
         app.state.db = db
         app.state.pool = db.pool
