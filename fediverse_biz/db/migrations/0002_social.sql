@@ -253,9 +253,18 @@ CREATE TABLE oauth_tokens (
     scopes        text NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     last_used_at  timestamptz,
-    revoked_at    timestamptz
+    revoked_at    timestamptz,
+    code_hash     text
 );
 CREATE INDEX oauth_tokens_user ON oauth_tokens (user_id);
+-- OAuth: remember which authorization code a token came from, so that a second use of the code can
+-- revoke the tokens it issued (RFC 6749 §4.1.2: "If an authorization code is used more than once ...
+-- the authorization server SHOULD revoke (when possible) all tokens previously issued based on that
+-- authorization code").
+CREATE INDEX oauth_tokens_code ON oauth_tokens (code_hash) WHERE code_hash IS NOT NULL;
+
+-- Expired codes are purged by age; used ones are kept a day so that reuse is still detected.
+CREATE INDEX oauth_codes_expires ON oauth_codes (expires_at);
 
 -- Idempotency-Key on POST /api/v1/statuses: the same key from the same account returns the same status.
 CREATE TABLE idempotency_keys (
@@ -284,6 +293,11 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_due ON jobs (run_at, id);
 CREATE INDEX jobs_host ON jobs (host) WHERE host IS NOT NULL;
+-- The job queue's claim (federation/jobs.py, docs/jobs.md) counts each host's leased jobs to enforce the
+-- per-host limit across all workers. Leased rows are few (at most the workers' total concurrency, plus
+-- expired leases of crashed workers until they are reclaimed), so a partial index keeps that count
+-- independent of the size of the backlog.
+CREATE INDEX jobs_leased ON jobs (host) WHERE locked_until IS NOT NULL;
 
 -- What we know about each remote host's health (delivery circuit breaker, "unavailable" marking).
 CREATE TABLE remote_hosts (

@@ -1,0 +1,35 @@
+"""Events for streaming clients, sent through PostgreSQL NOTIFY so every web process hears them.
+
+NOTIFY inside a transaction is delivered at commit, so a client is never told about a status that
+was rolled back. Payloads carry ids only (NOTIFY payloads are capped at 8000 bytes); listeners load
+and filter by visibility themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+CHANNEL = "fb_events"
+
+
+async def emit(conn: asyncpg.Connection | asyncpg.Pool, kind: str, **fields: Any) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, json.dumps({"kind": kind, **fields}))
+
+
+async def status_created(conn: asyncpg.Connection, status_id: int, *, home_actor_ids: list[int]) -> None:
+    await emit(conn, "status", status_id=status_id, home=home_actor_ids)
+
+
+async def status_updated(conn: asyncpg.Connection, status_id: int) -> None:
+    await emit(conn, "status.update", status_id=status_id)
+
+
+async def status_deleted(conn: asyncpg.Connection, status_id: int) -> None:
+    await emit(conn, "delete", status_id=status_id)
+
+
+async def notification_created(conn: asyncpg.Connection, notification_id: int, actor_id: int) -> None:
+    await emit(conn, "notification", notification_id=notification_id, actor_id=actor_id)

@@ -1,0 +1,107 @@
+"""Loading statuses with everything needed to show or federate them, in a fixed number of queries.
+
+A page of 40 statuses costs five queries whatever its size (statuses, authors, mentions, tags,
+media) — never one query per status. Both the client API and the ActivityPub renderers take a
+StatusBundle, so the two views of a status cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import asyncpg
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+
+@dataclass
+class StatusBundle:
+    status: asyncpg.Record  # statuses row
+    author: asyncpg.Record  # actors row
+    mentions: list[asyncpg.Record] = field(default_factory=list)  # actors rows
+    tags: list[str] = field(default_factory=list)
+    media: list[asyncpg.Record] = field(default_factory=list)  # media_attachments rows, in order
+    reblog: StatusBundle | None = None
+    in_reply_to_author: asyncpg.Record | None = None
+
+    @property
+    def id(self) -> int:
+        return int(self.status["id"])
+
+
+async def load_actors(conn: Conn, ids: Iterable[int]) -> dict[int, asyncpg.Record]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await conn.fetch("SELECT * FROM actors WHERE id = ANY($1::bigint[])", wanted)
+    return {r["id"]: r for r in rows}
+
+
+async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundle]:
+    """Bundles for the given ids (missing ids are simply absent); boosts carry their original."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await conn.fetch("SELECT * FROM statuses WHERE id = ANY($1::bigint[])", wanted)
+    reblog_ids = [r["reblog_of_id"] for r in rows if r["reblog_of_id"] is not None]
+    originals = (
+        await conn.fetch("SELECT * FROM statuses WHERE id = ANY($1::bigint[])", reblog_ids) if reblog_ids else []
+    )
+    all_rows = {r["id"]: r for r in [*rows, *originals]}
+    all_ids = list(all_rows)
+
+    actor_ids = {r["actor_id"] for r in all_rows.values()}
+    actor_ids |= {r["in_reply_to_actor_id"] for r in all_rows.values() if r["in_reply_to_actor_id"]}
+    mention_rows = await conn.fetch(
+        """SELECT m.status_id, a.* FROM status_mentions m JOIN actors a ON a.id = m.actor_id
+           WHERE m.status_id = ANY($1::bigint[]) ORDER BY a.id""",
+        all_ids,
+    )
+    tag_rows = await conn.fetch(
+        """SELECT st.status_id, t.name FROM status_tags st JOIN tags t ON t.id = st.tag_id
+           WHERE st.status_id = ANY($1::bigint[]) ORDER BY t.name""",
+        all_ids,
+    )
+    media_rows = await conn.fetch(
+        """SELECT * FROM media_attachments WHERE status_id = ANY($1::bigint[]) ORDER BY position, id""",
+        all_ids,
+    )
+    actors = await load_actors(conn, actor_ids)
+    mentions: dict[int, list[asyncpg.Record]] = defaultdict(list)
+    for m in mention_rows:
+        mentions[m["status_id"]].append(m)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for t in tag_rows:
+        tags[t["status_id"]].append(t["name"])
+    media: dict[int, list[asyncpg.Record]] = defaultdict(list)
+    for m in media_rows:
+        media[m["status_id"]].append(m)
+
+    def bundle(row: asyncpg.Record) -> StatusBundle:
+        reply_actor = row["in_reply_to_actor_id"]
+        return StatusBundle(
+            status=row,
+            author=actors[row["actor_id"]],
+            mentions=mentions.get(row["id"], []),
+            tags=tags.get(row["id"], []),
+            media=media.get(row["id"], []),
+            in_reply_to_author=actors.get(reply_actor) if reply_actor else None,
+        )
+
+    result: dict[int, StatusBundle] = {}
+    for row in rows:
+        b = bundle(row)
+        if row["reblog_of_id"] is not None:
+            original = all_rows.get(row["reblog_of_id"])
+            if original is None:
+                continue  # the boosted status is gone; the boost goes with it
+            b.reblog = bundle(original)
+        result[row["id"]] = b
+    return result
+
+
+async def load_status(conn: Conn, status_id: int) -> StatusBundle | None:
+    return (await load_statuses(conn, [status_id])).get(status_id)

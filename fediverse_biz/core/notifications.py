@@ -1,0 +1,85 @@
+"""Notifications for local accounts: written in the same transaction as what caused them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from . import events
+
+TYPES = ("mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update")
+
+
+async def notify(
+    conn: asyncpg.Connection,
+    recipient_id: int,
+    from_actor_id: int,
+    kind: str,
+    status_id: int | None = None,
+) -> int | None:
+    """Create a notification unless the recipient is remote, is the sender, blocks or mutes them.
+
+    Duplicates (the same favourite twice, a re-delivered activity) are absorbed by a unique index.
+    """
+    if recipient_id == from_actor_id:
+        return None
+    notification_id: int | None = await conn.fetchval(
+        """INSERT INTO notifications (actor_id, from_actor_id, type, status_id)
+           SELECT $1, $2, $3, $4
+            WHERE EXISTS (SELECT 1 FROM actors WHERE id = $1 AND domain IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM blocks WHERE actor_id = $1 AND target_actor_id = $2)
+              AND NOT EXISTS (SELECT 1 FROM mutes WHERE actor_id = $1 AND target_actor_id = $2
+                                 AND hide_notifications AND (expires_at IS NULL OR expires_at > now()))
+              AND NOT EXISTS (SELECT 1 FROM actors a JOIN domain_blocks d ON d.domain = a.domain
+                               WHERE a.id = $2)
+           ON CONFLICT DO NOTHING
+           RETURNING id""",
+        recipient_id,
+        from_actor_id,
+        kind,
+        status_id,
+    )
+    if notification_id is not None:
+        await events.notification_created(conn, notification_id, recipient_id)
+    return notification_id
+
+
+async def list_for(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    actor_id: int,
+    *,
+    where: str,
+    args: Sequence[object],
+    order: str,
+    limit: int,
+    types: Sequence[str] = (),
+    exclude_types: Sequence[str] = (),
+    account_id: int | None = None,
+) -> list[asyncpg.Record]:
+    """A page of notifications. `where`/`args`/`order` come from api.pagination.keyset over `n.id`,
+    with its parameters numbered from $6."""
+    return await conn.fetch(
+        f"""SELECT n.* FROM notifications n
+             WHERE n.actor_id = $1
+               AND (cardinality($2::text[]) = 0 OR n.type = ANY($2::text[]))
+               AND NOT (n.type = ANY($3::text[]))
+               AND ($4::bigint IS NULL OR n.from_actor_id = $4)
+               AND $5::int > 0 {where}
+             ORDER BY {order} LIMIT $5""",
+        actor_id,
+        list(types),
+        list(exclude_types),
+        account_id,
+        limit,
+        *args,
+    )
+
+
+async def dismiss(conn: asyncpg.Connection | asyncpg.Pool, actor_id: int, notification_id: int) -> bool:
+    result = await conn.execute("DELETE FROM notifications WHERE id = $1 AND actor_id = $2", notification_id, actor_id)
+    return result != "DELETE 0"
+
+
+async def clear(conn: asyncpg.Connection | asyncpg.Pool, actor_id: int) -> None:
+    await conn.execute("DELETE FROM notifications WHERE actor_id = $1", actor_id)
