@@ -56,6 +56,11 @@ CONTEXT: Final[list[Any]] = [
         "votersCount": "toot:votersCount",
         "suspended": "toot:suspended",
         "attributionDomains": {"@id": "toot:attributionDomains", "@type": "@id"},
+        # Mastodon's status serializer context: we send `conversation` and Tombstone `atomUri`.
+        "ostatus": "http://ostatus.org#",
+        "atomUri": "ostatus:atomUri",
+        "inReplyToAtomUri": "ostatus:inReplyToAtomUri",
+        "conversation": "ostatus:conversation",
     },
 ]
 
