@@ -8,15 +8,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
 from fediverse_biz.app import create_app
 from fediverse_biz.config import Settings
+from fediverse_biz.core import passwords
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.db.pool import create_pool
 from tests.support.cluster import PgCluster
 from tests.support.servers import LiveServer, make_settings
+
+# argon2 at production cost (64 MiB, 3 passes) is most of the time of a test that creates users;
+# the algorithm stays argon2id, only the cost drops. CLI tests run real processes at full cost.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 # The suite must never depend on the developer's own environment.
 for _name in list(os.environ):
@@ -37,7 +43,7 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PgC
 async def database_name(cluster: PgCluster) -> AsyncIterator[str]:
     name = await cluster.create_database()
     yield name
-    await cluster.drop_database(name)
+    await cluster.release_database(name)
 
 
 @pytest.fixture
@@ -104,7 +110,7 @@ def live_server_factory(
     loop = asyncio.new_event_loop()
     try:
         for name in databases:
-            loop.run_until_complete(cluster.drop_database(name))
+            loop.run_until_complete(cluster.release_database(name))
     finally:
         loop.close()
 

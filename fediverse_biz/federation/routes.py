@@ -1,4 +1,4 @@
-"""The federation routes, mounted by app.create_app."""
+"""The federation routes (door 3), mounted by app.create_app: each module keeps its own `routes` list."""
 
 from __future__ import annotations
 
@@ -6,4 +6,10 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    from . import actor_endpoints, discovery, inbox
+
+    return [
+        *discovery.routes,
+        *actor_endpoints.routes,
+        *inbox.routes,
+    ]

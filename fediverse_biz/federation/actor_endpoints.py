@@ -1,0 +1,287 @@
+"""Door 3, read side: actor documents and their collections (followers, following, featured).
+
+`/users/{name}` (people, organizations), `/c/{name}` (community groups) and `/actor` (the instance
+actor) answer ActivityPub JSON when the Accept header asks for it and a small HTML page otherwise.
+Actor documents stay readable without a signature even once authorized fetch is verified: peers
+need our keys before they can sign anything to us (reference/federation.md §1.6). A Signature header
+on these GETs is simply ignored for now; verification is the inbox's module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any, Final
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from fediverse_biz.activitypub.actors import actor_to_ap
+from fediverse_biz.activitypub.context import CONTEXT
+from fediverse_biz.config import Settings
+from fediverse_biz.core.urls import LocalUrls
+
+__all__ = [
+    "AP_CONTENT_TYPE",
+    "PAGE_SIZE",
+    "activity_json",
+    "find_published_actor",
+    "prefers_activity_json",
+    "routes",
+]
+
+AP_CONTENT_TYPE: Final = "application/activity+json; charset=utf-8"
+PAGE_SIZE: Final = 40
+# Types that get the AS2 document. application/json too: Mastodon registers it as the same format
+# (config/initializers/mime_types.rb), and nothing that asks for JSON wants our HTML.
+_AS2_TYPES: Final = frozenset({"application/activity+json", "application/ld+json", "application/json"})
+_HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml", "text/*", "*/*"})
+_PEOPLE: Final = ("Person", "Organization", "Application", "Service")
+_GROUPS: Final = ("Group",)
+_HEADERS: Final = {"Vary": "Accept", "Access-Control-Allow-Origin": "*"}
+
+
+# ---- content negotiation -----------------------------------------------------------------------
+
+
+def prefers_activity_json(accept: str | None) -> bool:
+    """Whether an Accept header asks for ActivityStreams rather than HTML.
+
+    Proper parsing: media ranges with parameters (`profile="…"`) and q-values. AS2 wins when its best
+    q is positive and at least the best q of anything HTML would satisfy; wildcards alone mean a
+    browser or curl, which get HTML (as Rails' respond_to does for Mastodon).
+    """
+    best_as2 = best_html = 0.0
+    for media_range in _split_unquoted(accept or "", ","):
+        media_type, *params = _split_unquoted(media_range, ";")
+        media_type = media_type.strip().lower()
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0  # RFC 9110 qvalue grammar: an unparsable weight is no weight
+        if media_type in _AS2_TYPES:
+            best_as2 = max(best_as2, quality)
+        elif media_type in _HTML_TYPES:
+            best_html = max(best_html, quality)
+    return best_as2 > 0 and best_as2 >= best_html
+
+
+def _split_unquoted(text: str, separator: str) -> list[str]:
+    """Split at `separator` outside double quotes (a profile URI list may be quoted)."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()] or [""]
+
+
+def activity_json(doc: Mapping[str, Any], status_code: int = 200) -> JSONResponse:
+    """An AS2 response: `application/activity+json`, the type Mastodon requires of what it fetches (§1.9)."""
+    return JSONResponse(doc, status_code=status_code, media_type=AP_CONTENT_TYPE, headers=_HEADERS)
+
+
+def _failure(request: Request, status_code: int, message: str) -> Response:
+    if prefers_activity_json(request.headers.get("accept")):
+        return JSONResponse({"error": message}, status_code=status_code, headers=_HEADERS)
+    return PlainTextResponse(message, status_code=status_code, headers=_HEADERS)
+
+
+# ---- lookups -----------------------------------------------------------------------------------
+
+
+async def find_published_actor(
+    pool: asyncpg.Pool | asyncpg.Connection, username: str, *, types: Sequence[str] | None = None
+) -> asyncpg.Record | None:
+    """A local actor (not the instance actor) that the world may see, by case-insensitive name.
+
+    Accounts awaiting approval are hidden, as Mastodon's `check_account_approval` does (404); suspended
+    ones are returned, so callers can answer 410 Gone.
+    """
+    return await pool.fetchrow(
+        """SELECT a.* FROM actors a LEFT JOIN users u ON u.actor_id = a.id
+            WHERE lower(a.username) = lower($1) AND a.domain IS NULL AND NOT a.is_instance_actor
+              AND (u.id IS NULL OR u.approved)
+              AND ($2::text[] IS NULL OR a.actor_type = ANY($2::text[]))""",
+        username,
+        list(types) if types is not None else None,
+    )
+
+
+async def _actor_or_failure(request: Request, types: Sequence[str]) -> asyncpg.Record | Response:
+    row = await find_published_actor(request.app.state.pool, request.path_params["username"], types=types)
+    if row is None:
+        return _failure(request, 404, "no such actor")
+    if row["suspended_at"] is not None:
+        return _failure(request, 410, "actor suspended")
+    return row
+
+
+# ---- actor documents ---------------------------------------------------------------------------
+
+
+async def show_person(request: Request) -> Response:
+    row = await _actor_or_failure(request, _PEOPLE)
+    return row if isinstance(row, Response) else await _render_actor(request, row)
+
+
+async def show_group(request: Request) -> Response:
+    row = await _actor_or_failure(request, _GROUPS)
+    return row if isinstance(row, Response) else await _render_actor(request, row)
+
+
+async def show_instance_actor(request: Request) -> Response:
+    row = await request.app.state.pool.fetchrow("SELECT * FROM actors WHERE is_instance_actor")
+    if row is None:  # the lifespan creates it; only a broken database gets here
+        return _failure(request, 404, "no instance actor")
+    return await _render_actor(request, row)
+
+
+async def _render_actor(request: Request, row: asyncpg.Record) -> Response:
+    urls: LocalUrls = request.app.state.urls
+    if not prefers_activity_json(request.headers.get("accept")):
+        return HTMLResponse(_profile_html(row, request.app.state.settings), headers=_HEADERS)
+    moved_to = None
+    if row["moved_to_actor_id"] is not None:
+        moved_to = await request.app.state.pool.fetchval(
+            "SELECT uri FROM actors WHERE id = $1", row["moved_to_actor_id"]
+        )
+    return activity_json(actor_to_ap(row, urls, moved_to=moved_to))
+
+
+def _profile_html(row: asyncpg.Record, settings: Settings) -> str:
+    """A stand-in profile page until web/ renders real ones: valid HTML5 that points at the AS2 document.
+
+    `note` of a local actor is HTML we rendered ourselves, so it goes in as is; everything else is escaped.
+    """
+    name = escape(row["display_name"] or row["username"])
+    handle = escape(f"@{row['username']}@{settings.domain}")
+    uri = escape(row["uri"], quote=True)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{name} ({handle})</title>\n"
+        f'<link rel="alternate" type="application/activity+json" href="{uri}">\n'
+        "</head>\n<body>\n<main>\n"
+        f"<h1>{name}</h1>\n<p>{handle}</p>\n<div>{row['note']}</div>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+# ---- collections -------------------------------------------------------------------------------
+
+# follower -> followed; suspended accounts are left out of both the count and the pages.
+_FOLLOWERS_SQL: Final = (
+    "FROM follows f JOIN actors a ON a.id = f.actor_id WHERE f.target_actor_id = $1 AND a.suspended_at IS NULL"
+)
+_FOLLOWING_SQL: Final = (
+    "FROM follows f JOIN actors a ON a.id = f.target_actor_id WHERE f.actor_id = $1 AND a.suspended_at IS NULL"
+)
+
+
+async def followers(request: Request) -> Response:
+    return await _graph_collection(request, "followers_url", _FOLLOWERS_SQL)
+
+
+async def following(request: Request) -> Response:
+    return await _graph_collection(request, "following_url", _FOLLOWING_SQL)
+
+
+async def _graph_collection(request: Request, url_column: str, from_sql: str) -> Response:
+    """Mastodon's shape: the collection names its size and its first page; pages list actor URIs."""
+    types = _GROUPS if request.url.path.startswith("/c/") else _PEOPLE
+    row = await _actor_or_failure(request, types)
+    if isinstance(row, Response):
+        return row
+    pool: asyncpg.Pool = request.app.state.pool
+    collection_id: str = row[url_column]
+    total: int = await pool.fetchval(f"SELECT count(*) {from_sql}", row["id"])
+    page_param = request.query_params.get("page")
+    if page_param is None:
+        return activity_json(
+            {
+                "@context": CONTEXT,
+                "id": collection_id,
+                "type": "OrderedCollection",
+                "totalItems": total,
+                "first": f"{collection_id}?page=1",
+            }
+        )
+    if not page_param.isdigit() or not 1 <= int(page_param) <= 1_000_000:
+        return _failure(request, 400, "page must be a positive whole number")
+    page = int(page_param)
+    uris = await pool.fetch(
+        f"SELECT a.uri {from_sql} ORDER BY f.id DESC LIMIT {PAGE_SIZE} OFFSET $2",
+        row["id"],
+        (page - 1) * PAGE_SIZE,
+    )
+    doc: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": f"{collection_id}?page={page}",
+        "type": "OrderedCollectionPage",
+        "totalItems": total,
+        "partOf": collection_id,
+        "orderedItems": [r["uri"] for r in uris],
+    }
+    if page * PAGE_SIZE < total:
+        doc["next"] = f"{collection_id}?page={page + 1}"
+    if page > 1:
+        doc["prev"] = f"{collection_id}?page={page - 1}"
+    return activity_json(doc)
+
+
+async def featured(request: Request) -> Response:
+    """Pinned posts (toot:featured). Only public and unlisted ones: a followers-only post must not
+    reach anyone through this unauthenticated collection (DESIGN.md security invariants)."""
+    types = _GROUPS if request.url.path.startswith("/c/") else _PEOPLE
+    row = await _actor_or_failure(request, types)
+    if isinstance(row, Response):
+        return row
+    uris = await request.app.state.pool.fetch(
+        """SELECT s.uri FROM pinned_statuses p JOIN statuses s ON s.id = p.status_id
+            WHERE p.actor_id = $1 AND s.actor_id = $1 AND s.visibility IN ('public', 'unlisted')
+              AND s.approval_state = 'published' AND s.reblog_of_id IS NULL
+            ORDER BY p.id DESC""",
+        row["id"],
+    )
+    return activity_json(
+        {
+            "@context": CONTEXT,
+            "id": row["featured_url"],
+            "type": "OrderedCollection",
+            "totalItems": len(uris),
+            "orderedItems": [r["uri"] for r in uris],
+        }
+    )
+
+
+_READ = ["GET", "HEAD"]
+routes: list[BaseRoute] = [
+    Route("/actor", show_instance_actor, methods=_READ),
+    Route("/users/{username}", show_person, methods=_READ),
+    Route("/users/{username}/followers", followers, methods=_READ),
+    Route("/users/{username}/following", following, methods=_READ),
+    Route("/users/{username}/collections/featured", featured, methods=_READ),
+    Route("/c/{username}", show_group, methods=_READ),
+    Route("/c/{username}/followers", followers, methods=_READ),
+    Route("/c/{username}/following", following, methods=_READ),
+    Route("/c/{username}/collections/featured", featured, methods=_READ),
+]
