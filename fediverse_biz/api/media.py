@@ -1,0 +1,100 @@
+"""POST /api/v2/media (and the v1 alias), GET and PUT /api/v1/media/:id (docs methods/media.md).
+
+Images are processed while the client waits, so the upload answers 200 with `url` already set:
+Mastodon >= 4.0 does the same for images, and clients that poll (toot, Mastodon.py synchronous=True)
+stop at the first GET. Every action needs `write:media`, GET included, as on Mastodon. A body over
+the configured cap is refused with 413 by the BodySizeLimit middleware before it reaches us.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..core import media
+from ..core.errors import DomainError
+from .auth import Viewer, require
+from .entities import media_entity
+from .errors import ApiError
+from .params import read_params
+
+SCOPE = "write:media"
+NO_FILE = "Validation failed: File can't be blank"
+
+
+def _actor_id(viewer: Viewer) -> int:
+    if viewer.actor_id is None:  # require() demands a user token, and user tokens act as an actor
+        raise ApiError(422, "This method requires an authenticated user")
+    return viewer.actor_id
+
+
+def _media_id(request: Request) -> int:
+    """Ids are bigints; anything else cannot name a row, so it is "not found" like Mastodon's."""
+    text = request.path_params["id"]
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
+        raise ApiError(404, "Record not found")
+    return int(text)
+
+
+def _api_error(exc: DomainError) -> ApiError:
+    headers = {"Retry-After": "60"} if exc.status == 503 else None
+    return ApiError(exc.status, str(exc), headers=headers)
+
+
+async def upload_media(request: Request) -> Response:
+    viewer = await require(request, SCOPE)
+    actor_id = _actor_id(viewer)
+    async with await read_params(request) as params:
+        upload = params.file("file")
+        if upload is None:
+            raise ApiError(422, NO_FILE)
+        # `thumbnail` is a client-made preview for video and audio; we make our own for images.
+        try:
+            row = await media.store_upload(
+                request.app.state.pool,
+                request.app.state.settings,
+                request.app.state.urls,
+                actor_id,
+                upload.file,
+                upload.filename,
+                description=params.get("description") or "",
+                focus=params.get("focus"),
+            )
+        except DomainError as exc:
+            raise _api_error(exc) from None
+    return JSONResponse(media_entity(row, request.app.state.urls))
+
+
+async def show_media(request: Request) -> Response:
+    viewer = await require(request, SCOPE)
+    try:
+        row = await media.get_media(request.app.state.pool, _actor_id(viewer), _media_id(request))
+    except DomainError as exc:
+        raise _api_error(exc) from None
+    return JSONResponse(media_entity(row, request.app.state.urls))
+
+
+async def update_media(request: Request) -> Response:
+    viewer = await require(request, SCOPE)
+    actor_id, media_id = _actor_id(viewer), _media_id(request)
+    async with await read_params(request) as params:
+        try:
+            row = await media.update_media(
+                request.app.state.pool,
+                actor_id,
+                media_id,
+                description=params.get("description"),
+                focus=params.get("focus"),
+            )
+        except DomainError as exc:
+            raise _api_error(exc) from None
+    return JSONResponse(media_entity(row, request.app.state.urls))
+
+
+routes: list[BaseRoute] = [
+    Route("/api/v2/media", upload_media, methods=["POST"]),
+    Route("/api/v1/media", upload_media, methods=["POST"]),  # Mastodon.py before 3.1.4, older clients
+    Route("/api/v1/media/{id}", show_media, methods=["GET"]),
+    Route("/api/v1/media/{id}", update_media, methods=["PUT"]),
+]
