@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,11 +15,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import __version__
+from .api.errors import exception_handlers as api_exception_handlers
+from .api.streaming_hub import StreamingHub
 from .config import Settings
 from .core import accounts
+from .core.errors import DomainError
 from .core.urls import LocalUrls
 from .db.database import Database, open_database
 from .federation.fetch import create_session
+from .federation.worker import run_workers
 from .middleware import BodySizeLimit, RequestLog, wants_json
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if wants_json(request.url.path):
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    """A domain operation refused the request (core.errors.DomainError): its status, its message."""
+    assert isinstance(exc, DomainError)
+    if wants_json(request.url.path):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+    return PlainTextResponse(str(exc), status_code=exc.status)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -75,12 +88,24 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
         app.state.pool = db.pool
         app.state.urls = LocalUrls(settings.base_url)
         app.state.http = http
+        # Streaming clients share one LISTEN connection per process (api/streaming_hub.py).
+        app.state.streaming = StreamingHub(db.pool, app.state.urls)
+        # `serve` runs the background workers in-process; settings.workers = 0 leaves them to
+        # separate `fediverse-biz worker` processes.
+        stop_workers = asyncio.Event()
+        workers: asyncio.Task[None] | None = None
         try:
             app.state.instance_actor = await accounts.ensure_instance_actor(
                 db.pool, app.state.urls, settings.hostname
             )
+            await app.state.streaming.start(db.dsn)
+            workers = asyncio.create_task(run_workers(db.pool, http, settings, stop_workers))
             yield
         finally:
+            stop_workers.set()
+            if workers is not None:
+                await workers
+            await app.state.streaming.stop()
             await http.close()
             if database is None:
                 await db.close()
@@ -91,6 +116,11 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
             Middleware(RequestLog),
             Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error,
+            **api_exception_handlers,
+            DomainError: domain_error,
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )

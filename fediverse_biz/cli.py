@@ -218,6 +218,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
                 config = uvicorn.Config(
                     app, log_config=None, access_log=False, lifespan="on", server_header=False,
                     proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+                    # Open streaming connections must not hold a shutdown hostage.
+                    timeout_graceful_shutdown=5,
                 )
                 server = uvicorn.Server(config)
                 print(
@@ -246,6 +248,31 @@ def _terminate(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    """Background jobs only (deliveries, inbox processing), for installs that scale them separately."""
+    from .app import USER_AGENT
+    from .federation.fetch import create_session
+    from .federation.worker import run_workers
+
+    concurrency = args.concurrency if args.concurrency is not None else max(settings.workers, 1)
+
+    async def work() -> None:
+        db = await _open(settings)
+        http = create_session(settings.allow_private_addresses, user_agent=USER_AGENT)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"fediverse_biz {__version__} worker running {concurrency} job slots", flush=True)
+        try:
+            await run_workers(db.pool, http, settings, stop, concurrency=concurrency)
+        finally:
+            await http.close()
+            await db.close()
+
+    _run(work())
+
+
 # ---- argument parsing -----------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -261,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background jobs (deliveries, inbox) without the web server")
+    p.add_argument("--concurrency", type=int, help="job slots in this process (default FEDIVERSE_BIZ_WORKERS)")
+    p.set_defaults(func=cmd_worker)
 
     sub.add_parser("init", help="create the data directory, secret, database and instance actor").set_defaults(
         func=cmd_init

@@ -61,7 +61,8 @@ async def db(dsn: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # In-process tests have no socket; port 80 keeps URLs plain (http://127.0.0.1).
-    return make_settings(tmp_path / "data", 80, domain="127.0.0.1")
+    # No background workers in-process: tests look at the queued jobs themselves.
+    return make_settings(tmp_path / "data", 80, domain="127.0.0.1", workers=0)
 
 
 @pytest.fixture

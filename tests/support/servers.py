@@ -40,7 +40,8 @@ def make_settings(data_dir: Path, port: int, **overrides: object) -> Settings:
         enable_password_grant=True,
         registration_mode="open",
         db_pool_min=1,
-        db_pool_max=5,
+        db_pool_max=8,
+        workers=4,
     )
     return replace(settings, **overrides)  # type: ignore[arg-type]
 
@@ -77,7 +78,9 @@ class LiveServer:
         db = Database(pool=pool, dsn=self.dsn)
         try:
             app = create_app(self.settings, db)
-            config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+            config = uvicorn.Config(
+                app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+            )
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[self.sock]))
             while not self._server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no event

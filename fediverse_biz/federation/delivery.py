@@ -1,0 +1,107 @@
+"""The 'deliver' job: sign one activity with its local actor's key and POST it to one inbox.
+
+Outcomes follow Mastodon's DeliveryWorker (reference/federation.md §2.1): 2xx is done; 501 and any 4xx
+except 401, 408 and 429 are final (the peer means "never"); everything else — other 3xx/5xx, 401, 408,
+429, refused connections, timeouts — is retried with backoff, honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from fediverse_biz.activitypub.signatures import sign_request
+from fediverse_biz.federation import fetch, hosts, jobs
+from fediverse_biz.federation.jobs import Executor, Job
+from fediverse_biz.federation.worker import Handler, PermanentError, RetryableError, WorkerContext
+
+log = logging.getLogger(__name__)
+
+KIND = "deliver"
+AP_CONTENT_TYPE = "application/activity+json"
+_RETRYABLE_4XX = frozenset({401, 408, 429})  # Mastodon's `response_error_unsalvageable?` exceptions
+
+
+async def enqueue_delivery(
+    conn: Executor, *, inbox: str, activity: Mapping[str, Any], actor_id: int, run_at: datetime | None = None
+) -> int:
+    """One delivery job; call it inside the transaction that created the activity."""
+    payload = {"inbox": inbox, "activity": dict(activity), "actor_id": actor_id}
+    return await jobs.enqueue(conn, KIND, payload, host=hosts.host_of(inbox), run_at=run_at)
+
+
+async def enqueue_deliveries(
+    conn: Executor, *, inboxes: Iterable[str], activity: Mapping[str, Any], actor_id: int
+) -> int:
+    """One job per distinct inbox (shared inboxes first, §2.2, is the caller's choice) in one INSERT."""
+    distinct = dict.fromkeys(inboxes)
+    body = dict(activity)
+    payloads = [({"inbox": inbox, "activity": body, "actor_id": actor_id}, hosts.host_of(inbox)) for inbox in distinct]
+    return await jobs.enqueue_many(conn, KIND, payloads)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
+    """Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(when - (now or datetime.now(UTC)), timedelta(0))
+
+
+async def deliver(ctx: WorkerContext, job: Job) -> None:
+    inbox = str(job.payload["inbox"])
+    activity = job.payload["activity"]
+    host = job.host or hosts.host_of(inbox)
+    key = await ctx.pool.fetchrow(
+        "SELECT key_id, private_key_pem FROM actors WHERE id = $1 AND domain IS NULL", job.payload["actor_id"]
+    )
+    if key is None or not key["private_key_pem"]:
+        raise PermanentError(f"actor {job.payload['actor_id']} is gone; cannot sign delivery to {inbox}")
+    key_id, private_key_pem = key["key_id"], key["private_key_pem"]
+    # Serialised once: the Digest signs exactly these bytes.
+    body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def signer(method: str, url: str, headers: dict[str, str], data: bytes | None) -> dict[str, str]:
+        return sign_request(method, url, key_id=key_id, private_key_pem=private_key_pem, body=data, headers=headers)
+
+    try:
+        response = await fetch.request(
+            ctx.http, "POST", inbox, headers={"Content-Type": AP_CONTENT_TYPE}, body=body, signer=signer
+        )
+        status, headers = response.status, response.headers
+    except fetch.BlockedAddress as exc:
+        raise PermanentError(f"refusing to deliver to {inbox}: {exc}") from exc
+    except fetch.FetchError as exc:
+        if exc.status is None:  # refused, reset, timed out, DNS: the host is not answering
+            await hosts.record_failure(ctx.pool, host)
+            raise RetryableError(f"POST {inbox}: {exc}") from exc
+        status, headers = exc.status, {}  # it answered, but e.g. with an oversized body
+    await _judge(ctx, host, inbox, status, headers)
+
+
+async def _judge(ctx: WorkerContext, host: str, inbox: str, status: int, headers: Mapping[str, str]) -> None:
+    if 200 <= status < 300:
+        await hosts.record_success(ctx.pool, host)
+        log.debug("delivered to %s: HTTP %d", inbox, status)
+        return
+    if status == 501 or (400 <= status < 500 and status not in _RETRYABLE_4XX):
+        await hosts.record_success(ctx.pool, host)  # it answered deliberately: the host is up
+        raise PermanentError(f"POST {inbox}: HTTP {status}, not retried")
+    await hosts.record_failure(ctx.pool, host)
+    raise RetryableError(f"POST {inbox}: HTTP {status}", retry_after=parse_retry_after(headers.get("Retry-After")))
+
+
+def handlers() -> dict[str, Handler]:
+    return {KIND: deliver}

@@ -1,0 +1,13 @@
+"""Every job kind the workers know, in one table (STYLE.md: work keyed by type, not an if-chain)."""
+
+from __future__ import annotations
+
+from .worker import Handler
+
+
+def all_handlers() -> dict[str, Handler]:
+    # Imported here: handler modules import worker.py for WorkerContext and the error types.
+    from .delivery import handlers as delivery_handlers
+    from .inbox_handlers import inbox_handlers
+
+    return {**delivery_handlers(), **inbox_handlers()}

@@ -1,0 +1,149 @@
+"""Remote host health: a circuit breaker per host, and "unavailable" marking for hosts down for days.
+
+States, all kept in `remote_hosts` so every worker process sees the same picture:
+
+- closed: fewer than FAILURE_THRESHOLD consecutive failures; jobs run up to the per-host limit.
+- open: `circuit_open_until` is in the future; the claim (jobs.py) skips the host's jobs. Each failure
+  past the threshold doubles the cool-down, from 60 s (Mastodon's Stoplight cool-down) up to an hour.
+- half-open: the cool-down has passed but failures are still over the threshold; the claim lets one job
+  through at a time. Its failure re-opens the circuit; its success closes it.
+- unavailable: failures for longer than UNAVAILABLE_AFTER (counted from `first_failure_at`). Jobs wait,
+  with one probe per PROBE_INTERVAL, until their give_up_at. Mastodon skips such a domain entirely after
+  failures on 7 distinct days (federation.md §2.1); our jobs give up after 3 days, so 2 days is the point
+  where probing rarely beats waiting. Fan-out may skip these hosts (`unavailable_among`).
+
+Any success resets everything. The handlers report outcomes (delivery.py); a 4xx that Mastodon treats
+as final still proves the host is up, so it counts as a success.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import timedelta
+from typing import TypeAlias
+from urllib.parse import urlsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+FAILURE_THRESHOLD = 10  # Mastodon's STOPLIGHT_FAILURE_THRESHOLD
+BASE_COOLDOWN = timedelta(seconds=60)  # Mastodon's STOPLIGHT_COOLDOWN
+MAX_COOLDOWN = timedelta(hours=1)
+UNAVAILABLE_AFTER = timedelta(days=2)
+PROBE_INTERVAL = timedelta(hours=6)
+_QUIET_SUCCESS = timedelta(minutes=1)  # a healthy host's last_success_at is refreshed at most this often
+
+Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection  # both run single statements
+
+
+def host_of(url: str) -> str:
+    """The key for per-host limits and health: the URL's host, lower-case, with its port if one is given."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port is not None else host
+
+
+# On conflict, `h.*` are the values before this failure. Unavailable status is decided on the failure
+# streak's age (first_failure_at), so a single failure after days of silence does not count.
+# While the circuit is open, the host's waiting jobs are moved to when it half-opens (`deferred`), so the
+# claim's scan of due jobs never wades through a dead host's backlog; enqueue and retry do the same.
+_RECORD_FAILURE = """
+WITH h AS (
+    INSERT INTO remote_hosts AS h (host, failures, first_failure_at, last_failure_at)
+    VALUES ($1, 1, now(), now())
+    ON CONFLICT (host) DO UPDATE SET
+        failures = h.failures + 1,
+        first_failure_at = coalesce(h.first_failure_at, now()),
+        last_failure_at = now(),
+        unavailable_since = CASE
+            WHEN h.unavailable_since IS NOT NULL THEN h.unavailable_since
+            WHEN h.first_failure_at <= now() - $2::interval THEN now()
+        END,
+        circuit_open_until = CASE
+            WHEN h.unavailable_since IS NOT NULL OR h.first_failure_at <= now() - $2::interval
+                THEN now() + $3::interval
+            WHEN h.failures + 1 >= $4
+                THEN now() + least($5::interval * power(2, least(h.failures + 1 - $4, 30)), $6::interval)
+            ELSE h.circuit_open_until
+        END
+    RETURNING host, failures, first_failure_at, circuit_open_until, unavailable_since
+),
+deferred AS (
+    UPDATE jobs SET run_at = h.circuit_open_until
+    FROM h
+    WHERE jobs.host = h.host AND h.circuit_open_until > now() AND jobs.run_at < h.circuit_open_until
+      AND (jobs.locked_until IS NULL OR jobs.locked_until <= now())
+)
+SELECT failures, first_failure_at, circuit_open_until, unavailable_since = now() AS became_unavailable FROM h
+"""
+
+
+async def record_failure(pool: Executor, host: str) -> None:
+    """One more consecutive failure talking to `host` (5xx, 429, timeout, refused connection)."""
+    row = await pool.fetchrow(
+        _RECORD_FAILURE, host, UNAVAILABLE_AFTER, PROBE_INTERVAL, FAILURE_THRESHOLD, BASE_COOLDOWN, MAX_COOLDOWN
+    )
+    if row["became_unavailable"]:
+        log.warning("host %s failing since %s: marked unavailable, one probe every %s",
+                    host, row["first_failure_at"].isoformat(), PROBE_INTERVAL)
+    elif row["failures"] == FAILURE_THRESHOLD:
+        log.warning("host %s failed %d times in a row: circuit open until %s",
+                    host, row["failures"], row["circuit_open_until"].isoformat())
+
+
+# The conditional DO UPDATE keeps the hot path cheap: a healthy host is rewritten at most once a minute.
+_RECORD_SUCCESS = """
+WITH before AS (SELECT failures, unavailable_since FROM remote_hosts WHERE host = $1),
+upsert AS (
+    INSERT INTO remote_hosts AS h (host, last_success_at) VALUES ($1, now())
+    ON CONFLICT (host) DO UPDATE SET
+        failures = 0, first_failure_at = NULL, circuit_open_until = NULL, unavailable_since = NULL,
+        last_success_at = now()
+    WHERE h.failures > 0 OR h.unavailable_since IS NOT NULL OR h.circuit_open_until IS NOT NULL
+       OR h.last_success_at IS NULL OR h.last_success_at < now() - $2::interval
+)
+SELECT failures, unavailable_since FROM before
+"""
+
+
+async def record_success(pool: Executor, host: str) -> None:
+    """`host` answered: close its circuit and forget its failures."""
+    row = await pool.fetchrow(_RECORD_SUCCESS, host, _QUIET_SUCCESS)
+    if row is not None and (row["failures"] >= FAILURE_THRESHOLD or row["unavailable_since"] is not None):
+        log.warning("host %s is back after %d consecutive failures", host, row["failures"])
+
+
+async def is_available(pool: Executor, host: str) -> bool:
+    """False once the host has been failing for UNAVAILABLE_AFTER, until it next succeeds."""
+    unavailable = await pool.fetchval("SELECT unavailable_since FROM remote_hosts WHERE host = $1", host)
+    return unavailable is None
+
+
+async def unavailable_among(pool: Executor, candidates: Collection[str]) -> set[str]:
+    """Which of `candidates` are marked unavailable: one query for a whole fan-out."""
+    rows = await pool.fetch(
+        "SELECT host FROM remote_hosts WHERE host = ANY($1::text[]) AND unavailable_since IS NOT NULL",
+        list(candidates),
+    )
+    return {r["host"] for r in rows}
+
+
+async def circuit_state(pool: Executor, host: str) -> str:
+    """'closed', 'open', 'half-open' or 'unavailable' (admin views, tests); mirrors the claim's rules."""
+    row = await pool.fetchrow(
+        """SELECT failures, unavailable_since,
+                  coalesce(circuit_open_until > now(), false) AS open
+           FROM remote_hosts WHERE host = $1""",
+        host,
+    )
+    if row is None:
+        return "closed"
+    if row["unavailable_since"] is not None:
+        return "unavailable"
+    if row["open"]:
+        return "open"
+    return "half-open" if row["failures"] >= FAILURE_THRESHOLD else "closed"

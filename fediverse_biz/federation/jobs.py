@@ -1,0 +1,273 @@
+"""The durable job queue: rows in `jobs`, claimed with FOR UPDATE SKIP LOCKED and held by a lease.
+
+A claim sets `locked_until` (the lease) and commits before the job runs, so a running job holds no
+database connection and a killed worker loses nothing: its lease runs out and another worker takes the
+job again. Delivery is therefore at-least-once; receivers dedupe on the activity id (docs/jobs.md).
+
+The claim also enforces, across every worker process, at most `per_host_limit` leased jobs per remote
+host, and skips hosts whose circuit is open (hosts.py). Claims are serialised by a transaction-level
+advisory lock so that limit is exact; see docs/jobs.md for the cost and the alternatives weighed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from fediverse_biz.federation import hosts
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "jobs_new"
+DEFAULT_GIVE_UP_AFTER = timedelta(days=3)  # Mastodon's 16 retries span ~2.5 days
+MAX_BACKOFF = timedelta(days=1)  # only reached when give_up_after is longer than the default
+MAX_RETRY_AFTER = timedelta(hours=12)  # a peer may ask us to wait, not to park a job for a week
+_CLAIM_LOCK = 0x6A6F6273  # pg_advisory_xact_lock key, "jobs"; migrations use 0x66656469
+
+Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection  # both run single statements
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    host: str | None
+    attempts: int  # including the current one: the claim counts it; also the lease's fencing token
+    created_at: datetime
+    give_up_at: datetime | None
+
+
+def _job(row: asyncpg.Record) -> Job:
+    payload = row["payload"]
+    if isinstance(payload, str):  # a connection without our jsonb codec (db/pool.py)
+        payload = json.loads(payload)
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        payload=payload,
+        host=row["host"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        give_up_at=row["give_up_at"],
+    )
+
+
+# ---- enqueueing ---------------------------------------------------------------------------------
+# Payloads go in as text and are cast in SQL, so enqueue works on any connection, with or without the
+# pool's jsonb codec. pg_notify inside the caller's transaction is only delivered at commit, so no
+# worker wakes up for a job it cannot see yet; identical notifications in one transaction fold into one.
+# A job for a host whose circuit is open starts when the circuit half-opens (hosts.py explains why).
+
+_ENQUEUE = """
+WITH ins AS (
+    INSERT INTO jobs (kind, payload, host, run_at, give_up_at)
+    VALUES ($1, $2::text::jsonb, $3,
+            greatest(coalesce($4, now()), (SELECT circuit_open_until FROM remote_hosts WHERE host = $3)),
+            coalesce($4, now()) + $5)
+    RETURNING id
+)
+SELECT id, pg_notify('jobs_new', '') FROM ins
+"""
+
+_ENQUEUE_MANY = """
+WITH ins AS (
+    INSERT INTO jobs (kind, payload, host, run_at, give_up_at)
+    SELECT $1, t.p::jsonb, t.h, greatest(coalesce($4, now()), r.circuit_open_until), coalesce($4, now()) + $5
+    FROM unnest($2::text[], $3::text[]) AS t (p, h)
+    LEFT JOIN remote_hosts r ON r.host = t.h
+    RETURNING id
+)
+SELECT count(*), pg_notify('jobs_new', '') FROM ins
+"""
+
+
+async def enqueue(
+    conn: Executor,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    host: str | None = None,
+    run_at: datetime | None = None,
+    give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER,
+) -> int:
+    """Insert one job and return its id. Pass the caller's connection to enqueue inside its transaction."""
+    row = await conn.fetchrow(_ENQUEUE, kind, json.dumps(payload), host, run_at, give_up_after)
+    return int(row["id"])
+
+
+async def enqueue_many(
+    conn: Executor,
+    kind: str,
+    payloads: Sequence[tuple[dict[str, Any], str | None]],
+    *,
+    run_at: datetime | None = None,
+    give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER,
+) -> int:
+    """Insert one job per (payload, host) in a single statement (fan-out); return how many."""
+    if not payloads:
+        return 0
+    texts = [json.dumps(payload) for payload, _ in payloads]
+    job_hosts = [host for _, host in payloads]
+    count = await conn.fetchval(_ENQUEUE_MANY, kind, texts, job_hosts, run_at, give_up_after)
+    return int(count)
+
+
+# ---- claiming -----------------------------------------------------------------------------------
+# 1. `leased`: jobs per host whose lease is still running, in any process (index jobs_leased).
+# 2. `candidates`: due, unleased jobs of hosts whose circuit is not open, numbered per host in queue
+#    order; a job fits if its number plus the host's leased count stays within the host's slots:
+#    per_host_limit normally, 1 when the circuit is half-open or the host is unavailable (the probe).
+#    FOR UPDATE is not allowed next to window functions, hence the separate locking step...
+# 3. `picked`: ...which locks the chosen rows, re-checking they are still claimable, skipping any row
+#    another transaction holds (a concurrent retry or completion).
+# Two claims reading the same snapshot could each grant a host its full quota; the advisory lock taken
+# first makes the next claim's snapshot include the previous claim's leases, so the limit is exact.
+_CLAIM = """
+WITH leased AS (
+    SELECT host, count(*) AS n FROM jobs
+    WHERE locked_until > now() AND host IS NOT NULL
+    GROUP BY host
+),
+candidates AS (
+    SELECT j.id, j.run_at,
+           j.host IS NULL
+           OR row_number() OVER (PARTITION BY j.host ORDER BY j.run_at, j.id) + coalesce(l.n, 0)
+              <= CASE WHEN h.failures >= $5 OR h.unavailable_since IS NOT NULL THEN 1 ELSE $4 END AS fits
+    FROM jobs j
+    LEFT JOIN remote_hosts h ON h.host = j.host
+    LEFT JOIN leased l ON l.host = j.host
+    WHERE j.run_at <= now()
+      AND (j.locked_until IS NULL OR j.locked_until <= now())
+      AND (h.circuit_open_until IS NULL OR h.circuit_open_until <= now())
+),
+picked AS (
+    SELECT id FROM jobs
+    WHERE id IN (SELECT id FROM candidates WHERE fits ORDER BY run_at, id LIMIT $3)
+      AND run_at <= now()
+      AND (locked_until IS NULL OR locked_until <= now())
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET locked_until = now() + $2, locked_by = $1, attempts = jobs.attempts + 1
+FROM picked WHERE jobs.id = picked.id
+RETURNING jobs.id, jobs.kind, jobs.payload, jobs.host, jobs.attempts, jobs.created_at, jobs.give_up_at,
+          jobs.run_at
+"""
+
+
+async def claim(
+    pool: asyncpg.Pool, *, worker_id: str, limit: int, lease: timedelta, per_host_limit: int
+) -> list[Job]:
+    """Lease up to `limit` due jobs, oldest first, within each host's limit; the lease is committed on return."""
+    if limit <= 0:
+        return []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _CLAIM_LOCK)
+        rows = await conn.fetch(_CLAIM, worker_id, lease, limit, per_host_limit, hosts.FAILURE_THRESHOLD)
+    rows.sort(key=lambda r: (r["run_at"], r["id"]))
+    return [_job(r) for r in rows]
+
+
+# ---- settling -----------------------------------------------------------------------------------
+async def complete(pool: Executor, job: Job) -> None:
+    """The job is done: delete it (even if its lease expired and another worker runs it again)."""
+    await pool.execute("DELETE FROM jobs WHERE id = $1", job.id)
+
+
+def backoff(attempts: int, *, rand: Callable[[], float] = random.random) -> timedelta:
+    """Delay before the next try after `attempts` failed tries: Sidekiq's curve with Mastodon's jitter.
+
+    Base `n**4 + 15` seconds for retry number n = attempts - 1 (Sidekiq's default), plus up to half of it
+    again at random (mastodon/mastodon#21956 spread retries that "would mostly come in waves"). Over 16
+    retries that is 49.6 h at least, 62 h on average, 74 h at most (reference/federation.md §2.1).
+    The jitter is proportional rather than "full" (uniform 0..base) so the retry horizon stays predictable.
+    """
+    n = max(attempts - 1, 0)
+    base = min(float(n) ** 4 + 15.0, MAX_BACKOFF.total_seconds())
+    return timedelta(seconds=base * (1.0 + 0.5 * rand()))
+
+
+_RETRY = """
+UPDATE jobs
+SET run_at = least(greatest(now() + $3, (SELECT circuit_open_until FROM remote_hosts r WHERE r.host = jobs.host)),
+                   give_up_at),
+    locked_until = NULL, locked_by = NULL, last_error = $4
+WHERE id = $1 AND attempts = $2 AND (give_up_at IS NULL OR give_up_at > now())
+RETURNING run_at
+"""
+
+
+async def retry(
+    pool: asyncpg.Pool,
+    job: Job,
+    error: str,
+    *,
+    retry_after: timedelta | None = None,
+    backoff_scale: float = 1.0,
+) -> None:
+    """Schedule the job again after its backoff (or the peer's Retry-After, if later; capped); past its
+    give_up_at, drop it instead. The last try is scheduled at give_up_at itself, not beyond.
+
+    Fenced on `attempts`: if the lease expired and another worker re-claimed the job, that worker owns
+    its fate and this call changes nothing. `backoff_scale` shrinks the curve for tests only.
+    """
+    delay = backoff(job.attempts) * backoff_scale
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    error = error[:2000]
+    async with pool.acquire() as conn:
+        run_at = await conn.fetchval(_RETRY, job.id, job.attempts, delay, error)
+        if run_at is not None:
+            log.info("job %s (%s, %s) attempt %d failed, retry at %s: %s",
+                     job.id, job.kind, job.host, job.attempts, run_at.isoformat(), error)
+            return
+        gave_up = await conn.fetchval(
+            "DELETE FROM jobs WHERE id = $1 AND attempts = $2 AND give_up_at <= now() RETURNING id",
+            job.id, job.attempts,
+        )
+    if gave_up is not None:
+        # Dropped, not parked: Mastodon's `dead: false`. The log line is the record.
+        log.warning("job %s (%s, %s) given up after %d attempts since %s: %s",
+                    job.id, job.kind, job.host, job.attempts, job.created_at.isoformat(), error)
+    else:
+        log.info("job %s is no longer ours (lease expired and re-claimed, or settled elsewhere)", job.id)
+
+
+async def fail_permanently(pool: Executor, job: Job, error: str) -> None:
+    """The job can never succeed (a 4xx, a vanished actor): delete it and say why in the log."""
+    await pool.execute("DELETE FROM jobs WHERE id = $1", job.id)
+    log.warning("job %s (%s, %s) failed permanently on attempt %d: %s",
+                job.id, job.kind, job.host, job.attempts, error[:2000])
+
+
+async def release(pool: Executor, jobs: Sequence[Job], worker_id: str) -> None:
+    """Give leases back early (a worker shutting down with jobs still running) so others retake them now."""
+    if not jobs:
+        return
+    await pool.execute(
+        "UPDATE jobs SET locked_until = NULL, locked_by = NULL WHERE id = ANY($1::bigint[]) AND locked_by = $2",
+        [job.id for job in jobs], worker_id,
+    )
+
+
+async def purge_expired(pool: Executor, *, grace: timedelta = timedelta(hours=1)) -> int:
+    """Delete jobs past give_up_at that nobody holds: those of hosts whose circuit stayed open to the end.
+
+    The grace lets a last try scheduled exactly at give_up_at (see retry) be claimed first.
+    """
+    status = await pool.execute(
+        """DELETE FROM jobs
+           WHERE give_up_at < now() - $1::interval AND (locked_until IS NULL OR locked_until < now())""",
+        grace,
+    )
+    count = int(status.split()[-1])
+    if count:
+        log.warning("gave up %d expired jobs that could not be attempted (hosts unavailable)", count)
+    return count

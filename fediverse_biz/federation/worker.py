@@ -1,0 +1,265 @@
+"""The worker loop: claim due jobs, run their handlers concurrently, settle each outcome.
+
+Connection budget: a running job holds no database connection; its claim (a committed lease) is what
+reserves it. Per worker, one pooled connection stays checked out for LISTEN jobs_new; claims, the
+handlers' own queries and settlements borrow a connection for one statement or transaction at a time.
+
+`serve` runs workers in-process and `fediverse-biz worker` runs them alone; both call `run_workers`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from fediverse_biz.config import Settings
+from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.federation import jobs
+from fediverse_biz.federation.jobs import Job
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 600.0  # seconds between clean-ups of jobs that expired without being attempted
+RELISTEN_INTERVAL = 30.0  # seconds between attempts to restore a lost LISTEN connection
+SHUTDOWN_GRACE = 35.0  # seconds for in-flight jobs on stop: one full HTTP request (fetch's 30 s) and change
+
+
+class RetryableError(Exception):
+    """The job may succeed later; `retry_after` is the peer's requested delay, if any."""
+
+    def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """The job can never succeed; it is dropped without retry."""
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    pool: asyncpg.Pool
+    http: aiohttp.ClientSession
+    settings: Settings
+    urls: LocalUrls
+
+
+Handler = Callable[[WorkerContext, Job], Awaitable[None]]
+"""Return normally when done; raise RetryableError or PermanentError; anything else is retried."""
+
+
+class Worker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        http: aiohttp.ClientSession,
+        settings: Settings,
+        handlers: Mapping[str, Handler],
+        *,
+        concurrency: int = 16,
+        poll_interval: float = 1.0,
+        lease: timedelta = timedelta(minutes=5),
+        per_host_limit: int = 4,
+        backoff_scale: float = 1.0,
+        shutdown_grace: float = SHUTDOWN_GRACE,
+        worker_id: str | None = None,
+    ) -> None:
+        self.ctx = WorkerContext(pool, http, settings, LocalUrls(settings.base_url))
+        self.handlers = dict(handlers)
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.per_host_limit = per_host_limit
+        self.backoff_scale = backoff_scale
+        self.shutdown_grace = shutdown_grace
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # A handler still running when its lease ends would run twice: stop it well before.
+        self._handler_timeout = lease.total_seconds() * 0.8
+        self._in_flight: dict[asyncio.Task[None], Job] = {}
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+        self._listen_attempted = -RELISTEN_INTERVAL
+
+    # ---- the loops --------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set, then let in-flight jobs finish (up to shutdown_grace)."""
+        stopping = asyncio.create_task(stop.wait())
+        stopping.add_done_callback(lambda _: self._wake.set())
+        next_purge = time.monotonic()
+        log.info("worker %s started: %d slots, lease %s, %d per host",
+                 self.worker_id, self.concurrency, self.lease, self.per_host_limit)
+        try:
+            while not stop.is_set():
+                self._wake.clear()  # before claiming, so a NOTIFY arriving during the claim is not lost
+                await self._ensure_listening()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_INTERVAL
+                    await self._purge()
+                free = self.concurrency - len(self._in_flight)
+                claimed = await self._fill()
+                if claimed is not None and claimed == free > 0:
+                    await asyncio.sleep(0)  # a full batch: more may be due, claim again at once
+                    continue
+                # Wake on NOTIFY, on a finished job (a free slot), on stop, or at the next poll.
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            stopping.cancel()
+            await self._drain(self.shutdown_grace)
+            await self._unlisten()
+            log.info("worker %s stopped", self.worker_id)
+
+    async def run_until_idle(self, timeout: float) -> None:  # noqa: ASYNC109 - the agreed test-helper API
+        """Test helper: run jobs until none is running and none can be claimed; TimeoutError after `timeout`."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self._fill()
+                    if not self._in_flight:
+                        return
+                    await asyncio.wait(list(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await self._drain(0)
+
+    # ---- claiming and running ---------------------------------------------------------------------
+    async def _fill(self) -> int | None:
+        """Claim as many jobs as there are free slots and start them; None if the claim failed."""
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        try:
+            claimed = await jobs.claim(
+                self.ctx.pool, worker_id=self.worker_id, limit=free, lease=self.lease,
+                per_host_limit=self.per_host_limit,
+            )
+        except Exception:  # the database is down or restarting: keep polling, never crash
+            log.exception("worker %s could not claim jobs", self.worker_id)
+            return None
+        for job in claimed:
+            task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
+            self._in_flight[task] = job
+            task.add_done_callback(self._finished)
+        return len(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:  # _execute catches all; belt and braces
+            log.error("job task %s crashed", task.get_name(), exc_info=task.exception())
+
+    async def _execute(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        pool = self.ctx.pool
+        try:
+            if handler is None:
+                # A newer web process may enqueue kinds an older worker does not know (rolling upgrade).
+                raise RetryableError(f"no handler for job kind {job.kind!r}")
+            async with asyncio.timeout(self._handler_timeout):
+                await handler(self.ctx, job)
+        except RetryableError as exc:
+            await self._settle(jobs.retry(pool, job, str(exc), retry_after=exc.retry_after,
+                                          backoff_scale=self.backoff_scale))
+        except PermanentError as exc:
+            await self._settle(jobs.fail_permanently(pool, job, str(exc)))
+        except TimeoutError:
+            await self._settle(jobs.retry(pool, job, f"handler ran over {self._handler_timeout:g} s",
+                                          backoff_scale=self.backoff_scale))
+        except Exception as exc:  # a bug or an unforeseen failure: log it, retry like any transient error
+            log.exception("job %s (%s) raised", job.id, job.kind)
+            await self._settle(jobs.retry(pool, job, f"{type(exc).__name__}: {exc}",
+                                          backoff_scale=self.backoff_scale))
+        else:
+            await self._settle(jobs.complete(pool, job))
+
+    async def _settle(self, outcome: Awaitable[Any]) -> None:
+        try:
+            await outcome
+        except Exception:  # the lease runs out and the job is tried again: at-least-once holds
+            log.exception("worker %s could not record a job outcome", self.worker_id)
+
+    async def _drain(self, grace: float) -> None:
+        """Wait up to `grace` seconds for running jobs; cancel the rest and hand their leases back."""
+        if not self._in_flight:
+            return
+        tasks = list(self._in_flight)
+        _, pending = await asyncio.wait(tasks, timeout=grace) if grace > 0 else (set(), set(tasks))
+        if not pending:
+            return
+        unfinished = [self._in_flight[t] for t in pending if t in self._in_flight]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        log.warning("worker %s stopped %d jobs mid-run; they will be retried", self.worker_id, len(unfinished))
+        await self._settle(jobs.release(self.ctx.pool, unfinished, self.worker_id))
+
+    async def _purge(self) -> None:
+        await self._settle(jobs.purge_expired(self.ctx.pool))
+
+    # ---- LISTEN jobs_new --------------------------------------------------------------------------
+    async def _ensure_listening(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        if time.monotonic() - self._listen_attempted < RELISTEN_INTERVAL:
+            return
+        self._listen_attempted = time.monotonic()
+        await self._unlisten()
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await self.ctx.pool.acquire()
+            await conn.add_listener(jobs.NOTIFY_CHANNEL, self._notified)
+        except Exception:
+            log.warning("worker %s cannot LISTEN %s; polling every %s s",
+                        self.worker_id, jobs.NOTIFY_CHANNEL, self.poll_interval, exc_info=True)
+            if conn is not None:
+                await self.ctx.pool.release(conn)
+            return
+        self._listener = conn
+
+    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self._wake.set()
+
+    async def _unlisten(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is None:
+            return
+        try:
+            if not conn.is_closed():
+                await conn.remove_listener(jobs.NOTIFY_CHANNEL, self._notified)
+        except Exception:
+            log.debug("UNLISTEN failed", exc_info=True)
+        finally:
+            await self.ctx.pool.release(conn)
+
+
+async def run_workers(
+    pool: asyncpg.Pool,
+    http: aiohttp.ClientSession,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    concurrency: int | None = None,
+    handlers: Mapping[str, Handler] | None = None,
+) -> None:
+    """Run the job worker until `stop` is set. `concurrency` defaults to settings.workers; 0 disables."""
+    slots = settings.workers if concurrency is None else concurrency
+    if slots <= 0:
+        log.info("background workers disabled (workers = 0)")
+        return
+    if handlers is None:
+        from fediverse_biz.federation.handlers import all_handlers
+
+        handlers = all_handlers()
+    await Worker(pool, http, settings, handlers, concurrency=slots).run(stop)
