@@ -33,29 +33,19 @@ MAX_REDIRECT_URIS = 20
 # Mastodon's scopes (docs api/oauth-scopes.md, Mastodon.py defaults.py _SCOPE_SETS).
 READ_SCOPES = tuple(
     f"read:{name}"
-    for name in (
-        "accounts", "blocks", "bookmarks", "favourites", "filters", "follows", "lists", "mutes",
-        "notifications", "search", "statuses",
-    )
+    for name in "accounts blocks bookmarks favourites filters follows lists mutes notifications search statuses".split()
 )
 WRITE_SCOPES = tuple(
     f"write:{name}"
-    for name in (
-        "accounts", "blocks", "bookmarks", "conversations", "favourites", "filters", "follows", "lists",
-        "media", "mutes", "notifications", "reports", "statuses",
-    )
+    for name in "accounts blocks bookmarks conversations favourites filters follows lists media "
+    "mutes notifications reports statuses".split()
 )
-_ADMIN_OBJECTS = (
-    "accounts", "reports", "domain_allows", "domain_blocks", "ip_blocks", "email_domain_blocks",
-    "canonical_email_blocks",
-)
-ADMIN_SCOPES = tuple(f"admin:{mode}:{name}" for mode in ("read", "write") for name in _ADMIN_OBJECTS)
+_ADMIN_OBJECTS = "accounts reports domain_allows domain_blocks ip_blocks email_domain_blocks canonical_email_blocks"
+ADMIN_SCOPES = tuple(f"admin:{mode}:{name}" for mode in ("read", "write") for name in _ADMIN_OBJECTS.split())
 TOP_LEVEL_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
 ALL_SCOPES = frozenset(TOP_LEVEL_SCOPES + READ_SCOPES + WRITE_SCOPES + ADMIN_SCOPES)
 # `follow` is deprecated since Mastodon 3.5 but every client still asks for it; it means these.
-FOLLOW_SCOPES = frozenset(
-    {"read:follows", "write:follows", "read:blocks", "write:blocks", "read:mutes", "write:mutes"}
-)
+FOLLOW_SCOPES = frozenset({"read:follows", "write:follows", "read:blocks", "write:blocks", "read:mutes", "write:mutes"})
 
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):(.*)$", re.DOTALL)
 # Schemes that run code or read local files in the browser that follows the redirect.

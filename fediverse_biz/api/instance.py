@@ -1,0 +1,272 @@
+"""The instance documents (v1, v2) and the small per-server endpoints clients call at login.
+
+`/api/v1/instance` must always answer 200 with a Mastodon semver first in `version`: Mastodon.py picks
+endpoints by it and recurses forever when the call fails (mastodon-client-api.md §0, §2.3). The v2
+document is asked for first by Tusky, Elk and Phanpy; Ivory crashes without it.
+
+Instance texts (title, descriptions, contact email, rules, languages, source URL) are optional rows of
+`instance_settings`; defaults keep every field filled. Counts are cached for a minute per process,
+because count(*) over statuses is not free and clients fetch the document on every start.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .. import __version__
+from ..config import Settings
+from ..core.urls import LocalUrls
+from .auth import require
+
+COMPATIBLE_MASTODON_VERSION = "4.3.0"
+# Mastodon.py splits on the first space and parses the semver before it; do not use GoToSocial's
+# "3.5.3+x" form, which Mastodon.py mis-parses (halcy/Mastodon.py#390).
+VERSION = f"{COMPATIBLE_MASTODON_VERSION} (compatible; fediverse_biz {__version__})"
+MASTODON_API_VERSION = 2  # what Mastodon 4.3 reports; without it Mastodon.py warns for >= 4.3.0
+FACTS_TTL_SECONDS = 60.0
+INSTANCE_THUMBNAIL = "thumbnail.png"  # served from web/static by web/static_files.py
+
+# Limits we advertise. The code that enforces them (statuses, media, polls) must use the same values.
+MAX_STATUS_CHARACTERS = 5000
+MAX_MEDIA_ATTACHMENTS = 4
+CHARACTERS_RESERVED_PER_URL = 23  # Mastodon counts every URL as 23 characters
+SUPPORTED_MIME_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"]
+IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
+IMAGE_MATRIX_LIMIT = 33_177_600  # 7680 x 4320 pixels, Mastodon's value
+MEDIA_DESCRIPTION_LIMIT = 1500
+ACCOUNT_LIMITS = {
+    "max_display_name_length": 30,
+    "max_note_length": 500,
+    "max_featured_tags": 10,  # Tusky requires an integer here whenever `accounts` is present
+    "max_pinned_statuses": 5,
+    "max_profile_fields": 4,
+}
+POLL_LIMITS = {
+    "max_options": 4,
+    "max_characters_per_option": 50,
+    "min_expiration": 300,
+    "max_expiration": 2_629_746,
+}
+# No video or audio processing yet: zero limits tell clients (Tusky checks them) not to try.
+MEDIA_LIMITS = {
+    "supported_mime_types": SUPPORTED_MIME_TYPES,
+    "description_limit": MEDIA_DESCRIPTION_LIMIT,
+    "image_size_limit": IMAGE_SIZE_LIMIT,
+    "image_matrix_limit": IMAGE_MATRIX_LIMIT,
+    "video_size_limit": 0,
+    "video_frame_rate_limit": 0,
+    "video_matrix_limit": 0,
+}
+STATUS_LIMITS = {
+    "max_characters": MAX_STATUS_CHARACTERS,
+    "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
+    "characters_reserved_per_url": CHARACTERS_RESERVED_PER_URL,
+}
+_TEXT_KEYS = ("title", "short_description", "description", "contact_email", "source_url", "languages", "rules")
+
+
+@dataclass(frozen=True)
+class InstanceFacts:
+    texts: dict[str, Any]
+    user_count: int
+    status_count: int
+    domain_count: int
+    active_month: int
+
+
+async def _load_facts(pool: asyncpg.Pool) -> InstanceFacts:
+    rows = await pool.fetch("SELECT key, value FROM instance_settings WHERE key = ANY($1::text[])", list(_TEXT_KEYS))
+    counts = await pool.fetchrow(
+        """SELECT
+             (SELECT count(*) FROM actors WHERE domain IS NULL AND NOT is_instance_actor
+                 AND suspended_at IS NULL AND actor_type IN ('Person', 'Organization')) AS user_count,
+             (SELECT count(*) FROM statuses WHERE local AND reblog_of_id IS NULL) AS status_count,
+             (SELECT count(DISTINCT domain) FROM actors WHERE domain IS NOT NULL) AS domain_count,
+             (SELECT count(*) FROM users u WHERE NOT u.disabled
+                 AND (u.last_login_at > now() - interval '30 days'
+                      OR EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.user_id = u.id
+                                    AND t.last_used_at > now() - interval '30 days'))) AS active_month"""
+    )
+    return InstanceFacts({r["key"]: r["value"] for r in rows}, **dict(counts))
+
+
+async def instance_facts(request: Request) -> InstanceFacts:
+    cached: tuple[float, InstanceFacts] | None = getattr(request.app.state, "instance_facts", None)
+    if cached is not None and time.monotonic() - cached[0] < FACTS_TTL_SECONDS:
+        return cached[1]
+    facts = await _load_facts(request.app.state.pool)
+    request.app.state.instance_facts = (time.monotonic(), facts)
+    return facts
+
+
+def _streaming_url(settings: Settings) -> str:
+    # Mastodon.py accepts only ws(s)://host (or exactly the API base URL) here; streaming lives on the
+    # same host at /api/v1/streaming.
+    return f"{'wss' if settings.scheme == 'https' else 'ws'}://{settings.domain}"
+
+
+def _rules(facts: InstanceFacts) -> list[dict[str, str]]:
+    rules = facts.texts.get("rules") or []
+    out = []
+    for number, rule in enumerate(rules, start=1):
+        text, hint = (rule.get("text", ""), rule.get("hint", "")) if isinstance(rule, dict) else (str(rule), "")
+        if text:
+            out.append({"id": str(number), "text": text, "hint": hint})
+    return out
+
+
+def _common(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
+    texts = facts.texts
+    title = str(texts.get("title") or settings.domain)
+    return {
+        "title": title,
+        "short_description": str(texts.get("short_description") or f"{title}: businesses on the fediverse"),
+        "description": str(texts.get("description") or texts.get("short_description") or title),
+        "email": str(texts.get("contact_email") or ""),
+        "languages": list(texts.get("languages") or ["en"]),
+        "rules": _rules(facts),
+        "source_url": str(texts.get("source_url") or f"{settings.base_url}/about"),
+    }
+
+
+def instance_v1(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
+    common = _common(settings, facts)
+    mode = settings.registration_mode
+    return {
+        "uri": settings.domain,  # a bare domain: toot uses it as the config key
+        "title": common["title"],
+        "short_description": common["short_description"],
+        "description": common["description"],
+        "email": common["email"],
+        "version": VERSION,
+        "urls": {"streaming_api": _streaming_url(settings)},
+        "stats": {
+            "user_count": facts.user_count,
+            "status_count": facts.status_count,
+            "domain_count": facts.domain_count,
+        },
+        "thumbnail": LocalUrls(settings.base_url).static(INSTANCE_THUMBNAIL),  # Toot! needs a URL here
+        "languages": common["languages"],
+        "registrations": mode != "closed",
+        "approval_required": mode == "approval",
+        "invites_enabled": False,
+        "configuration": {
+            "accounts": {"max_featured_tags": ACCOUNT_LIMITS["max_featured_tags"]},
+            "statuses": STATUS_LIMITS,
+            "media_attachments": MEDIA_LIMITS,
+            "polls": POLL_LIMITS,
+        },
+        "contact_account": None,
+        "rules": common["rules"],
+    }
+
+
+def instance_v2(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
+    common = _common(settings, facts)
+    thumbnail = LocalUrls(settings.base_url).static(INSTANCE_THUMBNAIL)
+    mode = settings.registration_mode
+    return {
+        "domain": settings.domain,
+        "title": common["title"],
+        "version": VERSION,
+        "source_url": common["source_url"],
+        "description": common["short_description"],
+        "usage": {"users": {"active_month": facts.active_month}},
+        "thumbnail": {"url": thumbnail, "versions": {"@1x": thumbnail, "@2x": thumbnail}},
+        "languages": common["languages"],
+        "configuration": {
+            "urls": {
+                "streaming": _streaming_url(settings),
+                "status": None,
+                "about": f"{settings.base_url}/about",
+                "privacy_policy": None,
+                "terms_of_service": None,
+            },
+            "accounts": ACCOUNT_LIMITS,
+            "statuses": STATUS_LIMITS,
+            "media_attachments": MEDIA_LIMITS,
+            "polls": POLL_LIMITS,
+            "translation": {"enabled": False},
+            "limited_federation": False,
+        },
+        "registrations": {
+            "enabled": mode != "closed",
+            "approval_required": mode == "approval",
+            "reason_required": False,
+            "message": None,
+            "min_age": None,
+            "url": None,
+        },
+        "api_versions": {"mastodon": MASTODON_API_VERSION},
+        "contact": {"email": common["email"], "account": None},
+        "rules": common["rules"],
+    }
+
+
+async def get_instance_v1(request: Request) -> Response:
+    return JSONResponse(instance_v1(request.app.state.settings, await instance_facts(request)))
+
+
+async def get_instance_v2(request: Request) -> Response:
+    return JSONResponse(instance_v2(request.app.state.settings, await instance_facts(request)))
+
+
+async def get_rules(request: Request) -> Response:
+    return JSONResponse(_rules(await instance_facts(request)))
+
+
+async def get_peers(request: Request) -> Response:
+    rows = await request.app.state.pool.fetch(
+        """SELECT DISTINCT a.domain FROM actors a
+            WHERE a.domain IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM domain_blocks b WHERE b.domain = a.domain AND b.severity = 'suspend')
+            ORDER BY a.domain"""
+    )
+    return JSONResponse([r["domain"] for r in rows])
+
+
+async def get_activity(request: Request) -> Response:
+    # Mastodon's weekly logins/registrations/statuses. We keep no per-week login history, so nothing
+    # honest can be said yet; an empty list is a valid answer.
+    return JSONResponse([])
+
+
+async def get_preferences(request: Request) -> Response:
+    await require(request, "read:accounts")
+    # Per-user posting defaults do not exist yet; these are Mastodon's defaults.
+    return JSONResponse(
+        {
+            "posting:default:visibility": "public",
+            "posting:default:sensitive": False,
+            "posting:default:language": None,
+            "reading:expand:media": "default",
+            "reading:expand:spoilers": False,
+        }
+    )
+
+
+async def get_custom_emojis(request: Request) -> Response:
+    return JSONResponse([])  # no custom emoji on this server yet
+
+
+def _both(path: str, endpoint: Any) -> list[BaseRoute]:
+    # Mastodon.py requests /api/v1/instance/ and /api/v2/instance/ with a trailing slash.
+    return [Route(path, endpoint, methods=["GET"]), Route(path + "/", endpoint, methods=["GET"])]
+
+
+routes: list[BaseRoute] = [
+    *_both("/api/v1/instance", get_instance_v1),
+    *_both("/api/v2/instance", get_instance_v2),
+    Route("/api/v1/instance/rules", get_rules, methods=["GET"]),
+    Route("/api/v1/instance/peers", get_peers, methods=["GET"]),
+    Route("/api/v1/instance/activity", get_activity, methods=["GET"]),
+    Route("/api/v1/preferences", get_preferences, methods=["GET"]),
+    Route("/api/v1/custom_emojis", get_custom_emojis, methods=["GET"]),
+]

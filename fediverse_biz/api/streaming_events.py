@@ -1,0 +1,217 @@
+"""Which streams an event reaches, and what each subscriber is sent (Mastodon's FanOutOnWriteService
+and streaming server rules, applied to the ids that core/events.py NOTIFYs).
+
+- `status`: the `user` streams of the actors whose home feed got it, each re-checked with can_see and
+  rendered for that viewer; the public and hashtag streams when it is public, published, not a boost
+  (public streams also skip replies to others), rendered once anonymously and withheld from viewers
+  who block or mute its author or a mentioned account, or whom the author blocks.
+- `status.update`: the same streams, for viewers whose home feed holds it, as `status.update`.
+- `delete`: every stream but `user:notification` (the status is gone, so nobody can be filtered;
+  Mastodon also broadcasts deletes); the payload is the bare id.
+- `notification`: the recipient's `user` (if its token may read notifications) and
+  `user:notification` streams.
+
+A status is loaded once per event; rendering needs the viewer's flags, so user streams render per
+viewer, at most RENDER_CONCURRENCY at a time, which bounds the pool connections streaming takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+import asyncpg
+from starlette.datastructures import State
+from starlette.requests import Request
+
+from ..core.hydrate import StatusBundle, load_status
+from ..core.urls import LocalUrls
+from ..core.visibility import can_see
+from . import entities, notifications
+
+log = logging.getLogger(__name__)
+
+RENDER_CONCURRENCY = 4  # pool connections one event may hold while rendering per viewer
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream a client subscribed to: `user` (key: the actor id), `public:local`, `hashtag` (key:
+    the lower-cased tag)…"""
+
+    name: str
+    key: str | None = None
+
+    @property
+    def label(self) -> list[str]:
+        """The `stream` field of WebSocket frames: Mastodon names hashtag and list streams with their
+        parameter (["hashtag", "foo"]) and the others alone (["user"])."""
+        return [self.name, self.key] if self.name.startswith(("hashtag", "list")) and self.key else [self.name]
+
+
+@dataclass(frozen=True)
+class Message:
+    stream: Stream
+    event: str  # update, delete, notification, status.update
+    payload: str  # already encoded: a JSON document, or the bare id for `delete`
+
+
+class Fanout(Protocol):
+    """What the router needs from the hub."""
+
+    pool: asyncpg.Pool
+    urls: LocalUrls
+
+    def subscribers(self, stream: Stream) -> list[Any]: ...
+    def streams_named(self, name: str) -> list[Stream]: ...
+    def all_streams(self) -> Iterator[tuple[Stream, Any]]: ...
+    def deliver(self, sub: Any, message: Message) -> None: ...
+
+
+async def route(hub: Fanout, event: Mapping[str, Any]) -> None:
+    match event.get("kind"):
+        case "status":
+            await _status(hub, int(event["status_id"]), "update", home=[int(a) for a in event.get("home", [])])
+        case "status.update":
+            await _status(hub, int(event["status_id"]), "status.update", home=None)
+        case "delete":
+            _delete(hub, int(event["status_id"]))
+        case "notification":
+            await _notification(hub, int(event["notification_id"]), int(event["actor_id"]))
+        case other:
+            log.debug("streaming: no route for event kind %r", other)
+
+
+async def _status(hub: Fanout, status_id: int, event: str, *, home: list[int] | None) -> None:
+    user_streams = {int(s.key): s for s in hub.streams_named("user") if s.key is not None}
+    bundle = await load_status(hub.pool, status_id)
+    if bundle is None:
+        return  # deleted before we got to it; its delete event follows
+    if home is None:  # an edit: the viewers whose home feed shows it
+        rows = await hub.pool.fetch(
+            "SELECT actor_id FROM home_feed WHERE status_id = $1 AND actor_id = ANY($2::bigint[])",
+            status_id,
+            list(user_streams),
+        )
+        home = [r["actor_id"] for r in rows]
+    limit = asyncio.Semaphore(RENDER_CONCURRENCY)
+    await asyncio.gather(
+        *(_to_user(hub, limit, bundle, event, user_streams[a]) for a in home if a in user_streams),
+        _to_public(hub, bundle, event),
+    )
+
+
+async def _to_user(hub: Fanout, limit: asyncio.Semaphore, bundle: StatusBundle, event: str, stream: Stream) -> None:
+    viewer_id = int(stream.key or 0)
+    async with limit:
+        # The home list was computed when the status was written; visibility is checked again now.
+        if not await can_see(hub.pool, bundle.status, viewer_id):
+            return
+        [entity] = await entities.statuses(hub.pool, [bundle], hub.urls, viewer_id)
+    payload = json.dumps(entity)
+    for sub in hub.subscribers(stream):
+        hub.deliver(sub, Message(stream, event, payload))
+
+
+def broadcastable(bundle: StatusBundle) -> bool:
+    """Mastodon's rule for public and hashtag streams: public, published, not a boost, author active."""
+    s = bundle.status
+    return (
+        s["visibility"] == "public"
+        and s["approval_state"] == "published"
+        and s["reblog_of_id"] is None
+        and bundle.author["suspended_at"] is None
+    )
+
+
+def _public_streams(*, local: bool, media: bool) -> list[Stream]:
+    names = ["public", "public:local" if local else "public:remote"]
+    if media:  # the :media variants carry only statuses with attachments
+        names += [f"{n}:media" for n in names]
+    return [Stream(n) for n in names]
+
+
+async def _to_public(hub: Fanout, bundle: StatusBundle, event: str) -> None:
+    if not broadcastable(bundle):
+        return
+    domain = bundle.author["domain"]
+    if domain is not None and await hub.pool.fetchval("SELECT 1 FROM domain_blocks WHERE domain = $1", domain):
+        return  # silenced (or suspended) domains stay off public timelines, as on Mastodon
+    s = bundle.status
+    streams: list[Stream] = []
+    # Mastodon keeps replies to other people off the public timelines, but not off hashtag streams.
+    is_reply = s["in_reply_to_id"] is not None or s["in_reply_to_uri"] is not None
+    if not is_reply or s["in_reply_to_actor_id"] == s["actor_id"]:
+        streams += _public_streams(local=s["local"], media=bool(bundle.media))
+    for tag in {t.lower() for t in bundle.tags}:
+        streams.append(Stream("hashtag", tag))
+        if s["local"]:
+            streams.append(Stream("hashtag:local", tag))
+    targets = [(stream, sub) for stream in streams for sub in hub.subscribers(stream)]
+    if not targets:
+        return
+    excluded = await _excluded_viewers(hub.pool, bundle, {sub.viewer_id for _, sub in targets})
+    [entity] = await entities.statuses(hub.pool, [bundle], hub.urls, None)  # once, as Mastodon does
+    payload = json.dumps(entity)
+    for stream, sub in targets:
+        if sub.viewer_id not in excluded:
+            hub.deliver(sub, Message(stream, event, payload))
+
+
+async def _excluded_viewers(pool: asyncpg.Pool, bundle: StatusBundle, viewers: Iterable[int]) -> set[int]:
+    """Viewers who block or mute the author or a mentioned account, or whom the author blocks."""
+    author_id = bundle.author["id"]
+    concerned = [author_id, *(m["id"] for m in bundle.mentions)]
+    rows = await pool.fetch(
+        """SELECT v FROM unnest($1::bigint[]) AS v
+            WHERE EXISTS (SELECT 1 FROM blocks b WHERE b.actor_id = v AND b.target_actor_id = ANY($2::bigint[]))
+               OR EXISTS (SELECT 1 FROM blocks b WHERE b.actor_id = $3 AND b.target_actor_id = v)
+               OR EXISTS (SELECT 1 FROM mutes m WHERE m.actor_id = v AND m.target_actor_id = ANY($2::bigint[])
+                            AND (m.expires_at IS NULL OR m.expires_at > now()))""",
+        sorted(set(viewers)),
+        concerned,
+        author_id,
+    )
+    return {r["v"] for r in rows}
+
+
+def _delete(hub: Fanout, status_id: int) -> None:
+    for stream, sub in hub.all_streams():
+        if stream.name != "user:notification":
+            hub.deliver(sub, Message(stream, "delete", str(status_id)))
+
+
+async def _notification(hub: Fanout, notification_id: int, actor_id: int) -> None:
+    streams = [Stream("user", str(actor_id)), Stream("user:notification", str(actor_id))]
+    # Mastodon's streaming server leaves notifications off a `user` stream whose token cannot read them.
+    targets = [(stream, sub) for stream in streams for sub in hub.subscribers(stream) if sub.reads_notifications]
+    if not targets:
+        return
+    row = await hub.pool.fetchrow("SELECT * FROM notifications WHERE id = $1", notification_id)
+    if row is None:
+        return  # dismissed already
+    entity = await render_notification(hub.pool, row, hub.urls, actor_id)
+    if entity is None:
+        return
+    payload = json.dumps(entity)
+    for stream, sub in targets:
+        hub.deliver(sub, Message(stream, "notification", payload))
+
+
+async def render_notification(
+    pool: asyncpg.Pool, row: asyncpg.Record, urls: LocalUrls, viewer_id: int
+) -> dict[str, Any] | None:
+    """One Notification entity, or None when its status is gone or hidden from the recipient.
+
+    api/notifications.py renders notifications from a Request (it reads only app.state.pool and
+    app.state.urls), so the hub hands it a request carrying just those: one renderer, not two.
+    """
+    app = SimpleNamespace(state=State({"pool": pool, "urls": urls}))
+    request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": [], "query_string": b""})
+    rendered = await notifications.render_notifications(request, [row], viewer_id)
+    return rendered[0] if rendered else None

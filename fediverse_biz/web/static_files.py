@@ -1,0 +1,20 @@
+"""/static/...: the package's own files (default avatar and header, instance thumbnail).
+
+Entities point here whenever an image is missing: Mastodon clients crash on null or empty image
+URLs (gotosocial#513, takahe#275), so avatar, header and thumbnail always have a real URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_AVATAR = "default-avatar.png"
+DEFAULT_HEADER = "default-header.png"
+INSTANCE_THUMBNAIL = "thumbnail.png"
+
+# StaticFiles answers GET and HEAD with ETag/Last-Modified and never serves outside STATIC_DIR.
+routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
