@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from .. import __version__
 from ..config import Settings
+from ..core import _images, media, statuses
 from ..core.urls import LocalUrls
 from .auth import require
 
@@ -34,13 +35,14 @@ FACTS_TTL_SECONDS = 60.0
 INSTANCE_THUMBNAIL = "thumbnail.png"  # served from web/static by web/static_files.py
 
 # Limits we advertise. The code that enforces them (statuses, media, polls) must use the same values.
-MAX_STATUS_CHARACTERS = 5000
-MAX_MEDIA_ATTACHMENTS = 4
-CHARACTERS_RESERVED_PER_URL = 23  # Mastodon counts every URL as 23 characters
-SUPPORTED_MIME_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"]
-IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
-IMAGE_MATRIX_LIMIT = 33_177_600  # 7680 x 4320 pixels, Mastodon's value
-MEDIA_DESCRIPTION_LIMIT = 1500
+# The limits we advertise are the ones the domain code enforces: imported, never copied.
+MAX_STATUS_CHARACTERS = statuses.MAX_CHARACTERS
+MAX_MEDIA_ATTACHMENTS = statuses.MAX_MEDIA
+CHARACTERS_RESERVED_PER_URL = statuses.URL_WEIGHT  # Mastodon counts every URL as 23 characters
+SUPPORTED_MIME_TYPES = list(_images.SUPPORTED_MIME_TYPES)
+IMAGE_SIZE_LIMIT = _images.IMAGE_SIZE_LIMIT
+IMAGE_MATRIX_LIMIT = _images.IMAGE_MATRIX_LIMIT  # 7680 x 4320 pixels, Mastodon's value
+MEDIA_DESCRIPTION_LIMIT = media.DESCRIPTION_LIMIT
 ACCOUNT_LIMITS = {
     "max_display_name_length": 30,
     "max_note_length": 500,

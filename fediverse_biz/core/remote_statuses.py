@@ -1,0 +1,402 @@
+"""Statuses that arrive from peers: store, edit, like, boost and their undoing, inside the caller's transaction.
+
+The inbox (federation/inbox_handlers.py) has already decided that the sender may do this (signature,
+origin, authorship, relevance); these functions only write rows, keep counters in step with the rows
+they count, and fan out like a local post does (core/distribution.py, DESIGN.md flow 2). Every function
+is idempotent on the activity's id or the natural key, so a re-delivered or re-run activity changes
+nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from ..activitypub.context import PUBLIC
+from ..activitypub.notes import ParsedNote
+from . import distribution, events, notifications
+from .hydrate import load_status
+from .urls import LocalUrls
+
+Row = Mapping[str, Any]
+# TagManager#public_collection?: the full IRI and the two compact forms some servers send.
+_PUBLIC_FORMS = frozenset({PUBLIC, "as:Public", "Public"})
+
+
+def _not_in_future(moment: datetime | None) -> datetime:
+    """`published` as the status's time, never later than now: ids sort by it (id_at), and a peer with a
+    fast clock must not pin its posts to the top of every timeline."""
+    now = datetime.now(UTC)
+    return now if moment is None or moment > now else moment
+
+
+def boost_visibility(to: Sequence[str], cc: Sequence[str]) -> str:
+    """An Announce's visibility from its addressing (Mastodon's Announce#visibility_from_audience):
+    Public in `to` -> public, in `cc` -> unlisted, otherwise followers-only. A boost is never direct."""
+    if any(a in _PUBLIC_FORMS for a in to):
+        return "public"
+    if any(a in _PUBLIC_FORMS for a in cc):
+        return "unlisted"
+    return "private"
+
+
+# ---- parts of a status ----------------------------------------------------------------------------
+async def _mentioned_actor_ids(conn: asyncpg.Connection, parsed: ParsedNote, urls: LocalUrls) -> list[int]:
+    """Actors we know among the Mention hrefs. Local ones are also found by profile URL (`/@name`), which
+    some servers put in href (Mastodon's TagManager#uri_to_actor accepts both). A direct post also
+    "mentions" the local actors it is addressed to without a Mention tag (Mastodon's silent mentions),
+    or they could not see a message sent to them."""
+    profile_prefix = f"{urls.base}/@"
+    names = [h.removeprefix(profile_prefix).lower() for h in parsed.mentions if h.startswith(profile_prefix)]
+    addressed = [*parsed.to, *parsed.cc] if parsed.visibility == "direct" else []
+    rows = await conn.fetch(
+        """SELECT id FROM actors
+            WHERE NOT is_instance_actor
+              AND (uri = ANY($1::text[])
+                   OR (domain IS NULL AND (lower(username) = ANY($2::text[]) OR uri = ANY($3::text[]))))
+            ORDER BY id""",
+        parsed.mentions,
+        names,
+        addressed,
+    )
+    return [r["id"] for r in rows]
+
+
+async def _write_parts(conn: asyncpg.Connection, status_id: int, parsed: ParsedNote, urls: LocalUrls) -> None:
+    """Mentions, hashtags (replacing any previous ones: an edit may change both)."""
+    await conn.execute("DELETE FROM status_mentions WHERE status_id = $1", status_id)
+    await conn.execute("DELETE FROM status_tags WHERE status_id = $1", status_id)
+    await conn.execute(
+        "INSERT INTO status_mentions (status_id, actor_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+        status_id,
+        await _mentioned_actor_ids(conn, parsed, urls),
+    )
+    if parsed.hashtags:
+        await conn.execute(
+            "INSERT INTO tags (name) SELECT unnest($1::text[]) ON CONFLICT (lower(name)) DO NOTHING", parsed.hashtags
+        )
+        await conn.execute(
+            """INSERT INTO status_tags (status_id, tag_id)
+               SELECT $1, id FROM tags WHERE lower(name) = ANY($2::text[]) ON CONFLICT DO NOTHING""",
+            status_id,
+            [name.lower() for name in parsed.hashtags],
+        )
+
+
+async def _write_media(conn: asyncpg.Connection, author_id: int, status_id: int, parsed: ParsedNote) -> list[int]:
+    """Remote media rows (not copied: `remote_url`), replacing any previous ones; returns their ids in order."""
+    await conn.execute("DELETE FROM media_attachments WHERE status_id = $1 AND file_path IS NULL", status_id)
+    ids: list[int] = []
+    for position, media in enumerate(parsed.attachments):
+        meta: dict[str, Any] = {}
+        if media.get("width") and media.get("height"):
+            meta["original"] = {"width": media["width"], "height": media["height"]}
+        if media.get("focus"):
+            meta["focus"] = media["focus"]
+        media_id = await conn.fetchval(
+            """INSERT INTO media_attachments (actor_id, status_id, position, media_type, content_type, remote_url,
+                                              description, blurhash, meta)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
+            author_id,
+            status_id,
+            position,
+            media["type"],
+            media["media_type"],
+            media["url"],
+            media["description"] or "",
+            media["blurhash"],
+            meta,
+        )
+        ids.append(int(media_id))
+    return ids
+
+
+def _extra(parsed: ParsedNote) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if parsed.poll is not None:
+        extra["poll"] = parsed.poll
+    if parsed.quote_uri:
+        extra["quote_uri"] = parsed.quote_uri
+    return extra
+
+
+def _json_text(value: Any) -> str:
+    # Sent as text and cast in SQL, so the statement works on any connection, codec or not (jobs.py does too).
+    return json.dumps(value)
+
+
+# ---- create and edit ------------------------------------------------------------------------------
+async def store_remote_note(conn: asyncpg.Connection, parsed: ParsedNote, author: Row, urls: LocalUrls) -> int:
+    """Store a peer's Note/Article/Page/Question and fan it out; returns its id (the existing one if known).
+
+    The id comes from `published` (id_at), so a post fetched late still sorts where it was written. A reply
+    links to its parent when we have it; otherwise `in_reply_to_uri` is kept and the parent, when it
+    arrives, adopts its orphans (below).
+    """
+    existing = await conn.fetchval("SELECT id FROM statuses WHERE uri = $1", parsed.uri)
+    if existing is not None:
+        return int(existing)
+    parent = None
+    if parsed.in_reply_to:
+        parent = await conn.fetchrow(
+            "SELECT id, uri, actor_id, conversation_uri FROM statuses WHERE uri = $1 AND reblog_of_id IS NULL",
+            parsed.in_reply_to,
+        )
+    published = _not_in_future(parsed.published)
+    edited = parsed.updated if parsed.updated is not None and parsed.updated > published else None
+    conversation = parsed.conversation or ((parent["conversation_uri"] or parent["uri"]) if parent else None)
+    status_id = int(await conn.fetchval("SELECT id_at($1)", published))
+    await conn.execute(
+        """INSERT INTO statuses (id, uri, url, actor_id, local, object_type, visibility, content, spoiler_text,
+                                 sensitive, language, title, in_reply_to_id, in_reply_to_uri, in_reply_to_actor_id,
+                                 conversation_uri, published_at, edited_at, ap_to, ap_cc, extra)
+           VALUES ($1, $2, $3, $4, false, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                   $20)""",
+        status_id,
+        parsed.uri,
+        parsed.url,
+        author["id"],
+        parsed.type,
+        parsed.visibility,
+        parsed.content,
+        parsed.spoiler_text,
+        parsed.sensitive,
+        parsed.language,
+        parsed.title,
+        parent["id"] if parent else None,
+        parsed.in_reply_to,
+        parent["actor_id"] if parent else None,
+        conversation,
+        published,
+        edited,
+        parsed.to,
+        parsed.cc,
+        _extra(parsed),
+    )
+    await _write_parts(conn, status_id, parsed, urls)
+    await _write_media(conn, author["id"], status_id, parsed)
+    if parent is not None:
+        await conn.execute("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", parent["id"])
+    # Replies that arrived before this status (their in_reply_to_uri names it) now link to it.
+    await conn.execute(
+        """WITH adopted AS (
+               UPDATE statuses SET in_reply_to_id = $1, in_reply_to_actor_id = $3
+                WHERE in_reply_to_uri = $2 AND in_reply_to_id IS NULL AND id <> $1
+               RETURNING id)
+           UPDATE statuses SET replies_count = replies_count + (SELECT count(*) FROM adopted) WHERE id = $1""",
+        status_id,
+        parsed.uri,
+        author["id"],
+    )
+    bundle = await load_status(conn, status_id)
+    assert bundle is not None
+    await distribution.distribute(conn, bundle)
+    return status_id
+
+
+async def update_remote_note(conn: asyncpg.Connection, status: Row, parsed: ParsedNote, urls: LocalUrls) -> bool:
+    """Apply an author's edit, keeping every version in status_edits; returns whether anything changed.
+
+    Mastodon 3.5+ treats an Update as an edit only when `updated` is newer than what it has
+    (ActivityPub::ProcessStatusUpdateService); an older or repeated one is ignored. Without `updated`, only a
+    poll's counts are refreshed (Mastodon's poll-only update). Visibility never changes on edit.
+    """
+    last = status["edited_at"] or status["published_at"]
+    if parsed.updated is None or parsed.updated <= last:
+        if parsed.poll is not None and status["object_type"] == "Question":
+            await conn.execute(
+                "UPDATE statuses SET extra = extra || jsonb_build_object('poll', $2::text::jsonb) WHERE id = $1",
+                status["id"],
+                _json_text(parsed.poll),
+            )
+        return False
+    status_id = status["id"]
+    if not await conn.fetchval("SELECT 1 FROM status_edits WHERE status_id = $1", status_id):
+        old_media = await conn.fetch(
+            "SELECT id FROM media_attachments WHERE status_id = $1 ORDER BY position, id", status_id
+        )
+        await conn.execute(  # the first edit also records the original version, as statuses.edit does
+            """INSERT INTO status_edits (status_id, content, spoiler_text, sensitive, media_ids, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            status_id,
+            status["content"],
+            status["spoiler_text"],
+            status["sensitive"],
+            [r["id"] for r in old_media],
+            status["published_at"],
+        )
+    await conn.execute(
+        """UPDATE statuses SET content = $2, spoiler_text = $3, sensitive = $4, language = $5, title = $6,
+                               edited_at = $7, extra = (extra - 'poll' - 'quote_uri') || $8::text::jsonb
+            WHERE id = $1""",
+        status_id,
+        parsed.content,
+        parsed.spoiler_text,
+        parsed.sensitive,
+        parsed.language,
+        parsed.title,
+        parsed.updated,
+        _json_text(_extra(parsed)),
+    )
+    await _write_parts(conn, status_id, parsed, urls)
+    media_ids = await _write_media(conn, status["actor_id"], status_id, parsed)
+    await conn.execute(
+        """INSERT INTO status_edits (status_id, content, spoiler_text, sensitive, media_ids, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        status_id,
+        parsed.content,
+        parsed.spoiler_text,
+        parsed.sensitive,
+        media_ids,
+        parsed.updated,
+    )
+    bundle = await load_status(conn, status_id)
+    assert bundle is not None
+    await distribution.announce_edit(conn, bundle)
+    return True
+
+
+# ---- favourites -----------------------------------------------------------------------------------
+async def record_remote_like(conn: asyncpg.Connection, actor: Row, status: Row, like_uri: str | None) -> bool:
+    """A peer's favourite: one row per (actor, status), the counter, and a notification for a local author."""
+    favourite_id = await conn.fetchval(
+        """INSERT INTO favourites (actor_id, status_id, uri) VALUES ($1, $2, $3)
+           ON CONFLICT (actor_id, status_id) DO NOTHING RETURNING id""",
+        actor["id"],
+        status["id"],
+        like_uri,
+    )
+    if favourite_id is None:
+        return False
+    await conn.execute("UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1", status["id"])
+    await notifications.notify(conn, status["actor_id"], actor["id"], "favourite", status["id"])
+    return True
+
+
+async def record_remote_unlike(
+    conn: asyncpg.Connection, actor: Row, *, status_id: int | None = None, like_uri: str | None = None
+) -> bool:
+    """Undo(Like), found by the liked status or by the Like's own id; only the liker's own rows go."""
+    rows = await conn.fetch(
+        "DELETE FROM favourites WHERE actor_id = $1 AND (status_id = $2 OR uri = $3) RETURNING status_id",
+        actor["id"],
+        status_id,
+        like_uri,
+    )
+    for row in rows:
+        await conn.execute(
+            "UPDATE statuses SET favourites_count = greatest(favourites_count - 1, 0) WHERE id = $1", row["status_id"]
+        )
+    return bool(rows)
+
+
+# ---- boosts ---------------------------------------------------------------------------------------
+async def record_remote_announce(
+    conn: asyncpg.Connection,
+    booster: Row,
+    original: Row,
+    announce_uri: str,
+    *,
+    to: Sequence[str],
+    cc: Sequence[str],
+    published: datetime | None = None,
+) -> int | None:
+    """A peer's boost, stored as a status with reblog_of_id (uri = the Announce id) and fanned out to the
+    booster's local followers; returns its id, or None when the original may not be boosted.
+
+    Only public and unlisted posts can be boosted by others; an author may boost their own followers-only
+    post, which stays followers-only (Mastodon's Status#reblog validation).
+    """
+    if original["reblog_of_id"] is not None:
+        return None
+    own = original["actor_id"] == booster["id"]
+    if original["visibility"] not in ("public", "unlisted") and not (own and original["visibility"] == "private"):
+        return None
+    existing = await conn.fetchval(
+        "SELECT id FROM statuses WHERE uri = $1 OR (reblog_of_id = $2 AND actor_id = $3)",
+        announce_uri,
+        original["id"],
+        booster["id"],
+    )
+    if existing is not None:
+        return int(existing)
+    visibility = "private" if original["visibility"] == "private" else boost_visibility(to, cc)
+    moment = _not_in_future(published)
+    boost_id = int(await conn.fetchval("SELECT id_at($1)", moment))
+    await conn.execute(
+        """INSERT INTO statuses (id, uri, url, actor_id, local, object_type, visibility, reblog_of_id,
+                                 published_at, ap_to, ap_cc)
+           VALUES ($1, $2, $3, $4, false, 'Announce', $5, $6, $7, $8, $9)""",
+        boost_id,
+        announce_uri,
+        original["url"],
+        booster["id"],
+        visibility,
+        original["id"],
+        moment,
+        list(to),
+        list(cc),
+    )
+    await conn.execute("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1", original["id"])
+    bundle = await load_status(conn, boost_id)
+    assert bundle is not None
+    await distribution.distribute(conn, bundle)
+    return boost_id
+
+
+async def record_remote_unannounce(
+    conn: asyncpg.Connection, booster: Row, *, announce_uri: str | None = None, original_id: int | None = None
+) -> bool:
+    """Undo(Announce) or Delete of the Announce: only the booster's own boost goes."""
+    rows = await conn.fetch(
+        """DELETE FROM statuses WHERE actor_id = $1 AND reblog_of_id IS NOT NULL
+              AND (uri = $2 OR reblog_of_id = $3)
+           RETURNING id, reblog_of_id""",
+        booster["id"],
+        announce_uri,
+        original_id,
+    )
+    for row in rows:
+        await conn.execute(
+            "UPDATE statuses SET reblogs_count = greatest(reblogs_count - 1, 0) WHERE id = $1", row["reblog_of_id"]
+        )
+        await events.status_deleted(conn, row["id"])
+    return bool(rows)
+
+
+# ---- an actor's whole output ----------------------------------------------------------------------
+async def remove_actor_statuses(conn: asyncpg.Connection, actor_id: int) -> int:
+    """Delete everything a remote actor posted, boosted and favourited (its account was deleted), leaving
+    tombstones so a late copy is not stored again and fixing the counters on other people's statuses."""
+    await conn.execute(
+        """INSERT INTO tombstones (uri, actor_id)
+           SELECT uri, actor_id FROM statuses WHERE actor_id = $1 AND reblog_of_id IS NULL
+           ON CONFLICT (uri) DO NOTHING""",
+        actor_id,
+    )
+    for column, source in (("replies_count", "in_reply_to_id"), ("reblogs_count", "reblog_of_id")):
+        await conn.execute(
+            f"""UPDATE statuses p SET {column} = greatest(p.{column} - c.n, 0)
+                  FROM (SELECT {source} AS id, count(*) AS n FROM statuses
+                         WHERE actor_id = $1 AND {source} IS NOT NULL GROUP BY 1) c
+                 WHERE p.id = c.id AND p.actor_id <> $1""",
+            actor_id,
+        )
+    await conn.execute(
+        """UPDATE statuses p SET favourites_count = greatest(p.favourites_count - 1, 0)
+             FROM favourites f WHERE f.actor_id = $1 AND f.status_id = p.id""",
+        actor_id,
+    )
+    await conn.execute("DELETE FROM favourites WHERE actor_id = $1", actor_id)
+    # Boosts first: they reference the posts, and each deleted row is announced to streaming clients.
+    removed = await conn.fetch(
+        "DELETE FROM statuses WHERE actor_id = $1 AND reblog_of_id IS NOT NULL RETURNING id", actor_id
+    )
+    removed += await conn.fetch("DELETE FROM statuses WHERE actor_id = $1 RETURNING id", actor_id)
+    for row in removed:
+        await events.status_deleted(conn, row["id"])
+    return len(removed)

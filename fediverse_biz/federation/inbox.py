@@ -1,0 +1,268 @@
+"""Door 3, write side: the inbox (DESIGN.md flow 2, "A peer delivers").
+
+`POST /inbox` (shared) and the personal inboxes `/users/{name}/inbox`, `/c/{name}/inbox`, `/actor/inbox`
+all take the same path; which inbox a peer chose changes nothing (Mastodon treats them alike too). The
+door is fast and stores nothing from bad input. Checks run in this order, cheapest and least trusting
+first, so garbage never makes us fetch a key and nothing is written before the last check passes:
+
+1. Content-Type AS2 or JSON (415); body at most 1 MB, read incrementally (413); a JSON object (400).
+2. `id` and `actor` present (400). An actor on a suspended domain is answered 202 and dropped, as
+   Mastodon does, so the peer does not retry for days; a Delete of an actor we never knew is dropped
+   the same way without a key fetch (the key is gone with the actor: Mastodon's
+   `skip_unknown_actor_activity`).
+3. HTTP signature, draft-cavage or RFC 9421, against the key the keyId names (fetched through the
+   SSRF-safe client, signed by the instance actor for authorized-fetch peers); on a signature that does
+   not verify the key is fetched once more (rotation) and checked again. Anything else that fails -> 401.
+4. Origin (federation.md §6.1): the key's owner is the activity's actor (401, Fedify CVE-2025-54888),
+   the activity id is on the actor's host (401: the sender cannot vouch for an id elsewhere — we chose
+   401 over 400 because it is a failure of authentication, not of syntax), and an Update carries only
+   the sender's own objects (403: authenticated, but not theirs). A suspended actor is dropped (202).
+5. Schema (schemas/activitystreams, 400).
+6. Dedupe on the activity id and store it with its "inbox" job in one transaction -> 202. A replay is
+   answered 202 too and enqueues nothing: each activity is processed once.
+
+Activities forwarded by a third party (LD-signed, signed by another key) are not accepted: the key
+owner must be the actor, so such deliveries get 401 and peers deliver them directly instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, object_id, types
+from fediverse_biz.activitypub.actors import ACTOR_TYPES, authority
+from fediverse_biz.activitypub.notes import NOTE_TYPES
+from fediverse_biz.activitypub.signatures import BadSignature, SignatureError, verify_request
+from fediverse_biz.activitypub.validation import SchemaError, validate_activity
+from fediverse_biz.federation import jobs
+from fediverse_biz.federation.remote_actors import instance_signer, public_key_for
+
+__all__ = ["INBOX_JOB", "MAX_INBOX_BYTES", "domain_suspended", "receive", "routes"]
+
+log = logging.getLogger(__name__)
+
+MAX_INBOX_BYTES: Final = 1024 * 1024  # Mastodon's MAX_JSON_SIZE (federation.md §1.9, §8)
+INBOX_JOB: Final = "inbox"
+# §1.9: deliveries are application/activity+json; ld+json (any profile) and plain json are accepted too.
+ACCEPTED_CONTENT_TYPES: Final = frozenset({"application/activity+json", "application/ld+json", "application/json"})
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _accepted() -> Response:
+    return Response(status_code=202)
+
+
+async def domain_suspended(conn: asyncpg.Pool | asyncpg.Connection, domain: str) -> bool:
+    """Whether `domain` (host[:port]) or a parent domain is suspended (Mastodon's domain_not_allowed?)."""
+    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
+    labels = host.split(".")
+    candidates = [domain, *(".".join(labels[i:]) for i in range(len(labels)))]
+    return bool(
+        await conn.fetchval(
+            "SELECT 1 FROM domain_blocks WHERE domain = ANY($1::text[]) AND severity = 'suspend'", candidates
+        )
+    )
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it passes the cap (Content-Length first, then while streaming,
+    so a chunked 100 MB body costs us 1 MB of memory at most)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_INBOX_BYTES:
+        raise _Refused(413, "request body too large")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_INBOX_BYTES:
+            raise _Refused(413, "request body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    # json.loads accepts NaN and Infinity, which are not JSON and which PostgreSQL's jsonb refuses.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, over-long integers, nesting
+        raise _Refused(400, f"malformed JSON: {str(exc)[:200]}") from None
+    if not isinstance(doc, dict):
+        raise _Refused(400, "an activity must be a JSON object")
+    return doc
+
+
+async def _inbox_owner_exists(request: Request) -> bool:
+    """Personal inboxes belong to a local actor: a POST to one that does not exist is a 404."""
+    pool: asyncpg.Pool = request.app.state.pool
+    params = request.path_params
+    if "username" in params:
+        kind = "Group" if request.url.path.startswith("/c/") else None
+        return bool(
+            await pool.fetchval(
+                """SELECT 1 FROM actors WHERE lower(username) = lower($1) AND domain IS NULL AND NOT is_instance_actor
+                      AND (($2::text IS NULL AND actor_type <> 'Group') OR actor_type = $2)""",
+                params["username"],
+                kind,
+            )
+        )
+    return True
+
+
+async def _verified_owner(request: Request, body: bytes) -> asyncpg.Record:
+    """The actor row whose key signed this request; raises _Refused(401)."""
+    state = request.app.state
+    signer = instance_signer(state.instance_actor)
+    owners: list[asyncpg.Record] = []
+
+    async def lookup(key_id: str, *, refresh: bool) -> str | None:
+        found = await public_key_for(state.pool, state.http, key_id, refresh=refresh, signer=signer)
+        if found is None:
+            return None
+        owners.append(found[1])
+        return found[0]
+
+    async def fresh_lookup(key_id: str) -> str | None:
+        return await lookup(key_id, refresh=True)
+
+    async def cached_lookup(key_id: str) -> str | None:
+        return await lookup(key_id, refresh=False)
+
+    # ASGI `raw_path` is the path as sent, still percent-encoded, which is what the peer signed.
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw_path.decode("latin-1").split("?", 1)[0]
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    settings = state.settings
+    try:
+        try:
+            await verify_request(
+                request.method, path, query, request.headers, body, cached_lookup,
+                authority=settings.domain, scheme=settings.scheme,
+            )
+        except BadSignature:
+            # The cached key may be stale (rotation through Update): refetch once, as Mastodon's
+            # signature_verification.rb does with `refresh!` on a possibly stale account.
+            owners.clear()
+            await verify_request(
+                request.method, path, query, request.headers, body, fresh_lookup,
+                authority=settings.domain, scheme=settings.scheme,
+            )
+    except SignatureError as exc:
+        raise _Refused(401, str(exc)) from None
+    except Exception:  # a key fetch or lookup that broke in an unforeseen way is still "not verified"
+        log.exception("verifying an inbox signature failed unexpectedly")
+        raise _Refused(401, "signature could not be verified") from None
+    if not owners:
+        raise _Refused(401, "signature could not be verified")
+    return owners[-1]
+
+
+def _check_authorship(doc: Mapping[str, Any], actor_uri: str) -> None:
+    """An Update replaces an object with the embedded one, so it must be the sender's own (§6.1 rule 4):
+    an actor only itself, a post only one on its host and attributed to it."""
+    if "Update" not in types(doc):
+        return
+    obj = doc.get("object")
+    if not isinstance(obj, Mapping):
+        return  # a bare URI is fetched from its origin by the handler, never trusted from here
+    obj_id = object_id(obj) or ""
+    if types(obj) & set(ACTOR_TYPES):
+        if obj_id != actor_uri:
+            raise _Refused(403, "an actor may only update itself")
+    elif types(obj) & set(NOTE_TYPES):
+        authors = {object_id(a) for a in as_list(obj.get("attributedTo"))}
+        if authority(obj_id) != authority(actor_uri) or actor_uri not in authors:
+            raise _Refused(403, "only the author may update a post")
+
+
+async def _store(pool: asyncpg.Pool, doc: dict[str, Any], activity_id: str, actor_uri: str) -> None:
+    kind = next((t for t in as_list(doc.get("type")) if isinstance(t, str)), "")
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            record_id = await conn.fetchval(
+                """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
+                   VALUES ($1, $2, $3, $4::text::jsonb) ON CONFLICT (activity_id) DO NOTHING RETURNING id""",
+                activity_id,
+                kind[:256],
+                actor_uri,
+                json.dumps(doc),
+            )
+            if record_id is not None:
+                await jobs.enqueue(conn, INBOX_JOB, {"inbox_activity_id": record_id})
+    except (asyncpg.DataError, UnicodeEncodeError) as exc:
+        # JSON allows what PostgreSQL refuses: \u0000 and lone surrogates (jsonb), which in a text column
+        # cannot even be encoded as UTF-8.
+        raise _Refused(400, f"activity cannot be stored: {exc.__class__.__name__}") from None
+
+
+async def receive(request: Request) -> Response:
+    """POST to any of our inboxes."""
+    try:
+        return await _receive(request)
+    except _Refused as refused:
+        log.info("inbox refused %s: %d %s", request.url.path, refused.status, refused)
+        return _error(refused.status, str(refused))
+
+
+async def _receive(request: Request) -> Response:
+    pool: asyncpg.Pool = request.app.state.pool
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in ACCEPTED_CONTENT_TYPES:
+        raise _Refused(415, "Content-Type must be application/activity+json or application/ld+json")
+    body = await _read_body(request)
+    doc = _parse(body)
+    if not await _inbox_owner_exists(request):
+        raise _Refused(404, "no such inbox")
+    activity_id, actor_uri = http_uri(doc.get("id")), http_uri(actor_id(doc))
+    if activity_id is None or actor_uri is None:
+        raise _Refused(400, "an activity needs an http(s) id and actor")
+    if await domain_suspended(pool, authority(actor_uri)):
+        return _accepted()  # nothing stored; 202 so the peer stops retrying
+    if "Delete" in types(doc) and object_id(doc.get("object")) == actor_uri:
+        if not await pool.fetchval("SELECT 1 FROM actors WHERE uri = $1", actor_uri):
+            return _accepted()  # an account we never knew is gone: nothing to do, no key to fetch
+
+    owner = await _verified_owner(request, body)
+    if owner["uri"] != actor_uri:
+        raise _Refused(401, "the signing key does not belong to the activity's actor")
+    if owner["domain"] is None:
+        raise _Refused(401, "activities of local actors are never accepted from the network")
+    if authority(activity_id) != authority(actor_uri):
+        raise _Refused(401, "the activity id is not on the actor's host")
+    if owner["suspended_at"] is not None:
+        return _accepted()
+    try:
+        validate_activity(doc)
+    except SchemaError as exc:
+        raise _Refused(400, str(exc)) from None
+    _check_authorship(doc, actor_uri)
+    await _store(pool, doc, activity_id, actor_uri)
+    return _accepted()
+
+
+routes: list[BaseRoute] = [
+    Route("/inbox", receive, methods=["POST"]),
+    Route("/users/{username}/inbox", receive, methods=["POST"]),
+    Route("/c/{username}/inbox", receive, methods=["POST"]),
+    Route("/actor/inbox", receive, methods=["POST"]),
+]
