@@ -66,9 +66,11 @@ _WHITE_SPACE = frozenset(
 )
 
 # ---- entity regexes ---------------------------------------------------------------------------
-# Account::MENTION_RE (Mastodon 4.x): USERNAME_RE, then an optional "@domain".
+# Account::MENTION_RE (Mastodon 4.x): USERNAME_RE, then an optional "@domain". Unlike Mastodon we
+# also accept a ":port" after the domain, so instances on a development host (127.0.0.1:8000) can
+# mention each other; a production domain has no port and matches exactly as on Mastodon.
 _MENTION_RE = re.compile(
-    rf"(?<![=/{_WORD}])@(?P<name>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?(?:@[{_WORD}.-]+[{_WORD}]+)?)",
+    rf"(?<![=/{_WORD}])@(?P<name>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?(?:@[{_WORD}.-]+[{_WORD}]+(?::\d{{1,5}})?)?)",
     re.IGNORECASE,
 )
 _END_MENTION_RE = re.compile(rf"[@\uff20{_LATIN_ACCENTS}]|://")  # twitter-text end_mention_match

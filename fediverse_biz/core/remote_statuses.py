@@ -201,12 +201,14 @@ async def store_remote_note(conn: asyncpg.Connection, parsed: ParsedNote, author
 async def update_remote_note(conn: asyncpg.Connection, status: Row, parsed: ParsedNote, urls: LocalUrls) -> bool:
     """Apply an author's edit, keeping every version in status_edits; returns whether anything changed.
 
-    Mastodon 3.5+ treats an Update as an edit only when `updated` is newer than what it has
-    (ActivityPub::ProcessStatusUpdateService); an older or repeated one is ignored. Without `updated`, only a
-    poll's counts are refreshed (Mastodon's poll-only update). Visibility never changes on edit.
+    Mastodon 3.5+ treats an Update as an edit when it carries `updated` and what we hold was not edited
+    more recently (ActivityPub::ProcessStatusUpdateService#already_updated_more_recently?). A first edit
+    made within the second of publishing carries `updated` == `published` (second precision), so the
+    published time is not compared. Without `updated`, only a poll's counts are refreshed (Mastodon's
+    poll-only update). Visibility never changes on edit.
     """
-    last = status["edited_at"] or status["published_at"]
-    if parsed.updated is None or parsed.updated <= last:
+    stale = status["edited_at"] is not None and parsed.updated is not None and status["edited_at"] > parsed.updated
+    if parsed.updated is None or stale:
         if parsed.poll is not None and status["object_type"] == "Question":
             await conn.execute(
                 "UPDATE statuses SET extra = extra || jsonb_build_object('poll', $2::text::jsonb) WHERE id = $1",

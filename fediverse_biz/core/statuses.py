@@ -113,7 +113,8 @@ async def _upsert_tags(conn: asyncpg.Connection, names: Sequence[str]) -> list[i
 
 
 async def _attach_media(conn: asyncpg.Connection, author_id: int, status_id: int, media_ids: Sequence[int]) -> None:
-    if not media_ids:
+    if not media_ids:  # an edit to no media detaches what was there (as Mastodon's UpdateStatusService)
+        await conn.execute("UPDATE media_attachments SET status_id = NULL WHERE status_id = $1", status_id)
         return
     rows = await conn.fetch(
         """SELECT id FROM media_attachments

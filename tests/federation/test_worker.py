@@ -185,13 +185,15 @@ async def test_run_workers_uses_settings_and_can_be_disabled(
     done = asyncio.Event()
 
     async def mark(ctx: WorkerContext, job: Job) -> None:
-        assert ctx.settings is settings and ctx.urls.base == settings.base_url
+        assert ctx.settings.workers == 2 and ctx.urls.base == settings.base_url
         done.set()
 
     stop = asyncio.Event()
     await run_workers(db.pool, http, replace(settings, workers=0), stop)  # returns at once
     await jobs.enqueue(db.pool, "mark", {})
-    running = asyncio.create_task(run_workers(db.pool, http, settings, stop, handlers={"mark": mark}))
+    running = asyncio.create_task(
+        run_workers(db.pool, http, replace(settings, workers=2), stop, handlers={"mark": mark})
+    )
     async with asyncio.timeout(5):
         await done.wait()
     stop.set()

@@ -1,0 +1,54 @@
+"""Helpers shared by the account endpoints (accounts.py, account_lists.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+
+from ..core import follows, profiles
+from ..core.errors import DomainError
+from .auth import INVALID_TOKEN, Viewer
+from .errors import ApiError
+
+NOT_FOUND = "Record not found"  # Mastodon's 404 message
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Answer a DomainError from core with its status and message."""
+    try:
+        yield
+    except DomainError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+
+
+def local_domains(request: Request) -> tuple[str, ...]:
+    """What `user@domain` handles of our own accounts may carry: the domain with and without its port."""
+    settings = request.app.state.settings
+    return (settings.domain.lower(), settings.hostname.lower())
+
+
+async def account_or_404(request: Request, text: str | None) -> asyncpg.Record:
+    """The visible account whose id is `text` (a path segment); 404 for junk, unknown or suspended ids."""
+    actor = await profiles.visible_account(request.app.state.pool, profiles.parse_account_id(text))
+    if actor is None:
+        raise ApiError(404, NOT_FOUND)
+    return actor
+
+
+async def acting_actor(request: Request, viewer: Viewer) -> asyncpg.Record:
+    """The actor the token acts as: the member's own account or the organization they act for."""
+    row = await request.app.state.pool.fetchrow("SELECT * FROM actors WHERE id = $1", viewer.actor_id)
+    if row is None:
+        raise ApiError(401, INVALID_TOKEN)
+    return row
+
+
+async def relationship(request: Request, viewer: Viewer, account_id: int) -> dict[str, Any]:
+    assert viewer.actor_id is not None
+    [entity] = await follows.relationships(request.app.state.pool, viewer.actor_id, [account_id])
+    return entity

@@ -1,0 +1,257 @@
+"""Statuses: post, show, edit, delete, thread (docs methods/statuses.md), and the helpers every
+status-returning resource shares (rendering ids in order, the acting actor, domain errors -> Error).
+
+Thin handlers: scope check -> core.statuses / core.timelines -> api.entities. Visibility is decided
+by core.visibility (one SQL predicate); whatever a viewer may not see answers 404, as on Mastodon,
+so that the existence of a followers-only or direct post is not revealed either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..core import statuses as core_statuses
+from ..core import timelines
+from ..core.content import MentionRef
+from ..core.errors import DomainError
+from ..core.hydrate import load_statuses
+from ..core.visibility import can_see, status_and_original_visible
+from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
+from . import entities
+from .auth import Viewer, optional, require
+from .errors import ApiError
+from .params import Params, query_params, read_params
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Record not found"
+MAX_MULTIPLE = 20  # GET /api/v1/statuses?id[]=: Mastodon's DEFAULT_STATUSES_LIMIT
+
+
+# ---- shared helpers -----------------------------------------------------------------------------
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Turn core's DomainError (404 unknown, 403 forbidden, 422 invalid) into the client API's Error."""
+    try:
+        yield
+    except DomainError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    """A numeric id from the path; anything else names no record (404, as Mastodon's find)."""
+    text = str(request.path_params.get(name, ""))
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
+        raise ApiError(404, NOT_FOUND)
+    return int(text)
+
+
+def ids_of(values: Sequence[str], name: str) -> list[int]:
+    try:
+        ids = [int(v) for v in values]
+    except ValueError:
+        raise ApiError(422, f"Validation failed: {name} must be ids") from None
+    if any(i <= 0 or i >= 2**63 for i in ids):
+        raise ApiError(422, f"Validation failed: {name} must be ids")
+    return ids
+
+
+async def acting_actor(request: Request, viewer: Viewer) -> asyncpg.Record:
+    """The actors row the token acts as (the user's own, or an organization it was issued for)."""
+    row = await request.app.state.pool.fetchrow("SELECT * FROM actors WHERE id = $1", viewer.actor_id)
+    if row is None or row["suspended_at"] is not None:
+        raise ApiError(401, "The access token is invalid")
+    return row
+
+
+def viewer_actor_id(viewer: Viewer | None) -> int | None:
+    return viewer.actor_id if viewer is not None else None
+
+
+def own_id(viewer: Viewer) -> int:
+    """The acting actor's id of a user token (require() has already refused app tokens)."""
+    if viewer.actor_id is None:
+        raise ApiError(422, "This method requires an authenticated user")
+    return viewer.actor_id
+
+
+async def render(
+    request: Request, ids: Sequence[int], viewer_id: int | None, *, with_source: bool = False
+) -> list[dict[str, Any]]:
+    """Status entities for `ids`, in that order; ids that no longer exist are left out."""
+    pool = request.app.state.pool
+    bundles = await load_statuses(pool, ids)
+    ordered = [bundles[i] for i in ids if i in bundles]
+    return await entities.statuses(pool, ordered, request.app.state.urls, viewer_id, with_source=with_source)
+
+
+async def render_one(request: Request, status_id: int, viewer_id: int | None) -> dict[str, Any]:
+    rendered = await render(request, [status_id], viewer_id)
+    if not rendered:
+        raise ApiError(404, NOT_FOUND)
+    return rendered[0]
+
+
+async def visible_row(request: Request, status_id: int, viewer_id: int | None) -> asyncpg.Record:
+    """The statuses row if the viewer may see it, else 404."""
+    pool = request.app.state.pool
+    row = await pool.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
+    if row is None or not await can_see(pool, row, viewer_id):
+        raise ApiError(404, NOT_FOUND)
+    return row
+
+
+async def visible_ids(pool: asyncpg.Pool, ids: Sequence[int], viewer_id: int | None) -> set[int]:
+    """Which of `ids` the viewer may see, in one query (boosts need their original visible too)."""
+    rows = await pool.fetch(
+        f"""SELECT s.id FROM statuses s LEFT JOIN statuses r ON r.id = s.reblog_of_id
+             WHERE s.id = ANY($1::bigint[]) AND {status_and_original_visible("$2::bigint")}""",
+        list(ids),
+        viewer_id,
+    )
+    return {r["id"] for r in rows}
+
+
+def mention_resolver(request: Request) -> core_statuses.MentionResolver:
+    """Looks up `@user@domain` handles we have never seen, through WebFinger; failures stay plain text."""
+    state = request.app.state
+    settings = state.settings
+    scheme = settings.scheme if settings.is_local_development else "https"
+
+    async def resolve(ref: MentionRef) -> asyncpg.Record | None:
+        try:
+            return await resolve_handle(
+                state.pool,
+                state.http,
+                f"{ref.username}@{ref.domain}",
+                signer=instance_signer(state.instance_actor),
+                scheme=scheme,
+            )
+        except (RemoteActorError, ValueError) as exc:
+            log.info("mention @%s@%s not resolved: %s", ref.username, ref.domain, exc)
+            return None
+
+    return resolve
+
+
+def draft_from(params: Params) -> core_statuses.Draft:
+    """The fields POST and PUT share. Unsupported features are refused before anything is written."""
+    if params.raw.get("poll") not in (None, "", {}):
+        raise ApiError(422, "Validation failed: polls are not supported yet")
+    if params.get("scheduled_at"):
+        raise ApiError(422, "Validation failed: scheduled posts are not supported yet")
+    language = (params.get("language") or "").strip() or None
+    return core_statuses.Draft(
+        text=params.get("status") or "",
+        visibility=(params.get("visibility") or "public").strip(),
+        spoiler_text=params.get("spoiler_text") or "",
+        sensitive=params.get_bool("sensitive", False),
+        language=language,
+        media_ids=ids_of(params.get_list("media_ids"), "media_ids"),
+    )
+
+
+# ---- handlers -----------------------------------------------------------------------------------
+async def create_status(request: Request) -> Response:
+    viewer = await require(request, "write:statuses")
+    author = await acting_actor(request, viewer)
+    async with await read_params(request) as params:
+        draft = draft_from(params)
+        reply_to = params.get("in_reply_to_id")
+    if reply_to:
+        if not reply_to.isdigit() or len(reply_to) > 19:
+            raise ApiError(404, NOT_FOUND)
+        draft.in_reply_to_id = int(reply_to)
+    state = request.app.state
+    key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
+    with domain_errors():
+        status_id = await core_statuses.create(
+            state.pool,
+            state.urls,
+            state.settings.domain,
+            author,
+            draft,
+            resolver=mention_resolver(request),
+            idempotency_key=key,
+            application_id=viewer.app_id,
+            created_by_user_id=viewer.user_id,
+        )
+    return JSONResponse(await render_one(request, status_id, author["id"]))
+
+
+async def show_status(request: Request) -> Response:
+    viewer = await optional(request, "read:statuses")
+    status_id = path_id(request)
+    await visible_row(request, status_id, viewer_actor_id(viewer))
+    return JSONResponse(await render_one(request, status_id, viewer_actor_id(viewer)))
+
+
+async def show_statuses(request: Request) -> Response:
+    """GET /api/v1/statuses?id[]=1&id[]=2: the visible ones, in the order asked; unknown ids are skipped."""
+    viewer = await optional(request, "read:statuses")
+    viewer_id = viewer_actor_id(viewer)
+    wanted: list[int] = []
+    for text in query_params(request).get_list("id")[:MAX_MULTIPLE]:
+        if text.isdigit() and len(text) <= 19 and int(text) < 2**63 and int(text) not in wanted:
+            wanted.append(int(text))
+    visible = await visible_ids(request.app.state.pool, wanted, viewer_id)
+    return JSONResponse(await render(request, [i for i in wanted if i in visible], viewer_id))
+
+
+async def edit_status(request: Request) -> Response:
+    viewer = await require(request, "write:statuses")
+    author = await acting_actor(request, viewer)
+    status_id = path_id(request)
+    async with await read_params(request) as params:
+        draft = draft_from(params)
+    state = request.app.state
+    with domain_errors():
+        await core_statuses.edit(
+            state.pool, state.urls, state.settings.domain, author, status_id, draft, resolver=mention_resolver(request)
+        )
+    return JSONResponse(await render_one(request, status_id, author["id"]))
+
+
+async def delete_status(request: Request) -> Response:
+    """Deletes and answers the status as it was, with its source `text`, for "delete and redraft"."""
+    viewer = await require(request, "write:statuses")
+    author = await acting_actor(request, viewer)
+    state = request.app.state
+    with domain_errors():
+        bundle = await core_statuses.delete(state.pool, state.urls, author, path_id(request))
+    rendered = await entities.statuses(state.pool, [bundle], state.urls, author["id"], with_source=True)
+    return JSONResponse(rendered[0])
+
+
+async def status_context(request: Request) -> Response:
+    viewer = await optional(request, "read:statuses")
+    viewer_id = viewer_actor_id(viewer)
+    status_id = path_id(request)
+    await visible_row(request, status_id, viewer_id)
+    ancestors, descendants = await timelines.context(request.app.state.pool, viewer_id, status_id)
+    rendered = await render(request, [*ancestors, *descendants], viewer_id)
+    by_id = {int(s["id"]): s for s in rendered}
+    return JSONResponse(
+        {
+            "ancestors": [by_id[i] for i in ancestors if i in by_id],
+            "descendants": [by_id[i] for i in descendants if i in by_id],
+        }
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/api/v1/statuses", create_status, methods=["POST"]),
+    Route("/api/v1/statuses", show_statuses, methods=["GET"]),
+    Route("/api/v1/statuses/{id}", show_status, methods=["GET"]),
+    Route("/api/v1/statuses/{id}", edit_status, methods=["PUT"]),
+    Route("/api/v1/statuses/{id}", delete_status, methods=["DELETE"]),
+    Route("/api/v1/statuses/{id}/context", status_context, methods=["GET"]),
+]
