@@ -40,10 +40,8 @@ from starlette.routing import BaseRoute, Route
 from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, object_id, types
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES
-from fediverse_biz.activitypub.signatures import BadSignature, SignatureError, verify_request
 from fediverse_biz.activitypub.validation import SchemaError, validate_activity
-from fediverse_biz.federation import jobs
-from fediverse_biz.federation.remote_actors import instance_signer, public_key_for
+from fediverse_biz.federation import jobs, signed_requests
 
 __all__ = ["INBOX_JOB", "MAX_INBOX_BYTES", "domain_suspended", "receive", "routes"]
 
@@ -131,50 +129,10 @@ async def _inbox_owner_exists(request: Request) -> bool:
 
 async def _verified_owner(request: Request, body: bytes) -> asyncpg.Record:
     """The actor row whose key signed this request; raises _Refused(401)."""
-    state = request.app.state
-    signer = instance_signer(state.instance_actor)
-    owners: list[asyncpg.Record] = []
-
-    async def lookup(key_id: str, *, refresh: bool) -> str | None:
-        found = await public_key_for(state.pool, state.http, key_id, refresh=refresh, signer=signer)
-        if found is None:
-            return None
-        owners.append(found[1])
-        return found[0]
-
-    async def fresh_lookup(key_id: str) -> str | None:
-        return await lookup(key_id, refresh=True)
-
-    async def cached_lookup(key_id: str) -> str | None:
-        return await lookup(key_id, refresh=False)
-
-    # ASGI `raw_path` is the path as sent, still percent-encoded, which is what the peer signed.
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    path = raw_path.decode("latin-1").split("?", 1)[0]
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    settings = state.settings
     try:
-        try:
-            await verify_request(
-                request.method, path, query, request.headers, body, cached_lookup,
-                authority=settings.domain, scheme=settings.scheme,
-            )
-        except BadSignature:
-            # The cached key may be stale (rotation through Update): refetch once, as Mastodon's
-            # signature_verification.rb does with `refresh!` on a possibly stale account.
-            owners.clear()
-            await verify_request(
-                request.method, path, query, request.headers, body, fresh_lookup,
-                authority=settings.domain, scheme=settings.scheme,
-            )
-    except SignatureError as exc:
+        return await signed_requests.signing_actor(request, body)
+    except signed_requests.NotVerified as exc:
         raise _Refused(401, str(exc)) from None
-    except Exception:  # a key fetch or lookup that broke in an unforeseen way is still "not verified"
-        log.exception("verifying an inbox signature failed unexpectedly")
-        raise _Refused(401, "signature could not be verified") from None
-    if not owners:
-        raise _Refused(401, "signature could not be verified")
-    return owners[-1]
 
 
 def _check_authorship(doc: Mapping[str, Any], actor_uri: str) -> None:

@@ -6,10 +6,11 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    from . import actor_endpoints, discovery, inbox
+    from . import actor_endpoints, discovery, inbox, object_endpoints
 
     return [
         *discovery.routes,
         *actor_endpoints.routes,
         *inbox.routes,
+        *object_endpoints.routes,
     ]

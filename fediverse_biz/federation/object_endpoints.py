@@ -1,0 +1,166 @@
+"""Door 3, read side: statuses at their URIs, their Create/Announce activities, and the outbox.
+
+- `/users/{name}/statuses/{id}`: the Note (or Article); `/activity` after it: the Create, or the
+  Announce for a boost (whose own uri ends in `/activity`).
+- `/users/{name}/outbox`: an OrderedCollection of public and unlisted activities, paged by id.
+- Followers-only and direct statuses are served only to a request signed by an actor allowed to
+  see them (an accepted follower, or an addressee) — never to an anonymous fetch, so a private
+  post cannot leak through a guessed URL (DESIGN.md security invariants). Others get 404, as if
+  the status did not exist; deleted statuses answer 410 Gone with a Tombstone.
+- Browsers asking for HTML are sent to the public permalink page.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from fediverse_biz.activitypub import activities, notes
+from fediverse_biz.activitypub.context import CONTEXT
+from fediverse_biz.core.hydrate import StatusBundle, load_status, load_statuses
+from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.core.visibility import can_see, is_public
+from fediverse_biz.federation import signed_requests
+from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor, prefers_activity_json
+
+PAGE_SIZE: Final = 20
+
+
+def _not_found() -> JSONResponse:
+    return JSONResponse({"error": "Record not found"}, status_code=404, headers={"Vary": "Accept, Signature"})
+
+
+async def _viewer_id(request: Request) -> int | None:
+    """The actor that signed this GET, if any and if verifiable; anonymous otherwise."""
+    if "signature" not in request.headers and "signature-input" not in request.headers:
+        return None
+    try:
+        actor = await signed_requests.signing_actor(request, b"")
+    except signed_requests.NotVerified:
+        return None
+    return int(actor["id"])
+
+
+async def _local_status(request: Request) -> tuple[asyncpg.Record | None, Response | None]:
+    """The status addressed by the path, if it is a local one of that actor; or a 404/410 answer."""
+    pool: asyncpg.Pool = request.app.state.pool
+    username = request.path_params["username"]
+    try:
+        status_id = int(request.path_params["status_id"])
+    except ValueError:
+        return None, _not_found()
+    actor = await find_published_actor(pool, username)
+    if actor is None:
+        return None, _not_found()
+    row = await pool.fetchrow(
+        "SELECT * FROM statuses WHERE id = $1 AND actor_id = $2 AND local", status_id, actor["id"]
+    )
+    if row is None:
+        uri = f"{actor['uri']}/statuses/{status_id}"
+        if await pool.fetchval("SELECT 1 FROM tombstones WHERE uri = $1 OR uri = $2", uri, uri + "/activity"):
+            tombstone = {"@context": CONTEXT, "id": uri, "type": "Tombstone"}
+            return None, activity_json(tombstone, status_code=410)
+        return None, _not_found()
+    return row, None
+
+
+async def _visible_bundle(request: Request, row: asyncpg.Record) -> StatusBundle | None:
+    pool: asyncpg.Pool = request.app.state.pool
+    if not is_public(row):
+        viewer = await _viewer_id(request)
+        if viewer is None or row["approval_state"] != "published" or not await can_see(pool, row, viewer):
+            return None
+    return await load_status(pool, row["id"])
+
+
+async def status_object(request: Request) -> Response:
+    row, answer = await _local_status(request)
+    if answer is not None:
+        return answer
+    assert row is not None
+    if not prefers_activity_json(request.headers.get("accept")):
+        if row["reblog_of_id"] is None and is_public(row):
+            return RedirectResponse(row["url"] or row["uri"], status_code=302)
+        return _not_found()
+    bundle = await _visible_bundle(request, row)
+    if bundle is None or bundle.reblog is not None:
+        return _not_found()
+    urls: LocalUrls = request.app.state.urls
+    return activity_json({"@context": CONTEXT, **notes.status_to_ap(bundle, urls)})
+
+
+async def status_activity(request: Request) -> Response:
+    row, answer = await _local_status(request)
+    if answer is not None:
+        return answer
+    assert row is not None
+    bundle = await _visible_bundle(request, row)
+    if bundle is None:
+        return _not_found()
+    return activity_json(_activity_of(bundle, request.app.state.urls))
+
+
+def _activity_of(bundle: StatusBundle, urls: LocalUrls) -> dict[str, Any]:
+    if bundle.reblog is not None:
+        return notes.announce_to_ap(bundle, urls)
+    return activities.create(notes.status_to_ap(bundle, urls), bundle.author["uri"])
+
+
+async def outbox(request: Request) -> Response:
+    pool: asyncpg.Pool = request.app.state.pool
+    actor = await find_published_actor(pool, request.path_params["username"])
+    if actor is None:
+        return _not_found()
+    outbox_uri = actor["outbox_url"] or f"{actor['uri']}/outbox"
+    public_only = """actor_id = $1 AND local AND approval_state = 'published'
+                     AND visibility IN ('public', 'unlisted')"""
+    if "page" not in request.query_params and "max_id" not in request.query_params:
+        total = await pool.fetchval(f"SELECT count(*) FROM statuses WHERE {public_only}", actor["id"])
+        return activity_json(
+            {
+                "@context": CONTEXT,
+                "id": outbox_uri,
+                "type": "OrderedCollection",
+                "totalItems": int(total),
+                "first": f"{outbox_uri}?page=true",
+                "last": f"{outbox_uri}?min_id=0&page=true",
+            }
+        )
+    max_id = request.query_params.get("max_id", "")
+    cursor = int(max_id) if max_id.isdigit() else None
+    ids = [
+        r["id"]
+        for r in await pool.fetch(
+            f"""SELECT id FROM statuses WHERE {public_only} AND ($2::bigint IS NULL OR id < $2)
+                 ORDER BY id DESC LIMIT $3""",
+            actor["id"],
+            cursor,
+            PAGE_SIZE,
+        )
+    ]
+    bundles = await load_statuses(pool, ids)
+    urls: LocalUrls = request.app.state.urls
+    items = [_activity_of(bundles[i], urls) for i in ids if i in bundles]
+    for item in items:
+        item.pop("@context", None)
+    page: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": f"{outbox_uri}?page=true" + (f"&max_id={cursor}" if cursor else ""),
+        "type": "OrderedCollectionPage",
+        "partOf": outbox_uri,
+        "orderedItems": items,
+    }
+    if len(ids) == PAGE_SIZE:
+        page["next"] = f"{outbox_uri}?max_id={ids[-1]}&page=true"
+    return activity_json(page)
+
+
+routes: list[BaseRoute] = [
+    Route("/users/{username}/statuses/{status_id}", status_object, methods=["GET", "HEAD"]),
+    Route("/users/{username}/statuses/{status_id}/activity", status_activity, methods=["GET", "HEAD"]),
+    Route("/users/{username}/outbox", outbox, methods=["GET", "HEAD"]),
+]
