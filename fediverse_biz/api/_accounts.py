@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
 from starlette.requests import Request
 
 from ..core import follows, profiles
-from ..core.errors import DomainError
 from .auth import INVALID_TOKEN, Viewer
-from .errors import ApiError
-
-NOT_FOUND = "Record not found"  # Mastodon's 404 message
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Answer a DomainError from core with its status and message."""
-    try:
-        yield
-    except DomainError as exc:
-        raise ApiError(exc.status, str(exc)) from None
+from .errors import NOT_FOUND, ApiError
 
 
 def local_domains(request: Request) -> tuple[str, ...]:

@@ -20,8 +20,9 @@ from ..core import search as account_search
 from ..core.paging import Page
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
 from . import entities
-from ._accounts import account_or_404, acting_actor, domain_errors, local_domains, relationship
+from ._accounts import account_or_404, acting_actor, local_domains, relationship
 from .auth import Viewer, optional, require
+from .errors import domain_errors
 from .pagination import page_params, paginated
 from .params import read_params
 

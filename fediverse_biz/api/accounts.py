@@ -19,9 +19,9 @@ from starlette.routing import BaseRoute, Route
 from ..core import follows, graph, hydrate, media, oauth, profiles, registrations, timelines
 from ..core.registrations import RegistrationError, SignUp
 from . import account_lists, entities
-from ._accounts import account_or_404, acting_actor, domain_errors, local_domains, relationship
+from ._accounts import account_or_404, acting_actor, local_domains, relationship
 from .auth import INVALID_TOKEN, Viewer, optional, require
-from .errors import ApiError
+from .errors import ApiError, domain_errors
 from .pagination import page_params, paginated
 from .params import Params, read_params
 

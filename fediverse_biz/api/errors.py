@@ -8,11 +8,16 @@ through `exception_handlers` below.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from ..core.errors import DomainError
+
+NOT_FOUND = "Record not found"  # Mastodon's 404 message
 
 
 class ApiError(HTTPException):
@@ -29,6 +34,15 @@ class ApiError(HTTPException):
         super().__init__(status_code=status, detail=error, headers=headers)
         self.error = error
         self.description = description
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Turn core's DomainError (404 unknown, 403 forbidden, 422 invalid) into the client API's Error."""
+    try:
+        yield
+    except DomainError as exc:
+        raise ApiError(exc.status, str(exc)) from None
 
 
 def error_body(error: str, description: str | None = None) -> dict[str, str]:

@@ -19,12 +19,11 @@ from ..core import notifications
 from ..core.hydrate import load_actors
 from . import entities
 from .auth import require
-from .errors import ApiError
+from .errors import NOT_FOUND, ApiError
 from .pagination import keyset, newest_first, page_params, paginated
 from .params import Params, query_params, read_params
 from .statuses import ids_of, own_id, path_id, render, visible_ids
 
-NOT_FOUND = "Record not found"
 WITH_STATUS = frozenset({"mention", "status", "reblog", "favourite", "poll", "update"})
 GROUPED = frozenset({"favourite", "reblog", "follow"})
 GROUP_WINDOW_SECONDS = 12 * 3600

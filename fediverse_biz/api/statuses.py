@@ -9,8 +9,7 @@ so that the existence of a followers-only or direct post is not revealed either.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -21,31 +20,20 @@ from starlette.routing import BaseRoute, Route
 from ..core import statuses as core_statuses
 from ..core import timelines
 from ..core.content import MentionRef
-from ..core.errors import DomainError
 from ..core.hydrate import load_statuses
 from ..core.visibility import can_see, status_and_original_visible
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
 from . import entities
 from .auth import Viewer, optional, require
-from .errors import ApiError
+from .errors import NOT_FOUND, ApiError, domain_errors
 from .params import Params, query_params, read_params
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND = "Record not found"
 MAX_MULTIPLE = 20  # GET /api/v1/statuses?id[]=: Mastodon's DEFAULT_STATUSES_LIMIT
 
 
 # ---- shared helpers -----------------------------------------------------------------------------
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Turn core's DomainError (404 unknown, 403 forbidden, 422 invalid) into the client API's Error."""
-    try:
-        yield
-    except DomainError as exc:
-        raise ApiError(exc.status, str(exc)) from None
-
-
 def path_id(request: Request, name: str = "id") -> int:
     """A numeric id from the path; anything else names no record (404, as Mastodon's find)."""
     text = str(request.path_params.get(name, ""))
