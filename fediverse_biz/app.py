@@ -24,7 +24,8 @@ from .core.urls import LocalUrls
 from .db.database import Database, open_database
 from .federation.fetch import create_session
 from .federation.worker import run_workers
-from .middleware import BodySizeLimit, RequestLog, wants_json
+from .middleware import BodySizeLimit, DatabaseUnavailable, RequestLog, wants_json
+from .ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
         routes=all_routes(),
         middleware=[
             Middleware(RequestLog),
+            Middleware(DatabaseUnavailable),
+            Middleware(RateLimit, settings=settings),
             Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes),
         ],
         exception_handlers={

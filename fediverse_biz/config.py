@@ -17,6 +17,7 @@ from typing import Any
 
 ENV_PREFIX = "FEDIVERSE_BIZ_"
 REGISTRATION_MODES = ("open", "approval", "closed")
+COMMUNITY_CREATION_MODES = ("any", "admins")  # who may create halls (business/communities.py)
 # http is only acceptable where TLS cannot be had: a developer's own machine.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _DOMAIN_RE = re.compile(
@@ -40,6 +41,7 @@ class Settings:
     media_dir: Path | None = None  # default: <data_dir>/media
     secret_key: str | None = None  # generated and stored in <data_dir>/secret_key on first init
     registration_mode: str = "closed"
+    community_creation: str = "any"  # "any" member may create halls, or only "admins"
     allow_private_addresses: tuple[str, ...] = ()
     enable_password_grant: bool = False
     db_pool_min: int = 2
@@ -47,6 +49,14 @@ class Settings:
     max_request_bytes: int = 16 * 1024 * 1024  # media uploads are the largest legitimate bodies
     workers: int = 4  # in-process background job slots for `serve`
     log_level: str = "info"
+    # Rate limits (ratelimit.py, docs/reliability.md): requests per window, per process. The windows are
+    # Mastodon's (5 min; 30 min for sign-ups and media); only the counts are settings.
+    rate_limits: bool = True
+    rate_limit_api: int = 300  # /api/ per token, or per IP without one (Mastodon: 300 / 5 min)
+    rate_limit_sign_ups: int = 5  # POST /api/v1/accounts per IP (Mastodon: 5 / 30 min)
+    rate_limit_logins: int = 25  # POST /oauth/token and the login form per IP (Mastodon: 25 / 5 min)
+    rate_limit_media: int = 30  # media uploads per token (Mastodon: 30 / 30 min)
+    rate_limit_inbox: int = 3000  # accepted deliveries per remote domain, and refused ones per IP / 5 min
     # Internal: was the scheme given explicitly (env/TOML)? Used to default http for localhost.
     _scheme_explicit: bool = field(default=False, repr=False, compare=False)
 
@@ -198,6 +208,13 @@ def _validate(raw: dict[str, Any], given: set[str]) -> Settings:
                 f"FEDIVERSE_BIZ_REGISTRATION_MODE: must be one of {', '.join(REGISTRATION_MODES)}, got {mode!r}"
             )
         values["registration_mode"] = mode
+    if "community_creation" in raw:
+        mode = str(raw["community_creation"]).strip().lower()
+        if mode not in COMMUNITY_CREATION_MODES:
+            raise ConfigError(
+                f"FEDIVERSE_BIZ_COMMUNITY_CREATION: must be one of {', '.join(COMMUNITY_CREATION_MODES)}, got {mode!r}"
+            )
+        values["community_creation"] = mode
     if "allow_private_addresses" in raw:
         value = raw["allow_private_addresses"]
         items = value if isinstance(value, list) else str(value).split(",")
@@ -233,4 +250,9 @@ def _validate(raw: dict[str, Any], given: set[str]) -> Settings:
         if level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"FEDIVERSE_BIZ_LOG_LEVEL: must be debug, info, warning or error, got {level!r}")
         values["log_level"] = level
+    if "rate_limits" in raw:
+        values["rate_limits"] = _parse_bool("FEDIVERSE_BIZ_RATE_LIMITS", raw["rate_limits"])
+    for name in ("rate_limit_api", "rate_limit_sign_ups", "rate_limit_logins", "rate_limit_media", "rate_limit_inbox"):
+        if name in raw:
+            values[name] = _parse_int(_env_name(name), raw[name], 1, 10**9)
     return replace(s, **values)

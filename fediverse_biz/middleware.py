@@ -2,6 +2,8 @@
 
 - RequestLog: one structured line per request (method, path, status, duration).
 - BodySizeLimit: refuses bodies over the configured cap with 413, before the handler reads them.
+- DatabaseUnavailable: 503 with Retry-After, not a 500 and a traceback, while PostgreSQL cannot be reached
+  (restarting, failing over); the pool reconnects by itself once it is back (tests/reliability/test_faults.py).
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 
+import asyncpg
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("fediverse_biz.access")
+log = logging.getLogger(__name__)
 
 # Paths whose errors are JSON for programs, not HTML for people.
 JSON_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/inbox", "/users/", "/c/", "/actor")
@@ -105,7 +110,61 @@ class BodySizeLimit:
                 await _reject(scope, send, 413, "request body too large")
 
 
-async def _reject(scope: Scope, send: Send, status: int, message: str) -> None:
+# The database is out of reach, as opposed to a query that failed: asyncpg's connection-level errors...
+_UNREACHABLE = (
+    asyncpg.PostgresConnectionError,  # 08xxx: the connection failed or was closed mid-query
+    asyncpg.CannotConnectNowError,  # starting up / shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+DATABASE_RETRY_AFTER = "5"  # seconds: a restart of PostgreSQL takes about that
+
+
+# ...and, raised from inside asyncpg, socket errors and timeouts (connecting, reading), and the protocol
+# state errors a connection lost mid-statement leaves behind ("cannot switch to state 12; another operation
+# is in progress"). Those two could also mean misuse of a connection, so they are logged with a traceback.
+_LOST_MID_STATEMENT = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    if isinstance(exc, (OSError, TimeoutError, *_LOST_MID_STATEMENT)):
+        return any("asyncpg" in frame.f_code.co_filename for frame, _ in traceback.walk_tb(exc.__traceback__))
+    return False
+
+
+class DatabaseUnavailable:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started or not database_unreachable(exc):
+                raise
+            log.warning("database unavailable for %s %s: %s: %s", scope["method"], scope["path"],
+                        type(exc).__name__, exc, exc_info=isinstance(exc, _LOST_MID_STATEMENT))  # fmt: skip
+            await _reject(scope, send, 503, "the database is unavailable, try again shortly",
+                          headers=[(b"retry-after", DATABASE_RETRY_AFTER.encode())])  # fmt: skip
+
+
+async def _reject(
+    scope: Scope, send: Send, status: int, message: str, *, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     if wants_json(scope["path"]):
         body = json.dumps({"error": message}).encode()
         content_type = b"application/json"
@@ -116,7 +175,9 @@ async def _reject(scope: Scope, send: Send, status: int, message: str) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(headers or [])
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -9,13 +9,13 @@ was written (group, discoverable, edited_at, api_versions).
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests.support.json_schemas import load, schema_refs
 from tests.support.mastodon_schemas import SCHEMA_DIR, assert_matches, registry
 
 ENTITIES = [
@@ -155,18 +155,9 @@ RICH_STATUS: dict[str, Any] = {
 }
 
 
-def schema_refs(node: object) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return found + [ref for value in node.values() for ref in schema_refs(value)]
-    if isinstance(node, list):
-        return [ref for value in node for ref in schema_refs(value)]
-    return []
-
-
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda path: path.name)
 def test_each_schema_is_a_valid_draft_2020_12_schema(path: Path) -> None:
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema = load(path)
 
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -174,7 +165,7 @@ def test_each_schema_is_a_valid_draft_2020_12_schema(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda path: path.name)
 def test_every_ref_resolves(path: Path) -> None:
-    refs = schema_refs(json.loads(path.read_text(encoding="utf-8")))
+    refs = schema_refs(load(path))
     resolver = registry().resolver(base_uri=path.name)
 
     for ref in refs:

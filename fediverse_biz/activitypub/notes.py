@@ -16,6 +16,7 @@ from html import escape
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from fediverse_biz.activitypub import offers
 from fediverse_biz.activitypub.activities import (
     announce,
     as_list,
@@ -160,6 +161,11 @@ def status_to_ap(
     to, cc = list(status["ap_to"] or []), list(status["ap_cc"] or [])
     if not to and not cc:
         to, cc = addressing(bundle, _followers_of(author))
+    # Issue 6 hook (FEP-1b12, Lemmy): a post to a group names the group in `audience` and in `cc`, even a
+    # reply that does not mention it (federation/group_relay.py assign_community sets extra["audience"]).
+    audience = _audience(status)
+    if audience and audience not in to and audience not in cc:
+        cc = [*cc, audience]
     url = status["url"] or (urls.status_page(author["username"], status["id"]) if status["local"] else status["uri"])
     doc: dict[str, Any] = {"id": status["uri"], "type": kind}
     if kind == "Article":
@@ -174,6 +180,8 @@ def status_to_ap(
         "cc": cc,
         "sensitive": bool(status["sensitive"]),
     }
+    if audience:
+        doc["audience"] = audience
     conversation = status["conversation_uri"]
     if conversation:
         # Mastodon sends both: ostatus `conversation` (any URI) and `context` (only http(s) ones).
@@ -187,12 +195,26 @@ def status_to_ap(
         doc["updated"] = format_datetime(status["edited_at"])
     doc["attachment"] = [a for a in (_attachment(m, urls) for m in bundle.media) if a is not None]
     doc["tag"] = _tags(bundle, urls)
+    if extra_properties is None:
+        # Issue 6 hook: a job offer or opportunity (statuses.extra["offer"]) carries its structure on
+        # every rendering — deliveries, fetches of the object, outbox pages (activitypub/offers.py).
+        extra_properties = offers.status_properties(bundle)
     if extra_properties:
         clash = _PROTECTED & extra_properties.keys()
         if clash:
             raise ValueError(f"extra_properties may not replace {sorted(clash)}")
         doc.update(extra_properties)
     return doc
+
+
+def _audience(status: Mapping[str, Any]) -> str | None:
+    """The group a status was posted to (FEP-1b12 `audience`), kept in extra["audience"]."""
+    try:
+        extra = status["extra"]
+    except (KeyError, IndexError):
+        return None
+    value = extra.get("audience") if isinstance(extra, Mapping) else None
+    return http_uri(value)
 
 
 def announce_to_ap(bundle: NoteSource, urls: LocalUrls) -> dict[str, Any]:
@@ -241,6 +263,9 @@ class ParsedNote:
     title: str | None = None  # Article/Page `name`
     quote_uri: str | None = None
     poll: dict[str, Any] | None = None  # Question only
+    # Extension hook: the object as received, for extension parsers of properties this module does not
+    # read (activitypub/offers.py: JobPosting, FEP-0837). Read-only; never stored as is.
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _first_text(obj: Mapping[str, Any], key: str) -> tuple[str | None, str | None]:
@@ -480,4 +505,5 @@ def note_from_ap(obj: Mapping[str, Any], *, actor_followers_url: str | None) -> 
         title=title,
         quote_uri=next((q for q in map(http_uri, quote) if q), None),
         poll=_poll(obj) if kind == "Question" else None,
+        raw=obj,
     )

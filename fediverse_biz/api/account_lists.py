@@ -15,13 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..business.roles import Permission
 from ..core import follows, graph, hydrate, profiles
 from ..core import search as account_search
 from ..core.paging import Page
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
 from . import entities
 from ._accounts import account_or_404, acting_actor, local_domains, relationship
-from .auth import Viewer, optional, require
+from .auth import Viewer, optional, require, require_permission
 from .errors import domain_errors
 from .pagination import page_params, paginated
 from .params import read_params
@@ -81,6 +82,7 @@ def _own_list(kind: str, scope: str) -> Route:
 
 async def _answer_request(request: Request, accept: bool) -> Response:
     viewer = await require(request, "write:follows")
+    await require_permission(request, viewer, Permission.FOLLOW)  # who follows the company is its call
     requester = await account_or_404(request, request.path_params["id"])
     me = await acting_actor(request, viewer)
     answer = follows.authorize_request if accept else follows.reject_request

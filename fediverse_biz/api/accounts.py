@@ -16,14 +16,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..business.roles import Permission
 from ..core import follows, graph, hydrate, media, oauth, profiles, registrations, timelines
 from ..core.registrations import RegistrationError, SignUp
-from . import account_lists, entities
+from . import account_lists, acting, entities
 from ._accounts import account_or_404, acting_actor, local_domains, relationship
-from .auth import INVALID_TOKEN, Viewer, optional, require
+from .auth import INVALID_TOKEN, Viewer, optional, require, require_permission
 from .errors import ApiError, domain_errors
 from .pagination import page_params, paginated
-from .params import Params, read_params
+from .params import Params, query_params, read_params
 
 MAX_ACCOUNTS_PER_REQUEST = 40  # GET /api/v1/accounts?id[]=…: a page's worth, like Mastodon
 MAX_RELATIONSHIPS_PER_REQUEST = 400  # a guard, not a feature: clients ask for one page of accounts
@@ -80,6 +81,7 @@ async def _store_images(request: Request, actor_id: int, params: Params) -> tupl
 async def update_credentials(request: Request) -> Response:
     viewer = await require(request, "write:accounts")
     assert viewer.actor_id is not None and viewer.user_id is not None
+    await require_permission(request, viewer, Permission.PROFILE)
     async with await read_params(request) as params:
         source_raw = params.raw.get("source")
         source = Params(source_raw if isinstance(source_raw, dict) else {}, {})
@@ -104,6 +106,8 @@ async def update_credentials(request: Request) -> Response:
         actor = await profiles.update_profile(
             request.app.state.pool, request.app.state.urls, settings.domain, viewer.actor_id, viewer.user_id, changes
         )
+    changed = sorted(name for name, value in dataclasses.asdict(changes).items() if value is not None)
+    await acting.record(request, viewer, "profile_update", actor["uri"], {"fields": changed})
     return JSONResponse(await _credential_account(request, viewer, actor))
 
 
@@ -167,7 +171,8 @@ async def list_accounts(request: Request) -> Response:
 
 async def lookup_account(request: Request) -> Response:
     await optional(request, "read:accounts")
-    username, domain = profiles.split_acct(request.query_params.get("acct", ""), local_domains(request))
+    acct = query_params(request).get("acct") or ""  # refuses NUL (422), which PostgreSQL text cannot hold
+    username, domain = profiles.split_acct(acct, local_domains(request))
     pool = request.app.state.pool
     actor = await profiles.lookup(pool, username, domain)
     if actor is None:
@@ -224,17 +229,20 @@ async def relationships(request: Request) -> Response:
 
 async def follow(request: Request) -> Response:
     viewer = await require(request, "write:follows")
+    await require_permission(request, viewer, Permission.FOLLOW)
     target = await account_or_404(request, request.path_params["id"])
     params = await read_params(request)
     reblogs, notify = params.get_bool("reblogs", True), params.get_bool("notify", False)
     me = await acting_actor(request, viewer)
     with domain_errors():
         await follows.follow(request.app.state.pool, me, target, reblogs=reblogs, notify=notify)
+    await acting.record(request, viewer, "follow", entities.acct(target), {"account_id": str(target["id"])})
     return JSONResponse(await relationship(request, viewer, target["id"]))
 
 
 async def mute(request: Request) -> Response:
     viewer = await require(request, "write:mutes")
+    await require_permission(request, viewer, Permission.BLOCK)
     target = await account_or_404(request, request.path_params["id"])
     params = await read_params(request)
     hide_notifications = params.get_bool("notifications", True)
@@ -244,21 +252,29 @@ async def mute(request: Request) -> Response:
         await follows.mute(
             request.app.state.pool, me, target, notifications_too=hide_notifications, duration_seconds=duration
         )
+    await acting.record(request, viewer, "mute", entities.acct(target), {"account_id": str(target["id"])})
     return JSONResponse(await relationship(request, viewer, target["id"]))
 
 
 AccountAction = Callable[[asyncpg.Pool, asyncpg.Record, asyncpg.Record], Awaitable[None]]
 
 
-def _simple_action(scope: str, action: AccountAction) -> Callable[[Request], Awaitable[Response]]:
-    """unfollow, remove_from_followers, block, unblock, unmute: no parameters, a Relationship back."""
+def _simple_action(
+    scope: str, action: AccountAction, permission: Permission, audited: str | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """unfollow, remove_from_followers, block, unblock, unmute: no parameters, a Relationship back.
+    For an organization's token, `permission` is checked against the team role; `audited` names the
+    audit log entry."""
 
     async def handler(request: Request) -> Response:
         viewer = await require(request, scope)
+        await require_permission(request, viewer, permission)
         target = await account_or_404(request, request.path_params["id"])
         me = await acting_actor(request, viewer)
         with domain_errors():
             await action(request.app.state.pool, me, target)
+        if audited is not None:
+            await acting.record(request, viewer, audited, entities.acct(target), {"account_id": str(target["id"])})
         return JSONResponse(await relationship(request, viewer, target["id"]))
 
     return handler
@@ -278,12 +294,28 @@ routes: list[BaseRoute] = [
     Route(f"{_ACCOUNT}/featured_tags", no_featured_tags, methods=["GET"]),
     Route(f"{_ACCOUNT}/lists", no_lists, methods=["GET"]),
     Route(f"{_ACCOUNT}/follow", follow, methods=["POST"]),
-    Route(f"{_ACCOUNT}/unfollow", _simple_action("write:follows", follows.unfollow), methods=["POST"]),
     Route(
-        f"{_ACCOUNT}/remove_from_followers", _simple_action("write:follows", graph.remove_follower), methods=["POST"]
+        f"{_ACCOUNT}/unfollow",
+        _simple_action("write:follows", follows.unfollow, Permission.FOLLOW, "unfollow"),
+        methods=["POST"],
     ),
-    Route(f"{_ACCOUNT}/block", _simple_action("write:blocks", follows.block), methods=["POST"]),
-    Route(f"{_ACCOUNT}/unblock", _simple_action("write:blocks", follows.unblock), methods=["POST"]),
+    Route(
+        f"{_ACCOUNT}/remove_from_followers",
+        _simple_action("write:follows", graph.remove_follower, Permission.BLOCK),
+        methods=["POST"],
+    ),
+    Route(
+        f"{_ACCOUNT}/block", _simple_action("write:blocks", follows.block, Permission.BLOCK, "block"), methods=["POST"]
+    ),
+    Route(
+        f"{_ACCOUNT}/unblock",
+        _simple_action("write:blocks", follows.unblock, Permission.BLOCK, "unblock"),
+        methods=["POST"],
+    ),
     Route(f"{_ACCOUNT}/mute", mute, methods=["POST"]),
-    Route(f"{_ACCOUNT}/unmute", _simple_action("write:mutes", follows.unmute), methods=["POST"]),
+    Route(
+        f"{_ACCOUNT}/unmute",
+        _simple_action("write:mutes", follows.unmute, Permission.BLOCK, "unmute"),
+        methods=["POST"],
+    ),
 ]

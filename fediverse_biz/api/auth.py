@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from ..core import oauth
+from ..business import roles
+from ..core import oauth, scopes
 from .errors import ApiError
 
 INVALID_TOKEN = "The access token is invalid"
 OUTSIDE_SCOPES = "This action is outside the authorized scopes"
 USER_REQUIRED = "This method requires an authenticated user"
+ROLE_FORBIDDEN = "Your role in this organization does not allow this action"
 _UNSET = object()
 
 
@@ -71,7 +73,7 @@ def has_scope(viewer: Viewer, scope: str) -> bool:
     """Mastodon's hierarchy: read grants read:*, write grants write:*, admin:read grants admin:read:*,
     follow grants read/write of follows, blocks and mutes; `profile` is satisfied by profile or
     read:accounts (use it only for verify_credentials)."""
-    return oauth.scope_grants(viewer.scopes, scope)
+    return scopes.scope_grants(viewer.scopes, scope)
 
 
 async def require(connection: HTTPConnection, scope: str | None = None, *, user: bool = True) -> Viewer:
@@ -92,3 +94,37 @@ async def optional(connection: HTTPConnection, scope: str | None = None) -> View
     if viewer is not None and scope is not None and not has_scope(viewer, scope):
         raise ApiError(403, OUTSIDE_SCOPES)
     return viewer
+
+
+async def org_role(connection: HTTPConnection, viewer: Viewer) -> str | None:
+    """The team role of the token's user in the organization the token acts for; None when the token
+    acts for the user's own account. Read from organization_members on every request (cached on the
+    request), never stored with the token, so a changed role or a removal applies to live tokens at
+    once. A token whose organization no longer counts its user as a member is invalid (401)."""
+    cached = getattr(connection.state, "org_role", _UNSET)
+    if cached is not _UNSET:
+        assert cached is None or isinstance(cached, str)
+        return cached
+    role: str | None = None
+    if viewer.user_id is not None and viewer.actor_id is not None:
+        row = await connection.app.state.pool.fetchrow(
+            """SELECT u.actor_id = $2 AS own, m.role FROM users u
+                 LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = u.id
+                WHERE u.id = $1""",
+            viewer.user_id,
+            viewer.actor_id,
+        )
+        if row is None or (not row["own"] and row["role"] is None):
+            raise ApiError(401, INVALID_TOKEN, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        role = None if row["own"] else row["role"]
+    connection.state.org_role = role
+    return role
+
+
+async def require_permission(connection: HTTPConnection, viewer: Viewer, permission: roles.Permission) -> str | None:
+    """403 unless the token's role may do `permission` for its organization (business/roles.py);
+    tokens acting for the user's own account may do everything. Returns the role."""
+    role = await org_role(connection, viewer)
+    if not roles.allows(role, permission):
+        raise ApiError(403, ROLE_FORBIDDEN, f"A {role} of this organization may not do this ({permission.value})")
+    return role

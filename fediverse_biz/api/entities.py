@@ -16,6 +16,7 @@ import asyncpg
 
 from ..core.hydrate import StatusBundle, load_actors
 from ..core.urls import LocalUrls
+from . import _offer_entity
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 Row = Mapping[str, Any]
@@ -43,7 +44,8 @@ async def account_stats(conn: Conn, ids: Sequence[int]) -> dict[int, asyncpg.Rec
                   greatest((SELECT count(*) FROM statuses s WHERE s.actor_id = a.id AND s.reblog_of_id IS NULL
                               AND s.approval_state = 'published'),
                            coalesce((a.extra->>'statuses_count')::bigint, 0)) AS statuses_count,
-                  (SELECT max(published_at) FROM statuses s WHERE s.actor_id = a.id) AS last_status_at
+                  (SELECT max(published_at) FROM statuses s WHERE s.actor_id = a.id
+                      AND s.approval_state = 'published') AS last_status_at
              FROM actors a WHERE a.id = ANY($1::bigint[])""",
         list(set(ids)),
     )
@@ -235,6 +237,9 @@ async def statuses(
                 del entity["pinned"]
         if s["title"]:
             entity["fediverse_biz"] = {"title": s["title"]}
+        offer = _offer_entity.extension(s["extra"], s["id"])  # issue 6: a job offer or opportunity
+        if offer is not None:
+            entity.setdefault("fediverse_biz", {})["offer"] = offer
         if s["approval_state"] != "published":
             entity.setdefault("fediverse_biz", {})["approval_state"] = s["approval_state"]
         return entity

@@ -47,6 +47,10 @@ async def render_notifications(request: Request, rows: list[asyncpg.Record], vie
     status_ids = [r["status_id"] for r in rows if r["status_id"] is not None]
     visible = await visible_ids(pool, status_ids, viewer_id)
     statuses = {int(s["id"]): s for s in await render(request, [i for i in status_ids if i in visible], viewer_id)}
+    # moderation_warning carries Mastodon's AccountWarning, aimed at the reader (a post the team
+    # rejected: business/approvals.py).
+    warned = any(r["type"] == "moderation_warning" for r in rows)
+    reader = next(iter(await entities.accounts_by_id(pool, [viewer_id], urls)), None) if warned else None
     result = []
     for row in rows:
         entity: dict[str, Any] = {
@@ -58,6 +62,8 @@ async def render_notifications(request: Request, rows: list[asyncpg.Record], vie
         }
         if row["status_id"] is not None:
             entity["status"] = statuses.get(row["status_id"])
+        if row["type"] == "moderation_warning":
+            entity["moderation_warning"] = {**row["extra"].get("moderation_warning", {}), "target_account": reader}
         if entity["account"] is None or (row["type"] in WITH_STATUS and entity.get("status") is None):
             continue
         if entity.get("status") is None:

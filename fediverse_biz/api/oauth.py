@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from ..core import oauth
+from ..core import oauth, scopes
 from .errors import ApiError, error_body
 from .params import Params, read_params
 
@@ -271,7 +271,7 @@ async def authorization_server_metadata(request: Request) -> Response:
             "token_endpoint": f"{base}/oauth/token",
             "revocation_endpoint": f"{base}/oauth/revoke",
             "app_registration_endpoint": f"{base}/api/v1/apps",
-            "scopes_supported": sorted(oauth.ALL_SCOPES),
+            "scopes_supported": sorted(scopes.ALL_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": grants,

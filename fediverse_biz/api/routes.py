@@ -5,17 +5,24 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from . import (
+    account_data,
     accounts,
     apps,
+    communities,
+    directory,
     instance,
     media,
     notifications,
     oauth,
+    offers,
+    openapi,
+    organizations,
     search,
     status_actions,
     statuses,
     streaming,
     stubs,
+    teams,
     timelines,
 )
 
@@ -32,6 +39,13 @@ def routes() -> list[BaseRoute]:
         *notifications.routes,
         *search.routes,
         *accounts.routes,
+        *account_data.routes,
         *streaming.routes,
+        *teams.routes,
+        *organizations.routes,
+        *directory.routes,
+        *communities.routes,  # halls (issue 6)
+        *offers.routes,  # job offers and opportunities (issue 6)
+        *openapi.routes,
         *stubs.routes,  # last: a real implementation listed above wins over its stub
     ]

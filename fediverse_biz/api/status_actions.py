@@ -18,12 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..business.roles import Permission
 from ..core import interactions, timelines
 from ..core.content import html_to_text
 from ..core.hydrate import load_status
 from ..core.urls import LocalUrls
-from . import entities
-from .auth import optional, require
+from . import acting, entities
+from .auth import optional, require, require_permission
 from .errors import ApiError
 from .pagination import page_params, paginated
 from .params import read_params
@@ -41,17 +42,26 @@ from .statuses import (
 Action = Callable[[asyncpg.Pool, Request, asyncpg.Record, int], Awaitable[int]]
 
 
-def _action(scope: str, act: Action) -> Callable[[Request], Awaitable[Response]]:
+def _action(
+    verb: str, scope: str, act: Action, permission: Permission | None
+) -> Callable[[Request], Awaitable[Response]]:
     """A POST /api/v1/statuses/:id/<verb> handler: do it as the token's actor, answer the status
-    (the id `act` returns: the boost for reblog, the original for everything else)."""
+    (the id `act` returns: the boost for reblog, the original for everything else). For an
+    organization's token, `permission` is checked against the team role (business/roles.py)."""
 
     async def handler(request: Request) -> Response:
         viewer = await require(request, scope)
+        if permission is not None:
+            await require_permission(request, viewer, permission)
         actor = await acting_actor(request, viewer)
         status_id = path_id(request)
         with domain_errors():
             shown = await act(request.app.state.pool, request, actor, status_id)
-        return JSONResponse(await render_one(request, shown, actor["id"]))
+        entity = await render_one(request, shown, actor["id"])
+        if verb in _AUDITED:
+            original = entity["reblog"] or entity
+            await acting.record(request, viewer, _AUDITED[verb], original["uri"], {"status_id": original["id"]})
+        return JSONResponse(entity)
 
     return handler
 
@@ -121,7 +131,7 @@ async def status_history(request: Request) -> Response:
     """Every version, oldest first; a never-edited status has one (its current version), as on Mastodon."""
     viewer = await optional(request, "read:statuses")
     status_id = path_id(request)
-    await visible_row(request, status_id, viewer_actor_id(viewer))
+    await visible_row(request, status_id, viewer_actor_id(viewer), viewer)
     pool, urls = request.app.state.pool, request.app.state.urls
     bundle = await load_status(pool, status_id)
     if bundle is None:
@@ -162,24 +172,30 @@ def _edit_entity(
 
 async def status_source(request: Request) -> Response:
     viewer = await require(request, "read:statuses")
-    status = await visible_row(request, path_id(request), viewer.actor_id)
+    status = await visible_row(request, path_id(request), viewer.actor_id, viewer)
     text = status["source_text"] if status["source_text"] is not None else html_to_text(status["content"])
     return JSONResponse({"id": str(status["id"]), "text": text, "spoiler_text": status["spoiler_text"]})
 
 
-_ACTIONS: list[tuple[str, str, Action]] = [
-    ("favourite", "write:favourites", _favourite),
-    ("unfavourite", "write:favourites", _unfavourite),
-    ("reblog", "write:statuses", _reblog),
-    ("unreblog", "write:statuses", _unreblog),
-    ("bookmark", "write:bookmarks", _bookmark),
-    ("unbookmark", "write:bookmarks", _unbookmark),
-    ("pin", "write:accounts", _pin),
-    ("unpin", "write:accounts", _unpin),
+# Favourites, boosts and pins speak for the company: a contributor may not (docs/teams.md).
+# Bookmarks are private to the account, so every team member may keep them.
+_ACTIONS: list[tuple[str, str, Action, Permission | None]] = [
+    ("favourite", "write:favourites", _favourite, Permission.INTERACT),
+    ("unfavourite", "write:favourites", _unfavourite, Permission.INTERACT),
+    ("reblog", "write:statuses", _reblog, Permission.INTERACT),
+    ("unreblog", "write:statuses", _unreblog, Permission.INTERACT),
+    ("bookmark", "write:bookmarks", _bookmark, None),
+    ("unbookmark", "write:bookmarks", _unbookmark, None),
+    ("pin", "write:accounts", _pin, Permission.INTERACT),
+    ("unpin", "write:accounts", _unpin, Permission.INTERACT),
 ]
+_AUDITED = {"reblog": "boost", "unreblog": "unboost"}
 
 routes: list[BaseRoute] = [
-    *(Route(f"/api/v1/statuses/{{id}}/{verb}", _action(scope, act), methods=["POST"]) for verb, scope, act in _ACTIONS),
+    *(
+        Route(f"/api/v1/statuses/{{id}}/{verb}", _action(verb, scope, act, permission), methods=["POST"])
+        for verb, scope, act, permission in _ACTIONS
+    ),
     Route("/api/v1/statuses/{id}/mute", _conversation_mute(True), methods=["POST"]),
     Route("/api/v1/statuses/{id}/unmute", _conversation_mute(False), methods=["POST"]),
     Route("/api/v1/statuses/{id}/favourited_by", _interacting("favourited_by"), methods=["GET"]),

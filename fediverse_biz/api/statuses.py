@@ -17,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..business import approvals, offers
 from ..core import statuses as core_statuses
 from ..core import timelines
 from ..core.content import MentionRef
 from ..core.hydrate import load_statuses
 from ..core.visibility import can_see, status_and_original_visible
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
-from . import entities
+from . import acting, entities
 from .auth import Viewer, optional, require
 from .errors import NOT_FOUND, ApiError, domain_errors
 from .params import Params, query_params, read_params
@@ -88,11 +89,18 @@ async def render_one(request: Request, status_id: int, viewer_id: int | None) ->
     return rendered[0]
 
 
-async def visible_row(request: Request, status_id: int, viewer_id: int | None) -> asyncpg.Record:
-    """The statuses row if the viewer may see it, else 404."""
+async def visible_row(
+    request: Request, status_id: int, viewer_id: int | None, viewer: Viewer | None = None
+) -> asyncpg.Record:
+    """The statuses row if the viewer may see it, else 404. With `viewer`, a post held for review is
+    shown to its author and the organization's reviewers too (business.approvals.may_view_held)."""
     pool = request.app.state.pool
     row = await pool.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
-    if row is None or not await can_see(pool, row, viewer_id):
+    if row is None:
+        raise ApiError(404, NOT_FOUND)
+    if not await can_see(pool, row, viewer_id) and not (
+        viewer is not None and await approvals.may_view_held(pool, row, viewer.user_id)
+    ):
         raise ApiError(404, NOT_FOUND)
     return row
 
@@ -161,6 +169,9 @@ async def create_status(request: Request) -> Response:
     state = request.app.state
     key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
     with domain_errors():
+        # Issue 6 hook: a job offer or opportunity typed in any app by the text convention is filed as one
+        # (business/offer_text.py); one that breaks a rule is refused with the line named, like any 422.
+        as_offer = offers.from_text(draft.text)
         status_id = await core_statuses.create(
             state.pool,
             state.urls,
@@ -171,14 +182,21 @@ async def create_status(request: Request) -> Response:
             idempotency_key=key,
             application_id=viewer.app_id,
             created_by_user_id=viewer.user_id,
+            after_write=as_offer,
+            # A contributor's post waits for review; the client gets it back as usual (200), marked
+            # fediverse_biz.approval_state = "pending" (docs/teams.md).
+            hold_for_approval=await acting.hold_for_review(request, viewer),
         )
-    return JSONResponse(await render_one(request, status_id, author["id"]))
+    entity = await render_one(request, status_id, author["id"])
+    state = entity.get("fediverse_biz", {}).get("approval_state", "published")
+    await acting.record(request, viewer, "post", entity["uri"], {"status_id": entity["id"], "approval_state": state})
+    return JSONResponse(entity)
 
 
 async def show_status(request: Request) -> Response:
     viewer = await optional(request, "read:statuses")
     status_id = path_id(request)
-    await visible_row(request, status_id, viewer_actor_id(viewer))
+    await visible_row(request, status_id, viewer_actor_id(viewer), viewer)
     return JSONResponse(await render_one(request, status_id, viewer_actor_id(viewer)))
 
 
@@ -200,12 +218,22 @@ async def edit_status(request: Request) -> Response:
     status_id = path_id(request)
     async with await read_params(request) as params:
         draft = draft_from(params)
+    await acting.check_status_change(request, viewer, status_id, deleting=False)
     state = request.app.state
     with domain_errors():
         await core_statuses.edit(
-            state.pool, state.urls, state.settings.domain, author, status_id, draft, resolver=mention_resolver(request)
+            state.pool,
+            state.urls,
+            state.settings.domain,
+            author,
+            status_id,
+            draft,
+            resolver=mention_resolver(request),
+            after_write=offers.from_text(draft.text, editing=True),  # issue 6 hook, as in create_status
         )
-    return JSONResponse(await render_one(request, status_id, author["id"]))
+    entity = await render_one(request, status_id, author["id"])
+    await acting.record(request, viewer, "edit", entity["uri"], {"status_id": entity["id"]})
+    return JSONResponse(entity)
 
 
 async def delete_status(request: Request) -> Response:
@@ -213,9 +241,11 @@ async def delete_status(request: Request) -> Response:
     viewer = await require(request, "write:statuses")
     author = await acting_actor(request, viewer)
     state = request.app.state
+    await acting.check_status_change(request, viewer, path_id(request), deleting=True)
     with domain_errors():
         bundle = await core_statuses.delete(state.pool, state.urls, author, path_id(request))
     rendered = await entities.statuses(state.pool, [bundle], state.urls, author["id"], with_source=True)
+    await acting.record(request, viewer, "delete", bundle.status["uri"], {"status_id": str(bundle.id)})
     return JSONResponse(rendered[0])
 
 
@@ -223,7 +253,7 @@ async def status_context(request: Request) -> Response:
     viewer = await optional(request, "read:statuses")
     viewer_id = viewer_actor_id(viewer)
     status_id = path_id(request)
-    await visible_row(request, status_id, viewer_id)
+    await visible_row(request, status_id, viewer_id, viewer)
     ancestors, descendants = await timelines.context(request.app.state.pool, viewer_id, status_id)
     rendered = await render(request, [*ancestors, *descendants], viewer_id)
     by_id = {int(s["id"]): s for s in rendered}

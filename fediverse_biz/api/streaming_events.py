@@ -76,7 +76,9 @@ class Fanout(Protocol):
 async def route(hub: Fanout, event: Mapping[str, Any]) -> None:
     match event.get("kind"):
         case "status":
-            await _status(hub, int(event["status_id"]), "update", home=[int(a) for a in event.get("home", [])])
+            # Without a "home" list (too many readers for one NOTIFY), the readers are looked up.
+            readers = [int(a) for a in event["home"]] if "home" in event else None
+            await _status(hub, int(event["status_id"]), "update", home=readers)
         case "status.update":
             await _status(hub, int(event["status_id"]), "status.update", home=None)
         case "delete":
@@ -92,7 +94,7 @@ async def _status(hub: Fanout, status_id: int, event: str, *, home: list[int] | 
     bundle = await load_status(hub.pool, status_id)
     if bundle is None:
         return  # deleted before we got to it; its delete event follows
-    if home is None:  # an edit: the viewers whose home feed shows it
+    if home is None:  # an edit, or too many readers for the event: the viewers whose home feed shows it
         rows = await hub.pool.fetch(
             "SELECT actor_id FROM home_feed WHERE status_id = $1 AND actor_id = ANY($2::bigint[])",
             status_id,

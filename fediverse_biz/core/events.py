@@ -19,8 +19,17 @@ async def emit(conn: asyncpg.Connection | asyncpg.Pool, kind: str, **fields: Any
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, json.dumps({"kind": kind, **fields}))
 
 
+# NOTIFY payloads are capped at 8000 bytes and a too-long one fails the whole transaction: an author
+# with 400 local followers could not post (found by bench/posting.py). Up to this many readers travel
+# in the event; beyond, listeners look the readers up in home_feed themselves.
+MAX_HOME_IDS_IN_EVENT = 200
+
+
 async def status_created(conn: asyncpg.Connection, status_id: int, *, home_actor_ids: list[int]) -> None:
-    await emit(conn, "status", status_id=status_id, home=home_actor_ids)
+    if len(home_actor_ids) > MAX_HOME_IDS_IN_EVENT:
+        await emit(conn, "status", status_id=status_id)
+    else:
+        await emit(conn, "status", status_id=status_id, home=home_actor_ids)
 
 
 async def status_updated(conn: asyncpg.Connection, status_id: int) -> None:

@@ -1,9 +1,9 @@
-"""OAuth 2.0 as Mastodon clients expect it: apps, authorization codes (with PKCE), bearer tokens, scopes.
+"""OAuth 2.0 as Mastodon clients expect it: apps, authorization codes (with PKCE), bearer tokens.
 
 No HTTP here: the doors (api/oauth.py, api/apps.py, api/auth.py) parse requests and call these.
 Codes and tokens are random 256-bit strings stored only as their SHA-256, so a leaked table grants
 nothing; client secrets are stored as issued (Mastodon/Doorkeeper do the same) and compared in
-constant time.
+constant time. What the scopes mean and allow is scopes.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -23,6 +23,10 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from . import accounts
+from ._oauth_errors import OAuthError as OAuthError
+from .scopes import ALL_SCOPES as ALL_SCOPES  # re-exported, as scope_grants: callers older than scopes.py
+from .scopes import ensure_allowed, parse_scopes
+from .scopes import scope_grants as scope_grants
 
 OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 CODE_LIFETIME_SECONDS = 600  # RFC 6749 §4.1.2 recommends at most 10 minutes
@@ -30,43 +34,11 @@ MAX_APP_NAME = 60  # Mastodon caps application names (ApplicationExtension)
 MAX_URI_LENGTH = 2000  # Mastodon's limit for redirect_uri and website
 MAX_REDIRECT_URIS = 20
 
-# Mastodon's scopes (docs api/oauth-scopes.md, Mastodon.py defaults.py _SCOPE_SETS).
-READ_SCOPES = tuple(
-    f"read:{name}"
-    for name in "accounts blocks bookmarks favourites filters follows lists mutes notifications search statuses".split()
-)
-WRITE_SCOPES = tuple(
-    f"write:{name}"
-    for name in "accounts blocks bookmarks conversations favourites filters follows lists media "
-    "mutes notifications reports statuses".split()
-)
-_ADMIN_OBJECTS = "accounts reports domain_allows domain_blocks ip_blocks email_domain_blocks canonical_email_blocks"
-ADMIN_SCOPES = tuple(f"admin:{mode}:{name}" for mode in ("read", "write") for name in _ADMIN_OBJECTS.split())
-TOP_LEVEL_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
-ALL_SCOPES = frozenset(TOP_LEVEL_SCOPES + READ_SCOPES + WRITE_SCOPES + ADMIN_SCOPES)
-# `follow` is deprecated since Mastodon 3.5 but every client still asks for it; it means these.
-FOLLOW_SCOPES = frozenset({"read:follows", "write:follows", "read:blocks", "write:blocks", "read:mutes", "write:mutes"})
-
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):(.*)$", re.DOTALL)
 # Schemes that run code or read local files in the browser that follows the redirect.
 _FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "about", "filesystem"})
 # RFC 7636 §4.1: code_verifier = 43*128unreserved; an S256 challenge is its unpadded base64url hash.
 _PKCE_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-
-
-class OAuthError(Exception):
-    """An RFC 6749 error: `error` is the code (invalid_grant, invalid_scope, ...), `status` the HTTP status.
-
-    `redirectable` tells the authorize endpoint whether the client's redirect URI is trustworthy enough
-    to carry the error back (it is not when client_id or redirect_uri itself is the problem).
-    """
-
-    def __init__(self, error: str, description: str, status: int = 400, *, redirectable: bool = True) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.status = status
-        self.redirectable = redirectable
 
 
 class AppError(ValueError):
@@ -121,37 +93,6 @@ class Identity:
     username: str
     display_name: str
     actor_type: str
-
-
-# ---- scopes ------------------------------------------------------------------------------------
-def scope_grants(granted: Iterable[str], wanted: str) -> bool:
-    """Whether tokens with `granted` scopes may do what `wanted` allows (Mastodon's scope hierarchy)."""
-    granted = set(granted)
-    if wanted in granted:
-        return True
-    if wanted == "profile":  # verify_credentials accepts profile or read:accounts
-        return scope_grants(granted, "read:accounts")
-    if wanted in FOLLOW_SCOPES and "follow" in granted:
-        return True
-    parent = wanted.rsplit(":", 1)[0] if wanted.count(":") >= 1 else None
-    return parent is not None and parent != wanted and parent in granted and parent != "admin"
-
-
-def parse_scopes(text: str | None, *, default: str = "read") -> tuple[str, ...]:
-    """Split a space-separated scope string (deduplicated, order kept); unknown scopes raise invalid_scope."""
-    names = list(dict.fromkeys((text or "").split())) or default.split()
-    unknown = [name for name in names if name not in ALL_SCOPES]
-    if unknown:
-        raise OAuthError("invalid_scope", f"Unknown scope: {' '.join(unknown)}")
-    return tuple(names)
-
-
-def _ensure_allowed(app: App, scopes: Sequence[str]) -> None:
-    # Mastodon: the requested scope must be a subset of the app's registered scopes. A granular scope
-    # whose parent was registered (read:statuses for an app with read) is within that set too.
-    outside = [s for s in scopes if not scope_grants(app.scopes, s)]
-    if outside:
-        raise OAuthError("invalid_scope", f"The application may not request: {' '.join(outside)}")
 
 
 # ---- apps --------------------------------------------------------------------------------------
@@ -277,7 +218,7 @@ async def check_authorization_request(
     if response_type != "code":
         raise OAuthError("unsupported_response_type", "Only response_type=code is supported.")
     scopes = parse_scopes(scope)
-    _ensure_allowed(app, scopes)
+    ensure_allowed(app.scopes, scopes)
     if code_challenge or code_challenge_method:
         # RFC 7636 defaults the method to "plain", which protects nothing; like Mastodon 4.3 we take S256 only.
         if code_challenge_method != "S256":
@@ -439,7 +380,7 @@ async def issue_token(
 
 async def client_credentials_token(pool: asyncpg.Pool, app: App, scope: str | None) -> IssuedToken:
     scopes = parse_scopes(scope)
-    _ensure_allowed(app, scopes)
+    ensure_allowed(app.scopes, scopes)
     return await issue_token(pool, app_id=app.id, user_id=None, actor_id=None, scopes=scopes)
 
 
@@ -447,7 +388,7 @@ async def password_token(
     pool: asyncpg.Pool, app: App, *, login: str | None, password: str | None, scope: str | None, actor: str | None
 ) -> IssuedToken:
     scopes = parse_scopes(scope)
-    _ensure_allowed(app, scopes)
+    ensure_allowed(app.scopes, scopes)
     if not login or not password:
         raise OAuthError("invalid_request", "username and password are required.")
     user = await authenticate_user(pool, login, password)

@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from ..activitypub.actors import actor_to_ap
-from ..federation import outbox
+from ..federation import jobs, outbox
 from .content import ResolvedMention, render_status_html
 from .errors import DomainError, forbidden, not_found
 from .sanitize import sanitize_plain
@@ -237,6 +237,10 @@ async def update_profile(
             )
         if changes.language:
             await conn.execute("UPDATE users SET locale = $2 WHERE id = $1", user_id, changes.language)
+        if fields and after["fields"] != before["fields"]:
+            # Issue 5 hook: new field values are unverified; check their rel="me" links again
+            # (business/verified_links.py handles the job kind).
+            await jobs.enqueue(conn, "verify_links", {"actor_id": actor_id})
         if any(before[c] != after[c] for c in (*_PUBLISHED, *_PUBLISHED_MEDIA)):
             moved_to = None
             if after["moved_to_actor_id"] is not None:

@@ -18,6 +18,7 @@ import asyncpg
 
 from ..activitypub.context import PUBLIC
 from ..activitypub.notes import ParsedNote
+from ..business import offers  # issue 6 hook: a peer's offer is indexed with its post, in one transaction
 from . import distribution, events, notifications
 from .hydrate import load_status
 from .urls import LocalUrls
@@ -179,6 +180,8 @@ async def store_remote_note(conn: asyncpg.Connection, parsed: ParsedNote, author
     )
     await _write_parts(conn, status_id, parsed, urls)
     await _write_media(conn, author["id"], status_id, parsed)
+    # Issue 6 hook: a job offer or opportunity goes on the boards with the post (business/offers.py).
+    await offers.store_remote(conn, status_id, parsed, editing=False)
     if parent is not None:
         await conn.execute("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", parent["id"])
     # Replies that arrived before this status (their in_reply_to_uri names it) now link to it.
@@ -245,6 +248,7 @@ async def update_remote_note(conn: asyncpg.Connection, status: Row, parsed: Pars
         _json_text(_extra(parsed)),
     )
     await _write_parts(conn, status_id, parsed, urls)
+    await offers.store_remote(conn, status_id, parsed, editing=True)  # issue 6 hook, as in store_remote_note
     media_ids = await _write_media(conn, status["actor_id"], status_id, parsed)
     await conn.execute(
         """INSERT INTO status_edits (status_id, content, spoiler_text, sensitive, media_ids, created_at)

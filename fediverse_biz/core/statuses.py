@@ -30,6 +30,10 @@ _URL_RE = re.compile(r"https?://\S+")
 _REMOTE_MENTION_RE = re.compile(r"(@[\w.]+)@[\w.-]+(?::\d+)?")
 
 MentionResolver = Callable[[MentionRef], Awaitable[asyncpg.Record | None]]
+# Extension hook (business/offers.py): runs inside create's/edit's transaction once the status row and its
+# parts are written, before anything is published, so what it adds (statuses.extra, its own rows) commits,
+# federates and rolls back together with the status. Called with the connection and the status id.
+StatusHook = Callable[[asyncpg.Connection, int], Awaitable[None]]
 
 
 StatusError = DomainError
@@ -166,6 +170,7 @@ async def create(
     application_id: int | None = None,
     created_by_user_id: int | None = None,
     hold_for_approval: bool = False,
+    after_write: StatusHook | None = None,
 ) -> int:
     """Create a local status and everything that follows from it; returns its id."""
     validate(draft)
@@ -222,6 +227,8 @@ async def create(
                 idempotency_key,
                 status_id,
             )
+        if after_write is not None:
+            await after_write(conn, status_id)
         if not hold_for_approval:
             await publish(conn, urls, status_id)
     return status_id
@@ -261,6 +268,7 @@ async def edit(
     draft: Draft,
     *,
     resolver: MentionResolver | None = None,
+    after_write: StatusHook | None = None,
 ) -> None:
     """Edit text, warning, sensitivity, language or media, keeping every version for the history."""
     async with pool.acquire() as conn:
@@ -311,6 +319,8 @@ async def edit(
             draft.sensitive or bool(draft.spoiler_text),
             list(draft.media_ids),
         )
+        if after_write is not None:
+            await after_write(conn, status_id)
         if row["approval_state"] == "published":
             bundle = await load_status(conn, status_id)
             assert bundle is not None

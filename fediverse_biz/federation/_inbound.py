@@ -81,6 +81,11 @@ class Inbound:
             if claimed is None:
                 raise AlreadyProcessed(str(self.record_id))
             yield conn
+            # Issue 6 hook (FEP-1b12): a local hall relays what it just received, in this same transaction,
+            # so the Announce exists if and only if the activity was applied (federation/group_relay.py).
+            from fediverse_biz.federation import group_relay
+
+            await group_relay.relay(conn, self.doc, self.actor)
 
     def is_local(self, uri: str) -> bool:
         return authority(uri) == authority(self.urls.base)

@@ -88,7 +88,8 @@ async def _followed_locally(pool: asyncpg.Pool, actor_id: int) -> bool:
 
 
 async def _relevant(act: Inbound, parsed: ParsedNote) -> bool:
-    """Mastodon's Create#related_to_local_activity?, without relays."""
+    """Mastodon's Create#related_to_local_activity?, without relays; plus (issue 6) a reply in the thread
+    of a local hall, which the hall relays (federation/group_relay.py) even when the reply does not name it."""
     if await _followed_locally(act.pool, act.actor["id"]):
         return True
     addressed = [*parsed.mentions, *parsed.to, *parsed.cc, *_addressed(act.doc)]
@@ -99,7 +100,8 @@ async def _relevant(act: Inbound, parsed: ParsedNote) -> bool:
                    OR EXISTS (SELECT 1 FROM statuses s JOIN actors a ON a.id = s.actor_id
                                WHERE s.uri = $2 AND (a.domain IS NULL OR EXISTS (
                                    SELECT 1 FROM follows f JOIN actors l ON l.id = f.actor_id AND l.domain IS NULL
-                                    WHERE f.target_actor_id = s.actor_id)))""",
+                                    WHERE f.target_actor_id = s.actor_id)
+                                   OR EXISTS (SELECT 1 FROM communities c WHERE c.actor_id = s.community_id)))""",
             addressed,
             parsed.in_reply_to,
         )
@@ -212,10 +214,14 @@ async def handle_like(act: Inbound) -> None:
 
 async def handle_announce(act: Inbound) -> None:
     obj = act.doc.get("object")
-    if isinstance(obj, Mapping) and types(obj) and not types(obj) & _POST_TYPES:
-        # Seam for communities (FEP-1b12): a Group announces its members' activities (Lemmy's
-        # Announce(Create(Page))). Until the communities issue lands these are ignored.
-        raise Ignored("Announce of an activity (group forwarding) is not handled yet")
+    if act.actor["actor_type"] == "Group" or (isinstance(obj, Mapping) and types(obj) and not types(obj) & _POST_TYPES):
+        # Issue 6 (FEP-1b12): a Group announces its members' activities (Lemmy's Announce(Create(Page))),
+        # unwrapped with origin checks in _group_inbound.py, which also takes the group's plain boosts so
+        # that the two forms of one post, processed at once by two workers, store it once.
+        from fediverse_biz.federation import _group_inbound
+
+        await _group_inbound.handle_group_announce(act)
+        return
     uri = http_uri(object_id(obj))
     if uri is None:
         raise Ignored("Announce without an http(s) object")

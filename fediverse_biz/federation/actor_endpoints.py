@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Final
+from urllib.parse import quote
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub.actors import actor_to_ap
@@ -138,11 +139,20 @@ async def _actor_or_failure(request: Request, types: Sequence[str]) -> asyncpg.R
 
 
 async def show_person(request: Request) -> Response:
+    if not prefers_activity_json(request.headers.get("accept")):  # browsers, feed readers: web/pages.py, web/feeds.py
+        page = request.app.state.urls.profile_page(quote(request.path_params["username"]))
+        return RedirectResponse(page, 302, _HEADERS)  # /users/x.atom -> /@x.atom too; 404/410 pages are the booth's
     row = await _actor_or_failure(request, _PEOPLE)
     return row if isinstance(row, Response) else await _render_actor(request, row)
 
 
 async def show_group(request: Request) -> Response:
+    if not prefers_activity_json(request.headers.get("accept")):
+        # Issue 6 hook: browsers get the community page, feed readers `/c/{name}.atom` (the path parameter
+        # takes "name.atom" too, this route being mounted before the web door's).
+        from fediverse_biz.web import community_pages
+
+        return await community_pages.group_html(request)
     row = await _actor_or_failure(request, _GROUPS)
     return row if isinstance(row, Response) else await _render_actor(request, row)
 
@@ -255,12 +265,15 @@ async def featured(request: Request) -> Response:
     row = await _actor_or_failure(request, types)
     if isinstance(row, Response):
         return row
+    # Issue 6 hook: a hall pins its members' posts (business/hall_moderation.py pin), not its own.
     uris = await request.app.state.pool.fetch(
         """SELECT s.uri FROM pinned_statuses p JOIN statuses s ON s.id = p.status_id
-            WHERE p.actor_id = $1 AND s.actor_id = $1 AND s.visibility IN ('public', 'unlisted')
+            WHERE p.actor_id = $1 AND (s.actor_id = $1 OR ($2 AND s.community_id = $1))
+              AND s.visibility IN ('public', 'unlisted')
               AND s.approval_state = 'published' AND s.reblog_of_id IS NULL
             ORDER BY p.id DESC""",
         row["id"],
+        types == _GROUPS,
     )
     return activity_json(
         {

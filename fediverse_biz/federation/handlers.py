@@ -7,7 +7,8 @@ from .worker import Handler
 
 def all_handlers() -> dict[str, Handler]:
     # Imported here: handler modules import worker.py for WorkerContext and the error types.
+    from ..business.verified_links import handlers as verified_links_handlers  # issue 5: rel="me" checks
     from .delivery import handlers as delivery_handlers
     from .inbox_handlers import inbox_handlers
 
-    return {**delivery_handlers(), **inbox_handlers()}
+    return {**delivery_handlers(), **inbox_handlers(), **verified_links_handlers()}

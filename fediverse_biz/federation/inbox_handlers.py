@@ -26,6 +26,7 @@ import asyncpg
 from fediverse_biz.activitypub import activities
 from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, object_id, types
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, InvalidActor, actor_from_ap
+from fediverse_biz.business.organizations import store_remote_profile
 from fediverse_biz.core import events, follows, notifications, remote_statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.sanitize import sanitize_plain
@@ -60,9 +61,10 @@ async def handle_follow(act: Inbound) -> None:
             reject = activities.reject(f"{target['uri']}#rejects/follows/{digest}", target["uri"], act.doc)
             await outbox.send_to_actor(conn, target, follower, reject)
             return
-        if target["actor_type"] == "Group":
-            # Seam for communities (FEP-1b12: a Group auto-accepts). Until then a hall is followed like an
-            # unlocked account.
+        if target["actor_type"] == "Group" and not target["locked"]:
+            # Issue 6 (FEP-1b12: a Group SHOULD auto-accept): joining an open hall is following it. A hall
+            # with approval membership is `locked` (business/communities.py), so its Follow is held below
+            # for a moderator, and a banned member's Follow met the hall's block above and got Reject.
             await follows.accept_follow(conn, follower, target, act.activity_id)
             return
         following = await conn.fetchval(
@@ -266,6 +268,8 @@ async def _update_actor(act: Inbound, doc: Mapping[str, Any]) -> None:
             f.shared_inbox_url, f.outbox_url, f.followers_url, f.following_url, f.featured_url, f.key_id,
             f.public_key_pem, json.dumps(f.also_known_as), f.moved_to, f.uri,
         )
+        # Issue 5 hook: the company profile an Organization states in its new document.
+        await store_remote_profile(conn, act.actor["id"], doc)
 
 
 async def handle_update(act: Inbound) -> None:

@@ -29,6 +29,7 @@ import asyncpg
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, InvalidActor, RemoteActorFields, actor_from_ap, authority
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.activitypub.webfinger import AcctResource, InvalidResource, activitypub_self_link, parse_acct
+from fediverse_biz.business.organizations import store_remote_profile
 from fediverse_biz.federation.fetch import (
     AP_ACCEPT,
     AP_CONTENT_TYPES,
@@ -136,7 +137,10 @@ async def _store(pool: asyncpg.Pool, requested: str, doc: Mapping[str, Any]) -> 
         fields = actor_from_ap(doc)
     except InvalidActor as exc:
         raise RemoteActorError(f"invalid actor document at {requested}: {exc}") from None
-    return await _upsert(pool, fields)
+    row = await _upsert(pool, fields)
+    # Issue 5 hook: an Organization's schema.org company profile, parsed into organization_profiles.
+    await store_remote_profile(pool, row["id"], doc)
+    return row
 
 
 async def _upsert(pool: asyncpg.Pool, f: RemoteActorFields) -> asyncpg.Record:

@@ -6,11 +6,12 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    from . import actor_endpoints, discovery, inbox, object_endpoints
+    from . import actor_endpoints, discovery, group_endpoints, inbox, object_endpoints
 
     return [
         *discovery.routes,
         *actor_endpoints.routes,
+        *group_endpoints.routes,  # halls' moderators and outbox (issue 6)
         *inbox.routes,
         *object_endpoints.routes,
     ]

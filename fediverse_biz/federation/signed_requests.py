@@ -28,50 +28,41 @@ async def signing_actor(request: Request, body: bytes) -> asyncpg.Record:
     signer = instance_signer(state.instance_actor)
     owners: list[asyncpg.Record] = []
 
-    async def lookup(key_id: str, *, refresh: bool) -> str | None:
-        found = await public_key_for(state.pool, state.http, key_id, refresh=refresh, signer=signer)
-        if found is None:
-            return None
-        owners.append(found[1])
-        return found[0]
-
-    async def fresh_lookup(key_id: str) -> str | None:
-        return await lookup(key_id, refresh=True)
-
-    async def cached_lookup(key_id: str) -> str | None:
-        return await lookup(key_id, refresh=False)
-
     # ASGI `raw_path` is the path as sent, still percent-encoded, which is what the peer signed.
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     path = raw_path.decode("latin-1").split("?", 1)[0]
     query = request.scope.get("query_string", b"").decode("latin-1")
     settings = state.settings
+
+    async def verify(*, refresh: bool) -> None:
+        """Verify with the keys from the cache (or, with `refresh`, refetched), noting whose key it was."""
+
+        async def lookup(key_id: str) -> str | None:
+            found = await public_key_for(state.pool, state.http, key_id, refresh=refresh, signer=signer)
+            if found is None:
+                return None
+            owners.append(found[1])
+            return found[0]
+
+        await verify_request(
+            request.method,
+            path,
+            query,
+            request.headers,
+            body,
+            lookup,
+            authority=settings.domain,
+            scheme=settings.scheme,
+        )
+
     try:
         try:
-            await verify_request(
-                request.method,
-                path,
-                query,
-                request.headers,
-                body,
-                cached_lookup,
-                authority=settings.domain,
-                scheme=settings.scheme,
-            )
+            await verify(refresh=False)
         except BadSignature:
             # The cached key may be stale (rotation through Update): refetch once, as Mastodon's
             # signature_verification.rb does with `refresh!` on a possibly stale account.
             owners.clear()
-            await verify_request(
-                request.method,
-                path,
-                query,
-                request.headers,
-                body,
-                fresh_lookup,
-                authority=settings.domain,
-                scheme=settings.scheme,
-            )
+            await verify(refresh=True)
     except SignatureError as exc:
         raise NotVerified(str(exc)) from None
     except Exception:  # a key fetch or lookup that broke in an unforeseen way is still "not verified"

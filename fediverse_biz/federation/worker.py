@@ -210,7 +210,7 @@ class Worker:
 
     # ---- LISTEN jobs_new --------------------------------------------------------------------------
     async def _ensure_listening(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
+        if self._listener is not None and not _lost(self._listener):
             return
         if time.monotonic() - self._listen_attempted < RELISTEN_INTERVAL:
             return
@@ -242,6 +242,15 @@ class Worker:
             log.debug("UNLISTEN failed", exc_info=True)
         finally:
             await self.ctx.pool.release(conn)
+
+
+def _lost(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection is gone. When its server goes away (a PostgreSQL restart) the pool takes
+    the connection back and detaches our handle, whose every method — is_closed() too — then raises."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
 
 
 async def run_workers(

@@ -6,15 +6,12 @@ Real payloads: tests/fixtures/federation/<server>/*.json (sources in SOURCES.md 
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from fediverse_biz.activitypub.context import ACTIVITYSTREAMS, CONTEXT, SECURITY_V1, load_context
 from fediverse_biz.activitypub.validation import (
@@ -25,6 +22,7 @@ from fediverse_biz.activitypub.validation import (
     validate_actor,
     validate_object,
 )
+from tests.support.json_schemas import load, registry_of, schema_refs
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "federation"
 FIXTURES = sorted(FIXTURE_DIR.glob("*/*.json"))
@@ -34,10 +32,6 @@ POST_TYPES = {"Note", "Article", "Page", "Question"}
 
 ALICE = "https://social.example/users/alice"
 BOB = "https://other.example/users/bob"
-
-
-def load(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def fixture(name: str) -> Any:
@@ -276,22 +270,10 @@ def test_broken_posts_are_refused(change: dict[str, Any], message: str) -> None:
 AS_SCHEMAS = sorted(SCHEMA_DIR.glob("*.schema.json"))
 
 
-def schema_refs(node: object) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return found + [ref for value in node.values() for ref in schema_refs(value)]
-    if isinstance(node, list):
-        return [ref for value in node for ref in schema_refs(value)]
-    return []
-
-
 @pytest.mark.parametrize("path", AS_SCHEMAS, ids=lambda path: path.name)
 def test_each_inbox_schema_is_valid_and_its_refs_resolve(path: Path) -> None:
     schema = load(path)
-    registry: Registry[Any] = Registry().with_resources(
-        (other.name, Resource.from_contents(load(other), default_specification=DRAFT202012)) for other in AS_SCHEMAS
-    )
-    resolver = registry.resolver(base_uri=path.name)
+    resolver = registry_of(AS_SCHEMAS).resolver(base_uri=path.name)
 
     Draft202012Validator.check_schema(schema)
     for ref in schema_refs(schema):

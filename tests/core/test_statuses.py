@@ -173,3 +173,20 @@ async def test_delete_leaves_tombstone_and_federates_to_the_same_audience(db: Da
     assert await timelines.home(db.pool, reader["id"], Page()) == []
     assert await db.pool.fetchval("SELECT 1 FROM tombstones WHERE uri = $1", uri) == 1
     assert [t for _, t in await deliveries(db.pool)] == ["Create", "Delete"]
+
+
+async def test_author_with_many_local_followers_can_post(db: Database, urls: LocalUrls) -> None:
+    # given 450 local followers: their ids alone would overflow PostgreSQL's 8000-byte NOTIFY payload
+    author = await local_actor(db.pool, urls, "author")
+    rows = [(f"reader{i}", f"{urls.base}/users/reader{i}") for i in range(450)]
+    await db.pool.executemany(
+        "INSERT INTO actors (username, uri, public_key_pem, private_key_pem) VALUES ($1, $2, 'k', 'k')", rows
+    )
+    await db.pool.execute(
+        """INSERT INTO follows (actor_id, target_actor_id)
+           SELECT id, $1 FROM actors WHERE username LIKE 'reader%'""",
+        author["id"],
+    )
+    # when the author posts, then it is in every follower's home feed (and the post did not fail)
+    status_id = await post(db.pool, urls, author, "to all 450")
+    assert await db.pool.fetchval("SELECT count(*) FROM home_feed WHERE status_id = $1", status_id) == 451

@@ -96,22 +96,11 @@ async def test_actor_document_is_served_as_activity_json(
 
 
 @pytest.mark.parametrize("accept", HTML_ACCEPTS[:4])
-async def test_browsers_get_a_small_profile_page(
-    client: httpx.AsyncClient, db: Database, alice: Any, accept: str
-) -> None:
-    await db.pool.execute(
-        "UPDATE actors SET display_name = '<script>x</script>', note = '<p>We make anvils</p>' WHERE id = $1",
-        alice.actor_id,
-    )
+async def test_browsers_are_sent_to_the_booth_page(client: httpx.AsyncClient, alice: Any, accept: str) -> None:
     response = await client.get("/users/Alice", headers={"Accept": accept})
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
-    page = response.text
-    assert page.startswith("<!DOCTYPE html>")
-    assert f'<link rel="alternate" type="application/activity+json" href="{BASE}/users/Alice">' in page
-    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page
-    assert "<p>We make anvils</p>" in page
-    assert "@Alice@127.0.0.1" in page
+    assert response.status_code == 302
+    assert response.headers["location"] == f"{BASE}/@Alice"
+    assert "Accept" in response.headers["vary"]  # the same URL also answers AS2: caches must tell them apart
 
 
 async def test_a_signature_on_the_request_changes_nothing_yet(client: httpx.AsyncClient, alice: Any) -> None:
@@ -178,7 +167,8 @@ async def test_unknown_actor_is_404_json_for_peers(client: httpx.AsyncClient) ->
     response = await client.get("/users/nobody", headers=AS2)
     assert response.status_code == 404
     assert response.json() == {"error": "no such actor"}
-    assert (await client.get("/users/nobody", headers={"Accept": "text/html"})).status_code == 404
+    page = await client.get("/users/nobody", headers={"Accept": "text/html"}, follow_redirects=True)
+    assert page.status_code == 404 and page.url.path == "/@nobody"
 
 
 async def test_suspended_actor_is_gone(client: httpx.AsyncClient, db: Database, alice: Any) -> None:

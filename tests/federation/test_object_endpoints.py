@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.signatures import sign_request
@@ -15,13 +12,6 @@ from tests.support import factories
 from tests.support.peers import FakePeer, PeerActor
 
 AS2 = {"Accept": "application/activity+json"}
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[FakePeer]:
-    server = await FakePeer().start()
-    yield server
-    await server.stop()
 
 
 async def signed_get(client: httpx.AsyncClient, path: str, actor: PeerActor) -> httpx.Response:

@@ -6,15 +6,15 @@ image URLs, required fields); see the `description`s in schemas/mastodon/*.schem
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from referencing import Registry
+
+from tests.support.json_schemas import registry_of
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "mastodon"
 MAX_REPORTED = 10
@@ -42,14 +42,7 @@ def validator(entity_name: str) -> Draft202012Validator:
 @cache
 def registry() -> Registry[Any]:
     """Every schema under schemas/mastodon/, addressed by file name as the $refs are."""
-    return Registry().with_resources(
-        (path.name, Resource.from_contents(load(path), default_specification=DRAFT202012))
-        for path in sorted(SCHEMA_DIR.glob("*.schema.json"))
-    )
-
-
-def load(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    return registry_of(sorted(SCHEMA_DIR.glob("*.schema.json")))
 
 
 def _where(error: ValidationError) -> str:

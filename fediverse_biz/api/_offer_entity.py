@@ -1,0 +1,55 @@
+"""The Offer entity (schemas/mastodon/offer.schema.json): a job offer or business opportunity as JSON.
+
+Two uses, one shape: `Status.fediverse_biz.offer` (entities.statuses, from statuses.extra["offer"]) and
+the boards of api/offers.py, which add where the offer lives and who posted it. Codes are sent with
+their labels, datetimes in Mastodon's format, amounts as JSON numbers. Kept apart from entities.py so
+both it and api/offers.py can import it (hence its own copy of `iso`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..business._offer_values import Offer
+from ..business.sectors import COUNTRIES, SECTORS
+
+
+def iso(value: datetime | None) -> str | None:
+    """entities.iso (Mastodon's datetime format), repeated here: entities imports this module."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def offer_fields(offer: Offer, status_id: int, *, now: datetime | None = None) -> dict[str, Any]:
+    """The offer's own fields: what Status.fediverse_biz.offer carries."""
+    values = offer.to_json()
+    values["valid_through"] = iso(offer.valid_through)
+    values["sector_label"] = SECTORS.get(offer.sector) if offer.sector else None
+    values["region_name"] = COUNTRIES.get(offer.region[:2]) if offer.region else None
+    values["expired"] = offer.valid_through is not None and offer.valid_through < (now or datetime.now(UTC))
+    return {"id": str(status_id), **values}
+
+
+def extension(extra: Any, status_id: int) -> dict[str, Any] | None:
+    """Status.fediverse_biz.offer for a status whose extra holds an offer; None otherwise."""
+    stored = extra.get("offer") if isinstance(extra, Mapping) else None
+    if not isinstance(stored, Mapping):
+        return None
+    return offer_fields(Offer.from_json(stored), status_id)
+
+
+def board_entity(row: Mapping[str, Any], offer: Offer, account: dict[str, Any]) -> dict[str, Any]:
+    """A board entry (GET /api/v1/offers): the offer, its post, its author, its hall."""
+    entity = offer_fields(offer, row["status_id"])
+    entity.update(
+        uri=row["uri"],
+        url=row["url"] or row["uri"],
+        created_at=iso(row["published_at"]),
+        local=row["local"],
+        hall_id=str(row["hall"]) if row["hall"] is not None else None,
+        account=account,
+    )
+    return entity

@@ -1,0 +1,55 @@
+"""`GET /api/v1/directory` (docs methods/directory.md) with the business filters of docs/organizations.md.
+
+Mastodon's parameters — offset, limit (default 40, at most 80, larger values are clamped as Mastodon
+does), order=active|new, local — plus `sector`, `country`, `type` and `q`. Who may be listed is
+business/directory.py's rule. Organization accounts carry their structured profile in the extension
+field `fediverse_biz.organization` (null when they have none); other clients ignore it.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..business import directory as catalogue
+from ..business import organizations
+from . import entities
+from .auth import optional
+from .errors import domain_errors
+from .organizations import profile_entity
+from .params import query_params
+
+__all__ = ["routes"]
+
+MAX_OFFSET = 100_000  # deep paging is a crawler, not a visitor; the query cost grows with the offset
+
+
+async def list_directory(request: Request) -> Response:
+    await optional(request, "read:accounts")
+    pool, params = request.app.state.pool, query_params(request)
+    limit = params.get_int("limit", catalogue.DEFAULT_LIMIT)
+    with domain_errors():
+        rows = await catalogue.search(
+            pool,
+            sector=params.get("sector"),
+            country=params.get("country"),
+            actor_type=params.get("type"),
+            q=params.get("q"),
+            local_only=params.get_bool("local"),
+            order=params.get("order") or "active",
+            offset=params.get_int("offset", 0, 0, MAX_OFFSET),
+            # Mastodon's limit_param: the absolute value, at most the maximum.
+            limit=max(1, min(abs(limit), catalogue.MAX_LIMIT)),
+        )
+    accounts = await entities.accounts(pool, rows, request.app.state.urls)
+    org_ids = [row["id"] for row in rows if row["actor_type"] == "Organization"]
+    found = await organizations.get_profiles(pool, org_ids) if org_ids else {}
+    for row, account in zip(rows, accounts, strict=True):
+        if row["actor_type"] == "Organization":
+            profile = found.get(row["id"])
+            account["fediverse_biz"]["organization"] = profile_entity(row, profile) if profile else None
+    return JSONResponse(accounts)
+
+
+routes: list[BaseRoute] = [Route("/api/v1/directory", list_directory, methods=["GET"])]

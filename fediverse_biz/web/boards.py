@@ -1,0 +1,285 @@
+"""The job board and the opportunities board, and the form that posts to them.
+
+    GET  /jobs, /opportunities           unexpired offers, local and federated, newest first; GET filters
+    GET  /jobs/new, /opportunities/new   the form, for a signed-in member (web/session.py)
+    POST /jobs/new, /opportunities/new   post it as the member or one of their organizations
+
+The boards are business.offers.board, the same query as GET /api/v1/offers, so page and API agree.
+Filters that are not valid codes are ignored and said so (the page is for people). The form posts
+through business.offers.create, like the JSON endpoint: the same rules, the same 422 naming the field
+(shown next to the form), a contributor's offer held for review. No script; a CSRF token on the form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..business import audit, offers, roles, teams
+from ..business._currencies import CURRENCIES
+from ..business._offer_values import DIRECTIONS, EMPLOYMENT_TYPES, Offer, check_employment_type, check_region
+from ..business.offer_text import EMPLOYMENT_LABELS, amount_text
+from ..business.sectors import COUNTRIES, SECTORS, check_sector
+from ..core.content import html_to_text
+from ..core.errors import DomainError
+from ..core.hydrate import load_actors
+from ..core.paging import Page
+from ..core.urls import LocalUrls
+from .rendering import NO_STORE, Meta, excerpt, render
+from .session import csrf_ok, csrf_token, current_user, login_redirect
+from .static_files import INSTANCE_THUMBNAIL
+from .views import AuthorView, author_view
+
+PAGE_SIZE: Final = 30
+BOARDS: Final = {"job": ("jobs", "Job board"), "opportunity": ("opportunities", "Business opportunities")}
+_KIND_OF_PATH: Final = {path: kind for kind, (path, _) in BOARDS.items()}
+
+
+@dataclass(frozen=True)
+class Entry:
+    offer: Offer
+    id: int
+    url: str  # the post: our permalink, or the peer's page
+    author: AuthorView
+    summary: str  # one line of key facts
+    text: str  # the description, shortened
+
+
+def _facts(offer: Offer) -> str:
+    facts: list[str] = []
+    if offer.direction:
+        facts.append("Offered" if offer.direction == "offer" else "Wanted")
+    if offer.employment_type:
+        facts.append(EMPLOYMENT_LABELS[offer.employment_type].capitalize())
+    place = ", ".join(p for p in (offer.location, COUNTRIES.get((offer.region or "")[:2])) if p)
+    if place:
+        facts.append(place)
+    if offer.remote:
+        facts.append("Remote")
+    low, high = offer.salary_min, offer.salary_max
+    if low is not None and high is not None and low != high:
+        facts.append(f"{amount_text(low)}\u2013{amount_text(high)} {offer.currency or ''}".strip())
+    elif low is not None or high is not None:
+        only = low if low is not None else high
+        assert only is not None
+        facts.append(f"{amount_text(only)} {offer.currency or ''}".strip())
+    if offer.budget is not None:
+        facts.append(f"Budget {amount_text(offer.budget)} {offer.currency or ''}".strip())
+    if offer.sector:
+        facts.append(SECTORS[offer.sector])
+    if offer.valid_through:
+        facts.append(f"until {offer.valid_through.date().isoformat()}")
+    return " · ".join(facts)
+
+
+async def _entries(pool: asyncpg.Pool, rows: list[asyncpg.Record], urls: LocalUrls, domain: str) -> list[Entry]:
+    authors = await load_actors(pool, {row["actor_id"] for row in rows})
+    entries = []
+    for row in rows:
+        author = authors[row["actor_id"]]
+        offer = offers.offer_of(row)
+        url = urls.status_page(author["username"], row["status_id"]) if row["local"] else (row["url"] or row["uri"])
+        text = excerpt(html_to_text(offer.description), 300)
+        entries.append(Entry(offer, row["status_id"], url, author_view(author, urls, domain), _facts(offer), text))
+    return entries
+
+
+def read_filters(kind: str, params: Any) -> tuple[offers.BoardFilter, list[str]]:
+    """The filters from the query string, and a note for each value that was ignored."""
+    ignored: list[str] = []
+
+    def code(name: str, check: Any) -> Any:
+        text = (params.get(name) or "").strip()
+        if not text:
+            return None
+        try:
+            return check(text)
+        except ValueError:
+            ignored.append(f"unknown {name} {text[:20]!r}")
+            return None
+
+    hall = (params.get("hall") or "").strip()
+    direction = (params.get("direction") or "").strip().lower() or None
+    if direction is not None and direction not in DIRECTIONS:
+        ignored.append(f"unknown direction {direction[:20]!r}")
+        direction = None
+    flags = {name: (params.get(name) or "").lower() in ("1", "true", "on", "yes") for name in ("local", "remote")}
+    filters = offers.BoardFilter(
+        kind=kind,
+        sector=code("sector", check_sector),
+        region=code("region", check_region),
+        q=" ".join((params.get("q") or "").split())[:100] or None,
+        hall=int(hall) if hall.isascii() and hall.isdigit() and len(hall) < 19 else None,
+        local=flags["local"],
+        direction=direction if kind == "opportunity" else None,
+        employment_type=code("employment_type", check_employment_type) if kind == "job" else None,
+        remote=True if flags["remote"] and kind == "job" else None,
+    )
+    return filters, ignored
+
+
+def _query(filters: offers.BoardFilter, **extra: Any) -> str:
+    values = {
+        "sector": filters.sector,
+        "region": filters.region,
+        "q": filters.q,
+        "hall": filters.hall,
+        "local": "1" if filters.local else None,
+        "direction": filters.direction,
+        "employment_type": filters.employment_type,
+        "remote": "1" if filters.remote else None,
+        **extra,
+    }
+    return urlencode({k: v for k, v in values.items() if v})
+
+
+async def board_page(request: Request) -> Response:
+    path = request.url.path.strip("/")
+    kind = _KIND_OF_PATH[path]
+    urls: LocalUrls = request.app.state.urls
+    filters, ignored = read_filters(kind, request.query_params)
+    before = (request.query_params.get("max_id") or "").strip()
+    page = Page(max_id=int(before) if before.isdigit() and len(before) < 19 else None, limit=PAGE_SIZE)
+    rows = await offers.board(request.app.state.pool, filters, page)
+    board_url = f"{urls.base}/{path}"
+    context = {
+        "kind": kind,
+        "boards": BOARDS,
+        "filters": filters,
+        "ignored": ignored,
+        "entries": await _entries(request.app.state.pool, rows, urls, request.app.state.settings.domain),
+        "sectors": SECTORS,
+        "employment_types": {code: EMPLOYMENT_LABELS[code] for code in EMPLOYMENT_TYPES},
+        "directions": DIRECTIONS,
+        "older": f"{board_url}?{_query(filters, max_id=rows[-1]['status_id'])}" if len(rows) == PAGE_SIZE else None,
+        "held": request.query_params.get("held") == "1",  # back from the form: the offer awaits review
+    }
+    filtered = replace(filters, kind=None) != offers.BoardFilter() or page.max_id is not None
+    title = BOARDS[kind][1]
+    meta = Meta(
+        title=title,
+        description=f"{title} of this server and the servers it follows: newest first, expired ones removed.",
+        url=f"{board_url}?{_query(filters)}" if filtered else board_url,
+        image=urls.static(INSTANCE_THUMBNAIL),
+        noindex=filtered,
+    )
+    return await render(request, "boards.html", context, meta=meta)
+
+
+# ---- the form --------------------------------------------------------------------------------------
+async def _identities(pool: asyncpg.Pool, user: asyncpg.Record) -> list[dict[str, Any]]:
+    """Who the member may post as: themselves, and each organization whose team they are on."""
+    own = {"id": user["actor_id"], "name": f"@{user['username']} (you)", "role": None}
+    organizations = [
+        {"id": o["id"], "name": f"{o['display_name'] or o['username']} (@{o['username']})", "role": o["role"]}
+        for o in await teams.organizations_of(pool, user["id"])
+        if roles.member_may(o["role"], roles.Permission.POST)
+    ]
+    return [own, *organizations]
+
+
+async def _form(request: Request, user: asyncpg.Record, status: int = 200, **context: Any) -> Response:
+    kind = _KIND_OF_PATH[request.url.path.strip("/").removesuffix("/new")]
+    pool = request.app.state.pool
+    halls = await pool.fetch(
+        "SELECT id, username, display_name FROM actors WHERE actor_type = 'Group' AND domain IS NULL "
+        "AND suspended_at IS NULL ORDER BY lower(username)"
+    )
+    body = {
+        "kind": kind,
+        "boards": BOARDS,
+        "identities": await _identities(pool, user),
+        "halls": halls,
+        "sectors": SECTORS,
+        "currencies": CURRENCIES,
+        "employment_types": {code: EMPLOYMENT_LABELS[code] for code in EMPLOYMENT_TYPES},
+        "directions": DIRECTIONS,
+        "csrf_token": csrf_token(request, user),
+        "values": context.pop("values", {"hall_id": request.query_params.get("hall", "")}),
+        "error": None,
+        "error_field": None,
+        **context,
+    }
+    urls: LocalUrls = request.app.state.urls
+    title = f"Post to the {BOARDS[kind][1].lower()}"
+    meta = Meta(
+        title=title,
+        description=title,
+        url=urls.base + request.url.path,
+        image=urls.static(INSTANCE_THUMBNAIL),
+        noindex=True,
+    )
+    return await render(request, "offer_form.html", body, meta=meta, status_code=status, headers=NO_STORE)
+
+
+async def new_offer(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    return await _form(request, user)
+
+
+_FORM_FIELDS: Final = ("title", "description", "location", "employment_type", "salary_min", "salary_max", "currency",
+                       "sector", "region", "direction", "budget", "quantity", "valid_through")  # fmt: skip
+
+
+async def create_offer(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    async with request.form() as form:
+        submitted = {name: str(value) for name, value in form.items() if isinstance(value, str)}
+    if not csrf_ok(request, user, submitted.get("csrf_token")):
+        return await _form(request, user, 403, values=submitted, error="This form has expired. Please send it again.")
+    kind = _KIND_OF_PATH[request.url.path.strip("/").removesuffix("/new")]
+    values: dict[str, Any] = {"kind": kind, **{k: submitted[k] for k in _FORM_FIELDS if submitted.get(k, "").strip()}}
+    values["remote"] = submitted.get("remote") == "1"
+    apply = submitted.get("apply", "").strip()
+    if apply:
+        values["apply_email" if "@" in apply and "://" not in apply else "apply_url"] = apply
+    pool = request.app.state.pool
+    identities = {str(i["id"]): i for i in await _identities(pool, user)}
+    chosen = identities.get(submitted.get("as", ""), identities[str(user["actor_id"])])
+    author = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", chosen["id"])
+    hall_id = submitted.get("hall_id", "").strip()
+    hall = await pool.fetchrow(
+        "SELECT * FROM actors WHERE id = $1 AND actor_type = 'Group'",
+        int(hall_id) if hall_id.isascii() and hall_id.isdigit() and len(hall_id) < 19 else None,
+    )
+    state = request.app.state
+    try:
+        status_id = await offers.create(
+            pool,
+            state.urls,
+            state.settings.domain,
+            author,
+            values,
+            hall=hall,
+            created_by_user_id=user["id"],
+            hold_for_approval=chosen["role"] is not None and roles.needs_review(chosen["role"]),
+        )
+    except DomainError as exc:
+        field = exc.field if isinstance(exc, offers.OfferInvalid) else None
+        return await _form(request, user, exc.status, values=submitted, error=str(exc), error_field=field)
+    if chosen["role"] is not None:  # acting for an organization: its audit log records who posted
+        await audit.record(pool, author["id"], user["id"], "post", None, {"status_id": str(status_id), "offer": kind})
+    path = BOARDS[kind][0]
+    held = chosen["role"] is not None and roles.needs_review(chosen["role"])
+    target = f"/{path}?held=1" if held else f"/@{author['username']}/{status_id}"
+    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+
+
+routes: list[BaseRoute] = [
+    Route("/jobs", board_page, methods=["GET", "HEAD"]),
+    Route("/opportunities", board_page, methods=["GET", "HEAD"]),
+    Route("/jobs/new", new_offer, methods=["GET"]),
+    Route("/opportunities/new", new_offer, methods=["GET"]),
+    Route("/jobs/new", create_offer, methods=["POST"]),
+    Route("/opportunities/new", create_offer, methods=["POST"]),
+]

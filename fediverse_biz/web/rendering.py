@@ -1,0 +1,152 @@
+"""How the web door renders a page: one Jinja2 environment, the meta block every page carries, the
+headers that keep pages safe, and the 404/410 pages.
+
+Every public page extends `layout.html` (itself an extension of `base.html`, the authorize page's
+template) and is given a `Meta`: title, description, canonical URL and image, rendered as OpenGraph
+and Twitter card tags, plus the `alternate` links (ActivityPub document, feeds) that let other
+software find the machine-readable twin of the page. Autoescaping is on: names, bios and posts come
+from strangers; only HTML we rendered or sanitised ourselves is marked safe in the templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from ..api.instance import instance_facts
+from ..config import Settings
+from ..core.urls import LocalUrls
+from .static_files import INSTANCE_THUMBNAIL
+
+TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
+STYLESHEET: Final = "site.css"
+DESCRIPTION_LENGTH: Final = 200  # what link previews show; longer text is cut on a word boundary
+
+# No script may run and nothing may load from elsewhere: pages need only our stylesheet and our images.
+# No `form-action`: Chrome applies it to the redirect after a submission, and the remote-follow form
+# must end on the visitor's own server, whatever it is.
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+# Public pages change when someone posts; a minute of caching absorbs a link going viral.
+PUBLIC_CACHE: Final = {"Cache-Control": "public, max-age=60"}
+NO_STORE: Final = {"Cache-Control": "no-store"}
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC") if value else ""
+
+
+def _number(value: int | None) -> str:
+    return f"{value or 0:,}"
+
+
+environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,  # a misspelt variable is a test failure, not a blank on the page
+)
+environment.filters.update(iso=_iso, when=_when, number=_number)
+templates = Jinja2Templates(env=environment)
+
+
+@dataclass(frozen=True)
+class Feed:
+    type: str  # application/atom+xml, application/rss+xml
+    title: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a page says about itself to crawlers, link previews and fediverse software."""
+
+    title: str
+    description: str
+    url: str  # canonical
+    image: str
+    og_type: str = "website"
+    card: str = "summary"  # Twitter card; summary_large_image when a post has a picture
+    activity_json: str | None = None  # the ActivityPub id of what the page shows
+    feeds: tuple[Feed, ...] = ()
+    noindex: bool = False
+    image_alt: str = ""
+
+
+@dataclass(frozen=True)
+class Site:
+    title: str
+    domain: str
+    base: str
+    stylesheet: str
+
+
+def excerpt(text: str, limit: int = DESCRIPTION_LENGTH) -> str:
+    """One line of at most `limit` characters, cut at a word with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0] or line[: limit - 1]
+    return cut + "…"
+
+
+async def site_of(request: Request) -> Site:
+    settings: Settings = request.app.state.settings
+    urls: LocalUrls = request.app.state.urls
+    facts = await instance_facts(request)  # cached for a minute per process
+    return Site(
+        title=str(facts.texts.get("title") or settings.domain),
+        domain=settings.domain,
+        base=urls.base,
+        stylesheet=urls.static(STYLESHEET),
+    )
+
+
+async def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    meta: Meta,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    site = await site_of(request)
+    body = {"site": site, "meta": meta, **context}
+    all_headers = {**PAGE_HEADERS, **(headers if headers is not None else PUBLIC_CACHE)}
+    return templates.TemplateResponse(request, template, body, status_code=status_code, headers=all_headers)
+
+
+async def error_page(
+    request: Request, status_code: int, heading: str, message: str, *, back: str | None = None
+) -> Response:
+    """The 404/410 (and failed form) answers of the web door: a real page, never indexed or cached."""
+    urls: LocalUrls = request.app.state.urls
+    meta = Meta(
+        title=heading,
+        description=message,
+        # The decoded path may hold anything (NUL, newlines): quote it again for the page.
+        url=urls.base + quote(request.url.path),
+        image=urls.static(INSTANCE_THUMBNAIL),
+        noindex=True,
+    )
+    context = {"heading": heading, "message": message, "back": back}
+    return await render(request, "error.html", context, meta=meta, status_code=status_code, headers=NO_STORE)
