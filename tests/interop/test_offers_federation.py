@@ -6,7 +6,7 @@ Mastodon API, and leave B's boards when they expire."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from tests.support.accounts import PASSWORD, api_headers
 from tests.support.html import by_class, parse, text, text_of
 from tests.support.mastodon_client import login_mastodon
 from tests.support.mastodon_schemas import assert_matches
+from tests.support.polling import eventually
 from tests.support.servers import LiveServer
 from tests.support.social import validating_session
 
@@ -104,17 +105,6 @@ class Instance:
         for entry in entries:
             assert_matches("offer", entry)
         return entries
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy: the effect lands in another server's database."""
-    try:
-        async with asyncio.timeout(within):
-            while not (result := await check()):  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
-            return result
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for: {what}") from None
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ date by A's Update(actor). Two real servers on 127.0.0.1 with their own database
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.remote_actors import instance_signer, resolve_handle
 from tests.support.accounts import api_headers
 from tests.support.mastodon_schemas import assert_matches
+from tests.support.polling import eventually
 from tests.support.servers import LiveServer
 
 PASSWORD = "correct horse battery"
@@ -67,17 +68,6 @@ class Instance:
         for account in body:
             assert_matches("account", account)
         return body
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy: the effect lands in another server's database."""
-    try:
-        async with asyncio.timeout(within):
-            while not (result := await check()):  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
-            return result
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for: {what}") from None
 
 
 @pytest.fixture

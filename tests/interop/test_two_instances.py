@@ -8,7 +8,7 @@ every effect on the other side is observed in that side's database after real HT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import create_pool
 from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.remote_actors import instance_signer, resolve_handle
+from tests.support.polling import eventually
 from tests.support.servers import LiveServer
 
 PASSWORD = "correct horse battery"
@@ -55,18 +56,6 @@ class Instance:
 
     async def status_by_uri(self, uri: str) -> asyncpg.Record | None:
         return await self.pool.fetchrow("SELECT * FROM statuses WHERE uri = $1", uri)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy; deliveries are asynchronous by design, and the
-    effect lands in another server's database, so there is no event here to wait on."""
-    try:
-        async with asyncio.timeout(within):
-            while not (result := await check()):  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
-            return result
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for: {what}") from None
 
 
 @pytest.fixture
