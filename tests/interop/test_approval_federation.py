@@ -21,10 +21,10 @@ from mastodon import Mastodon
 
 from fediverse_biz.business import teams
 from fediverse_biz.core import accounts, follows
-from fediverse_biz.db.pool import create_pool
-from tests.interop.test_two_instances import Instance, eventually
 from tests.support.accounts import PASSWORD
+from tests.support.instances import Instance, started
 from tests.support.mastodon_client import login_mastodon
+from tests.support.polling import eventually
 from tests.support.servers import LiveServer
 
 AS2 = {"Accept": "application/activity+json"}
@@ -32,11 +32,8 @@ AS2 = {"Accept": "application/activity+json"}
 
 @pytest.fixture
 async def pair(live_server_factory: Callable[..., LiveServer]) -> AsyncIterator[tuple[Instance, Instance]]:
-    servers = [await asyncio.to_thread(live_server_factory) for _ in range(2)]
-    pools = [await create_pool(s.dsn, min_size=1, max_size=4) for s in servers]
-    yield Instance(servers[0], pools[0]), Instance(servers[1], pools[1])
-    for pool in pools:
-        await pool.close()
+    async with started(live_server_factory, 2, Instance) as (a, b):
+        yield a, b
 
 
 async def login(instance: Instance, username: str, actor: str | None = None) -> Mastodon:

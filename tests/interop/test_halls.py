@@ -10,7 +10,6 @@ that applies the activity, so no community_announces row and no delivery job mea
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,19 +19,16 @@ import pytest
 from fediverse_biz.business import hall_moderation
 from fediverse_biz.business.communities import Acting
 from fediverse_biz.core import accounts, follows, statuses
-from fediverse_biz.db.pool import create_pool
-from tests.interop.test_two_instances import Instance, eventually
 from tests.support.halls import make_hall
+from tests.support.instances import Instance, started
+from tests.support.polling import eventually
 from tests.support.servers import LiveServer
 
 
 @pytest.fixture
 async def fair(live_server_factory: Callable[..., LiveServer]) -> AsyncIterator[list[Instance]]:
-    servers = [await asyncio.to_thread(live_server_factory) for _ in range(3)]
-    pools = [await create_pool(s.dsn, min_size=1, max_size=4) for s in servers]
-    yield [Instance(s, p) for s, p in zip(servers, pools, strict=True)]
-    for pool in pools:
-        await pool.close()
+    async with started(live_server_factory, 3, Instance) as running:
+        yield running
 
 
 async def _organization(instance: Instance, name: str, owner: str) -> asyncpg.Record:

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from fediverse_biz.core import accounts, follows
-from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.db.pool import create_pool
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.remote_actors import instance_signer, resolve_handle
 from tests.support.accounts import PASSWORD, api_headers
 from tests.support.html import by_class, parse, text, text_of
+from tests.support.instances import Instance as SharedInstance
+from tests.support.instances import started
 from tests.support.mastodon_client import login_mastodon
 from tests.support.mastodon_schemas import assert_matches
 from tests.support.polling import eventually
@@ -75,24 +71,8 @@ OFFER_FIELDS = ("kind", "title", "description", "location", "remote", "employmen
                 "budget", "quantity", "valid_through", "expired")  # fmt: skip
 
 
-@dataclass
-class Instance:
-    server: LiveServer
-    pool: asyncpg.Pool
-
-    @property
-    def urls(self) -> LocalUrls:
-        return LocalUrls(self.server.base_url)
-
-    @property
-    def domain(self) -> str:
-        return self.server.settings.domain
-
-    async def resolve(self, handle: str) -> asyncpg.Record:
-        """Look up a remote account the way a member's search does (WebFinger, then the actor)."""
-        instance_actor = await self.pool.fetchrow("SELECT * FROM actors WHERE is_instance_actor")
-        async with create_session(["127.0.0.0/8"], user_agent="test") as http:
-            return await resolve_handle(self.pool, http, handle, signer=instance_signer(instance_actor), scheme="http")
+class Instance(SharedInstance):
+    """The shared live instance, plus what this test reads from it."""
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.server.base_url) as http:
@@ -109,11 +89,8 @@ class Instance:
 
 @pytest.fixture
 async def pair(live_server_factory: Callable[..., LiveServer]) -> AsyncIterator[tuple[Instance, Instance]]:
-    servers = [await asyncio.to_thread(live_server_factory) for _ in range(2)]
-    pools = [await create_pool(s.dsn, min_size=1, max_size=4) for s in servers]
-    yield Instance(servers[0], pools[0]), Instance(servers[1], pools[1])
-    for p in pools:
-        await p.close()
+    async with started(live_server_factory, 2, Instance) as (a, b):
+        yield a, b
 
 
 def fields_of(entry: dict[str, Any]) -> dict[str, Any]:

@@ -9,62 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any
 
-import asyncpg
 import pytest
 
-from fediverse_biz.core import accounts, follows, interactions, statuses
-from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.db.pool import create_pool
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.remote_actors import instance_signer, resolve_handle
+from fediverse_biz.core import follows, interactions, statuses
+from tests.support.instances import Instance, started
 from tests.support.polling import eventually
 from tests.support.servers import LiveServer
-
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Instance:
-    server: LiveServer
-    pool: asyncpg.Pool
-
-    @property
-    def urls(self) -> LocalUrls:
-        return LocalUrls(self.server.base_url)
-
-    @property
-    def domain(self) -> str:
-        return self.server.settings.domain
-
-    async def user(self, username: str, *, locked: bool = False) -> asyncpg.Record:
-        made = await accounts.create_user(self.pool, self.urls, username, f"{username}@example.com", PASSWORD)
-        if locked:
-            await self.pool.execute("UPDATE actors SET locked = true WHERE id = $1", made.actor_id)
-        return await self.pool.fetchrow("SELECT * FROM actors WHERE id = $1", made.actor_id)
-
-    async def resolve(self, handle: str) -> asyncpg.Record:
-        """Look up a remote account the way a member's search does (WebFinger, then the actor)."""
-        instance_actor = await self.pool.fetchrow("SELECT * FROM actors WHERE is_instance_actor")
-        async with create_session(["127.0.0.0/8"], user_agent="test") as http:
-            return await resolve_handle(self.pool, http, handle, signer=instance_signer(instance_actor), scheme="http")
-
-    async def post(self, author: asyncpg.Record, text: str, **draft: Any) -> int:
-        return await statuses.create(self.pool, self.urls, self.domain, author, statuses.Draft(text=text, **draft))
-
-    async def status_by_uri(self, uri: str) -> asyncpg.Record | None:
-        return await self.pool.fetchrow("SELECT * FROM statuses WHERE uri = $1", uri)
 
 
 @pytest.fixture
 async def instances(live_server_factory: Callable[..., LiveServer]) -> AsyncIterator[list[Instance]]:
-    servers = [await asyncio.to_thread(live_server_factory) for _ in range(3)]
-    pools = [await create_pool(s.dsn, min_size=1, max_size=4) for s in servers]
-    yield [Instance(s, p) for s, p in zip(servers, pools, strict=True)]
-    for p in pools:
-        await p.close()
+    async with started(live_server_factory, 3, Instance) as running:
+        yield running
 
 
 async def test_follow_post_interact_edit_delete_unfollow_block(instances: list[Instance]) -> None:
