@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,10 +16,10 @@ from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor
+from fediverse_biz.federation.object_endpoints import PAGE_SIZE, outbox_cursor, outbox_page
 
 __all__ = ["routes"]
 
-PAGE_SIZE: Final = 20
 
 
 async def _hall(request: Request) -> asyncpg.Record | Response:
@@ -71,8 +69,7 @@ async def outbox(request: Request) -> Response:
                 "first": f"{outbox_uri}?page=true",
             }
         )
-    max_id = request.query_params.get("max_id", "")
-    cursor = int(max_id) if max_id.isdigit() and len(max_id) <= 19 else None
+    cursor = outbox_cursor(request)
     rows = await pool.fetch(
         """SELECT id, announce FROM community_announces
             WHERE community_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3""",
@@ -81,16 +78,7 @@ async def outbox(request: Request) -> Response:
         PAGE_SIZE,
     )
     items = [{k: v for k, v in dict(r["announce"]).items() if k != "@context"} for r in rows]
-    page: dict[str, Any] = {
-        "@context": CONTEXT,
-        "id": f"{outbox_uri}?page=true" + (f"&max_id={cursor}" if cursor else ""),
-        "type": "OrderedCollectionPage",
-        "partOf": outbox_uri,
-        "orderedItems": items,
-    }
-    if len(rows) == PAGE_SIZE:
-        page["next"] = f"{outbox_uri}?max_id={rows[-1]['id']}&page=true"
-    return activity_json(page)
+    return activity_json(outbox_page(outbox_uri, cursor, items, [r["id"] for r in rows]))
 
 
 routes: list[BaseRoute] = [

@@ -130,8 +130,7 @@ async def outbox(request: Request) -> Response:
                 "last": f"{outbox_uri}?min_id=0&page=true",
             }
         )
-    max_id = request.query_params.get("max_id", "")
-    cursor = int(max_id) if max_id.isdigit() else None
+    cursor = outbox_cursor(request)
     ids = [
         r["id"]
         for r in await pool.fetch(
@@ -147,6 +146,18 @@ async def outbox(request: Request) -> Response:
     items = [_activity_of(bundles[i], urls) for i in ids if i in bundles]
     for item in items:
         item.pop("@context", None)
+    return activity_json(outbox_page(outbox_uri, cursor, items, ids))
+
+
+def outbox_cursor(request: Request) -> int | None:
+    """The `max_id` of an outbox page request; junk means the first page."""
+    max_id = request.query_params.get("max_id", "")
+    return int(max_id) if max_id.isdigit() and len(max_id) <= 19 else None
+
+
+def outbox_page(outbox_uri: str, cursor: int | None, items: list[dict[str, Any]], ids: list[int]) -> dict[str, Any]:
+    """An OrderedCollectionPage of an outbox, newest first; `ids` are the row ids the items came from
+    (a full page links to the next one)."""
     page: dict[str, Any] = {
         "@context": CONTEXT,
         "id": f"{outbox_uri}?page=true" + (f"&max_id={cursor}" if cursor else ""),
@@ -156,7 +167,7 @@ async def outbox(request: Request) -> Response:
     }
     if len(ids) == PAGE_SIZE:
         page["next"] = f"{outbox_uri}?max_id={ids[-1]}&page=true"
-    return activity_json(page)
+    return page
 
 
 routes: list[BaseRoute] = [
