@@ -54,7 +54,6 @@ class ServerProcess:
     port: int
     log_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)
-    patch_nodelay: bool = False  # serve through bench/_serve_patched.py (diagnostic runs only)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -97,7 +96,7 @@ class ServerProcess:
         """Spawn `serve` and wait for /healthz 200; returns the seconds that took."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
-        command = [sys.executable, "-m", "bench._serve_patched", "serve"] if self.patch_nodelay else _serve_command()
+        command = _serve_command()
         self.proc = spawn(command, self.log_path, env=self.environment(), cwd=REPO)
         deadline = began + START_TIMEOUT
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:

@@ -1,7 +1,7 @@
 """Run the benchmark suite against a freshly started `fediverse-biz serve` on the embedded database.
 
     python -m bench.run [--quick] [--out bench/out] [--server-env NAME=VALUE ...] [--only NAME,...] [--keep]
-                        [--profile DIR] [--patch-nodelay] [--wait-quiet SECONDS]
+                        [--profile DIR] [--wait-quiet SECONDS]
 
 Writes report.json, report.md and latency.png to --out, and prints each benchmark's figure, the ceiling
 measured in the same run, and their ratio as it goes. `--quick` uses tiny sizes (CI keeps the scripts
@@ -222,8 +222,7 @@ async def suite(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], 
     keys = inbox_ingest.make_keys(sizes.inbox_actors)
     say(f"generated {len(keys)} sender keys in {time.perf_counter() - began:.1f} s")
     peers = Peers(workdir / "peers")
-    server = ServerProcess(workdir / "data", free_port(), workdir / "serve.log", extra_env,
-                           patch_nodelay=args.patch_nodelay)
+    server = ServerProcess(workdir / "data", free_port(), workdir / "serve.log", extra_env)
     ceiling_proc: subprocess.Popen[bytes] | None = None
     results: list[Result] = []
     info: dict[str, Any] = {"server_env": {k: v for k, v in server.environment().items()
@@ -300,8 +299,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory and logs")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to SECONDS for other work on the machine to stop (shared machines)")
-    parser.add_argument("--patch-nodelay", action="store_true",
-                        help="diagnostic: serve with TCP_NODELAY on the listening socket (bench/_serve_patched.py)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="py-spy --gil samples of the server (if on PATH) per benchmark, to DIR")
     args = parser.parse_args(argv)
@@ -346,7 +343,7 @@ async def main(argv: list[str]) -> int:
         "machine": info.get("machine", machine()),
         "source": source_tree(),
         "server_env": " ".join(f"{k}={v}" for k, v in sorted(info.get("server_env", {}).items())),
-        "server_launcher": "bench/_serve_patched.py (TCP_NODELAY)" if args.patch_nodelay else "fediverse-biz serve",
+        "server_launcher": "fediverse-biz serve",
         "machine_busy_before_start": round(busy_before, 3) if busy_before is not None else None,
         "cpu_during_benchmarks": info.get("cpu"),
         "benchmarks": {r.name: r.to_json() for r in results},
