@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from ..activitypub.activities import types
 from ..activitypub.actors import ACTOR_TYPES, authority
 from ..activitypub.notes import NOTE_TYPES, note_from_ap
+from ..business import offers
 from ..core import remote_statuses, search
 from ..federation.fetch import FetchError, fetch_ap_object
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
@@ -186,7 +187,7 @@ async def _store_note(request: Request, document: dict[str, Any]) -> int:
     author = await resolve_actor(state.pool, state.http, author_uri, signer=signer)
     parsed = note_from_ap(document, actor_followers_url=author["followers_url"])
     async with state.pool.acquire() as conn, conn.transaction():
-        return await remote_statuses.store_remote_note(conn, parsed, author, state.urls)
+        return await remote_statuses.store_remote_note(conn, parsed, author, state.urls, index=offers.index_remote)
 
 
 routes: list[BaseRoute] = [

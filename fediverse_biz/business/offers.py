@@ -177,6 +177,11 @@ async def store_remote(conn: asyncpg.Connection, status_id: int, parsed: ParsedN
         await index(offer)(conn, status_id)
 
 
+async def index_remote(conn: asyncpg.Connection, status_id: int, parsed: ParsedNote, editing: bool) -> None:
+    """core.remote_statuses' NoteIndexer: what the federation passes when it stores a peer's post."""
+    await store_remote(conn, status_id, parsed, editing=editing)
+
+
 # ---- reading ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BoardFilter:

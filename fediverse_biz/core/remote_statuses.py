@@ -10,7 +10,7 @@ nothing the second time.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,6 @@ import asyncpg
 
 from ..activitypub.context import PUBLIC
 from ..activitypub.notes import ParsedNote
-from ..business import offers  # issue 6 hook: a peer's offer is indexed with its post, in one transaction
 from . import distribution, events, notifications
 from .hydrate import load_status
 from .urls import LocalUrls
@@ -131,7 +130,14 @@ def _json_text(value: Any) -> str:
 
 
 # ---- create and edit ------------------------------------------------------------------------------
-async def store_remote_note(conn: asyncpg.Connection, parsed: ParsedNote, author: Row, urls: LocalUrls) -> int:
+# Structured extensions of a post (business/offers.py indexes job offers) are written by the caller's
+# indexer inside the same transaction; core does not import business/ (DESIGN.md import direction).
+NoteIndexer = Callable[[asyncpg.Connection, int, ParsedNote, bool], Awaitable[None]]
+
+
+async def store_remote_note(
+    conn: asyncpg.Connection, parsed: ParsedNote, author: Row, urls: LocalUrls, *, index: NoteIndexer | None = None
+) -> int:
     """Store a peer's Note/Article/Page/Question and fan it out; returns its id (the existing one if known).
 
     The id comes from `published` (id_at), so a post fetched late still sorts where it was written. A reply
@@ -180,8 +186,8 @@ async def store_remote_note(conn: asyncpg.Connection, parsed: ParsedNote, author
     )
     await _write_parts(conn, status_id, parsed, urls)
     await _write_media(conn, author["id"], status_id, parsed)
-    # Issue 6 hook: a job offer or opportunity goes on the boards with the post (business/offers.py).
-    await offers.store_remote(conn, status_id, parsed, editing=False)
+    if index is not None:
+        await index(conn, status_id, parsed, False)
     if parent is not None:
         await conn.execute("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", parent["id"])
     # Replies that arrived before this status (their in_reply_to_uri names it) now link to it.
@@ -201,7 +207,9 @@ async def store_remote_note(conn: asyncpg.Connection, parsed: ParsedNote, author
     return status_id
 
 
-async def update_remote_note(conn: asyncpg.Connection, status: Row, parsed: ParsedNote, urls: LocalUrls) -> bool:
+async def update_remote_note(
+    conn: asyncpg.Connection, status: Row, parsed: ParsedNote, urls: LocalUrls, *, index: NoteIndexer | None = None
+) -> bool:
     """Apply an author's edit, keeping every version in status_edits; returns whether anything changed.
 
     Mastodon 3.5+ treats an Update as an edit when it carries `updated` and what we hold was not edited
@@ -248,7 +256,8 @@ async def update_remote_note(conn: asyncpg.Connection, status: Row, parsed: Pars
         _json_text(_extra(parsed)),
     )
     await _write_parts(conn, status_id, parsed, urls)
-    await offers.store_remote(conn, status_id, parsed, editing=True)  # issue 6 hook, as in store_remote_note
+    if index is not None:
+        await index(conn, status_id, parsed, True)
     media_ids = await _write_media(conn, status["actor_id"], status_id, parsed)
     await conn.execute(
         """INSERT INTO status_edits (status_id, content, spoiler_text, sensitive, media_ids, created_at)

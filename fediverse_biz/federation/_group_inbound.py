@@ -29,6 +29,7 @@ from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, ob
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES, ParsedNote, note_from_ap
 from fediverse_biz.activitypub.validation import SchemaError, validate_activity, validate_object
+from fediverse_biz.business import offers
 from fediverse_biz.core import remote_statuses, statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.federation import _inbox_statuses as posts
@@ -134,7 +135,9 @@ async def _plain_boost(act: Inbound, obj: Any) -> None:
         await _lock(conn, uri)
         status = await conn.fetchrow("SELECT * FROM statuses WHERE uri = $1 AND reblog_of_id IS NULL", uri)
         if status is None and fetched is not None:
-            status_id = await remote_statuses.store_remote_note(conn, fetched[0], fetched[1], act.urls)
+            status_id = await remote_statuses.store_remote_note(
+                conn, fetched[0], fetched[1], act.urls, index=offers.index_remote
+            )
             status = await conn.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
         if status is None:
             raise Ignored("Announce of a post we do not have")
@@ -201,8 +204,12 @@ async def _create(act: Inbound, inner: Mapping[str, Any], author_uri: str, trust
             if await conn.fetchval("SELECT 1 FROM tombstones WHERE uri = $1", parsed.uri):
                 return  # deleted (or removed by moderators) before the group's Announce arrived
             for ancestor, ancestor_author in ancestors:
-                await remote_statuses.store_remote_note(conn, ancestor, ancestor_author, act.urls)
-            status_id = await remote_statuses.store_remote_note(conn, parsed, author, act.urls)
+                await remote_statuses.store_remote_note(
+                    conn, ancestor, ancestor_author, act.urls, index=offers.index_remote
+                )
+            status_id = await remote_statuses.store_remote_note(
+                conn, parsed, author, act.urls, index=offers.index_remote
+            )
             status = await conn.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
         await _announced_by_group(act, conn, status)
 
@@ -218,7 +225,7 @@ async def _update(act: Inbound, inner: Mapping[str, Any], author_uri: str, trust
         )
         if status is None or status["actor_id"] != author["id"]:
             raise Ignored("Update of a post we do not have, or not the author's")
-        await remote_statuses.update_remote_note(conn, status, parsed, act.urls)
+        await remote_statuses.update_remote_note(conn, status, parsed, act.urls, index=offers.index_remote)
 
 
 async def _gone_at_origin(act: Inbound, uri: str) -> bool:

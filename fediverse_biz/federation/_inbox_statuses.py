@@ -24,6 +24,7 @@ from fediverse_biz.activitypub.activities import as_list, http_uri, object_id, p
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES, ParsedNote, note_from_ap
 from fediverse_biz.activitypub.validation import SchemaError, validate_object
+from fediverse_biz.business import offers
 from fediverse_biz.core import remote_statuses, statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.visibility import can_see
@@ -154,8 +155,8 @@ async def handle_create(act: Inbound) -> None:
     ancestors = await _ancestors(act, parsed.in_reply_to)
     async with act.effects() as conn:
         for ancestor, author in ancestors:
-            await remote_statuses.store_remote_note(conn, ancestor, author, act.urls)
-        await remote_statuses.store_remote_note(conn, parsed, act.actor, act.urls)
+            await remote_statuses.store_remote_note(conn, ancestor, author, act.urls, index=offers.index_remote)
+        await remote_statuses.store_remote_note(conn, parsed, act.actor, act.urls, index=offers.index_remote)
 
 
 async def update_post(act: Inbound, obj: Any) -> None:
@@ -174,7 +175,7 @@ async def update_post(act: Inbound, obj: Any) -> None:
             raise Ignored("Update of a post we do not have")
         if status["actor_id"] != act.actor["id"]:
             raise Ignored("only the author may update a post")  # CVE-2024-37903: check the stored author
-        await remote_statuses.update_remote_note(conn, status, parsed, act.urls)
+        await remote_statuses.update_remote_note(conn, status, parsed, act.urls, index=offers.index_remote)
 
 
 async def delete_post(act: Inbound, uri: str) -> None:
@@ -237,7 +238,9 @@ async def handle_announce(act: Inbound) -> None:
         raise Ignored("Announce that concerns nobody here")
     async with act.effects() as conn:
         if fetched is not None:
-            status_id = await remote_statuses.store_remote_note(conn, fetched[0], fetched[1], act.urls)
+            status_id = await remote_statuses.store_remote_note(
+                conn, fetched[0], fetched[1], act.urls, index=offers.index_remote
+            )
             status = await conn.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
         assert status is not None
         await remote_statuses.record_remote_announce(
