@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import __version__
@@ -24,6 +24,7 @@ from .core.urls import LocalUrls
 from .db.database import Database, open_database
 from .federation.fetch import create_session
 from .federation.worker import run_workers
+from .jsonio import JSONResponse
 from .middleware import BodySizeLimit, DatabaseUnavailable, RequestLog, wants_json
 from .ratelimit import RateLimit
 

@@ -74,7 +74,15 @@ def _run(coro: Awaitable[Any]) -> Any:
     async def wrapper() -> Any:
         return await coro
 
-    return asyncio.run(wrapper())
+    # uvloop when installed (uvicorn[standard] brings it), as `uvicorn.run` would pick: we run the server
+    # inside our own loop, so its choice does not apply. The stock loop's socket and callback handling
+    # was an eighth of a timeline request's CPU (docs/benchmarks.md).
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(wrapper())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(wrapper())
 
 
 async def _with_database(settings: Settings, action: Callable[[Database], Awaitable[Any]]) -> Any:

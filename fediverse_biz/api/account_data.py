@@ -17,12 +17,13 @@ import asyncio
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import organizations, roles
 from ..core import account_deletion, export
 from ..core.passwords import verify_password
+from ..jsonio import JSONResponse
 from .auth import Viewer, require, require_permission
 from .errors import ApiError, domain_errors
 from .params import read_params

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business.roles import Permission
@@ -20,6 +20,7 @@ from ..core import follows, graph, hydrate, profiles
 from ..core import search as account_search
 from ..core.paging import Page
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
+from ..jsonio import JSONResponse
 from . import entities
 from ._accounts import account_or_404, acting_actor, local_domains, relationship
 from .auth import Viewer, optional, require, require_permission

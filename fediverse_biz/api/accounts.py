@@ -13,12 +13,13 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business.roles import Permission
 from ..core import follows, graph, hydrate, media, oauth, profiles, registrations, timelines
 from ..core.registrations import RegistrationError, SignUp
+from ..jsonio import JSONResponse
 from . import account_lists, acting, entities
 from ._accounts import account_or_404, acting_actor, local_domains, relationship
 from .auth import INVALID_TOKEN, Viewer, optional, require, require_permission

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..core import oauth
+from ..jsonio import JSONResponse
 from .auth import require
 from .errors import ApiError
 from .params import read_params

@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import audit, communities, hall_moderation, roles
 from ..business.communities import Acting, Hall
 from ..business.sectors import SECTORS
+from ..jsonio import JSONResponse
 from . import entities
 from .auth import optional, require, require_permission
 from .errors import NOT_FOUND, ApiError, domain_errors

@@ -9,11 +9,12 @@ field `fediverse_biz.organization` (null when they have none); other clients ign
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import directory as catalogue
 from ..business import organizations
+from ..jsonio import JSONResponse
 from . import entities
 from .auth import optional
 from .errors import domain_errors

@@ -13,9 +13,10 @@ from contextlib import contextmanager
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..core.errors import DomainError
+from ..jsonio import JSONResponse
 
 NOT_FOUND = "Record not found"  # Mastodon's 404 message
 

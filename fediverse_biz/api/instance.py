@@ -17,13 +17,14 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .. import __version__
 from ..config import Settings
 from ..core import _images, media, statuses
 from ..core.urls import LocalUrls
+from ..jsonio import JSONResponse
 from .auth import require
 
 COMPATIBLE_MASTODON_VERSION = "4.3.0"

@@ -9,11 +9,12 @@ the configured cap is refused with 413 by the BodySizeLimit middleware before it
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..core import media
 from ..core.errors import DomainError
+from ..jsonio import JSONResponse
 from .auth import Viewer, require
 from .entities import media_entity
 from .errors import ApiError

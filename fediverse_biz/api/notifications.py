@@ -12,11 +12,12 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..core import notifications
 from ..core.hydrate import load_actors
+from ..jsonio import JSONResponse
 from . import entities
 from .auth import require
 from .errors import NOT_FOUND, ApiError

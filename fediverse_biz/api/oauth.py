@@ -17,11 +17,12 @@ from urllib.parse import unquote_plus, urlencode
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from ..core import oauth, scopes
+from ..jsonio import JSONResponse
 from .errors import ApiError, error_body
 from .params import Params, read_params
 

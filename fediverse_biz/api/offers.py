@@ -15,13 +15,14 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import offers
 from ..business._offer_values import DIRECTIONS, check_employment_type, check_region
 from ..business.sectors import check_sector
 from ..core.hydrate import load_actors
+from ..jsonio import JSONResponse
 from . import _offer_entity, acting, entities
 from .auth import optional, require
 from .errors import NOT_FOUND, ApiError, domain_errors

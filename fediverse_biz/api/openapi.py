@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .. import __version__
 from ..core.oauth import ALL_SCOPES
+from ..jsonio import JSONResponse
 from ._openapi_communities import COMMUNITY_OPERATIONS
 from ._openapi_offers import OFFER_OPERATIONS
 from ._openapi_operations import OPERATIONS, Operation

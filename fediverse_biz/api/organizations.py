@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import organizations
 from ..business.organizations import OrgProfile
 from ..business.sectors import COUNTRIES, SECTORS
 from ..core import profiles
+from ..jsonio import JSONResponse
 from .auth import optional, require
 from .entities import iso
 from .errors import NOT_FOUND, ApiError, domain_errors

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
 
 from ..core.paging import Page, keyset, newest_first
+from ..jsonio import JSONResponse
 
 _MAX_ID = 2**63 - 1  # ids are bigint
 _CURSORS = ("max_id", "since_id", "min_id")

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..activitypub.activities import types
@@ -27,6 +27,7 @@ from ..business import offers
 from ..core import remote_statuses, search
 from ..federation.fetch import FetchError, fetch_ap_object
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
+from ..jsonio import JSONResponse
 from . import entities
 from .auth import Viewer, optional
 from .errors import ApiError

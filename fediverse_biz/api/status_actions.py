@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business.roles import Permission
@@ -23,6 +23,7 @@ from ..core import interactions, timelines
 from ..core.content import html_to_text
 from ..core.hydrate import load_status
 from ..core.urls import LocalUrls
+from ..jsonio import JSONResponse
 from . import acting, entities
 from .auth import optional, require, require_permission
 from .errors import ApiError

@@ -14,11 +14,12 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import approvals, audit, roles, teams
 from ..core.paging import Page
+from ..jsonio import JSONResponse
 from . import entities
 from .auth import ROLE_FORBIDDEN, Viewer, require
 from .errors import NOT_FOUND, ApiError, domain_errors

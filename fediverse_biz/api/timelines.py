@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..core import timelines
 from ..core.content import extract_hashtags
+from ..jsonio import JSONResponse
 from .auth import optional, require
 from .errors import ApiError
 from .pagination import page_params, paginated

@@ -19,7 +19,7 @@ import asyncpg
 from ..activitypub.context import PUBLIC
 from ..activitypub.notes import ParsedNote
 from . import distribution, events, notifications
-from .hydrate import load_status
+from .hydrate import StatusBundle, load_status
 from .urls import LocalUrls
 
 Row = Mapping[str, Any]
@@ -45,7 +45,7 @@ def boost_visibility(to: Sequence[str], cc: Sequence[str]) -> str:
 
 
 # ---- parts of a status ----------------------------------------------------------------------------
-async def _mentioned_actor_ids(conn: asyncpg.Connection, parsed: ParsedNote, urls: LocalUrls) -> list[int]:
+async def _mentioned_actors(conn: asyncpg.Connection, parsed: ParsedNote, urls: LocalUrls) -> list[asyncpg.Record]:
     """Actors we know among the Mention hrefs. Local ones are also found by profile URL (`/@name`), which
     some servers put in href (Mastodon's TagManager#uri_to_actor accepts both). A direct post also
     "mentions" the local actors it is addressed to without a Mention tag (Mastodon's silent mentions),
@@ -53,8 +53,10 @@ async def _mentioned_actor_ids(conn: asyncpg.Connection, parsed: ParsedNote, url
     profile_prefix = f"{urls.base}/@"
     names = [h.removeprefix(profile_prefix).lower() for h in parsed.mentions if h.startswith(profile_prefix)]
     addressed = [*parsed.to, *parsed.cc] if parsed.visibility == "direct" else []
-    rows = await conn.fetch(
-        """SELECT id FROM actors
+    if not parsed.mentions and not addressed:
+        return []
+    return await conn.fetch(
+        """SELECT * FROM actors
             WHERE NOT is_instance_actor
               AND (uri = ANY($1::text[])
                    OR (domain IS NULL AND (lower(username) = ANY($2::text[]) OR uri = ANY($3::text[]))))
@@ -63,18 +65,23 @@ async def _mentioned_actor_ids(conn: asyncpg.Connection, parsed: ParsedNote, url
         names,
         addressed,
     )
-    return [r["id"] for r in rows]
 
 
-async def _write_parts(conn: asyncpg.Connection, status_id: int, parsed: ParsedNote, urls: LocalUrls) -> None:
-    """Mentions, hashtags (replacing any previous ones: an edit may change both)."""
-    await conn.execute("DELETE FROM status_mentions WHERE status_id = $1", status_id)
-    await conn.execute("DELETE FROM status_tags WHERE status_id = $1", status_id)
-    await conn.execute(
-        "INSERT INTO status_mentions (status_id, actor_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
-        status_id,
-        await _mentioned_actor_ids(conn, parsed, urls),
-    )
+async def _write_parts(
+    conn: asyncpg.Connection, status_id: int, parsed: ParsedNote, urls: LocalUrls, *, fresh: bool = False
+) -> list[asyncpg.Record]:
+    """Mentions, hashtags (replacing any previous ones: an edit may change both; a `fresh` status has
+    none to replace). Returns the mentioned actors' rows, in id order."""
+    if not fresh:
+        await conn.execute("DELETE FROM status_mentions WHERE status_id = $1", status_id)
+        await conn.execute("DELETE FROM status_tags WHERE status_id = $1", status_id)
+    mentioned = await _mentioned_actors(conn, parsed, urls)
+    if mentioned:
+        await conn.execute(
+            "INSERT INTO status_mentions (status_id, actor_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+            status_id,
+            [r["id"] for r in mentioned],
+        )
     if parsed.hashtags:
         await conn.execute(
             "INSERT INTO tags (name) SELECT unnest($1::text[]) ON CONFLICT (lower(name)) DO NOTHING", parsed.hashtags
@@ -85,11 +92,16 @@ async def _write_parts(conn: asyncpg.Connection, status_id: int, parsed: ParsedN
             status_id,
             [name.lower() for name in parsed.hashtags],
         )
+    return list(mentioned)
 
 
-async def _write_media(conn: asyncpg.Connection, author_id: int, status_id: int, parsed: ParsedNote) -> list[int]:
-    """Remote media rows (not copied: `remote_url`), replacing any previous ones; returns their ids in order."""
-    await conn.execute("DELETE FROM media_attachments WHERE status_id = $1 AND file_path IS NULL", status_id)
+async def _write_media(
+    conn: asyncpg.Connection, author_id: int, status_id: int, parsed: ParsedNote, *, fresh: bool = False
+) -> list[int]:
+    """Remote media rows (not copied: `remote_url`), replacing any previous ones (a `fresh` status has
+    none); returns their ids in order."""
+    if not fresh:
+        await conn.execute("DELETE FROM media_attachments WHERE status_id = $1 AND file_path IS NULL", status_id)
     ids: list[int] = []
     for position, media in enumerate(parsed.attachments):
         meta: dict[str, Any] = {}
@@ -144,9 +156,6 @@ async def store_remote_note(
     links to its parent when we have it; otherwise `in_reply_to_uri` is kept and the parent, when it
     arrives, adopts its orphans (below).
     """
-    existing = await conn.fetchval("SELECT id FROM statuses WHERE uri = $1", parsed.uri)
-    if existing is not None:
-        return int(existing)
     parent = None
     if parsed.in_reply_to:
         parent = await conn.fetchrow(
@@ -156,14 +165,14 @@ async def store_remote_note(
     published = _not_in_future(parsed.published)
     edited = parsed.updated if parsed.updated is not None and parsed.updated > published else None
     conversation = parsed.conversation or ((parent["conversation_uri"] or parent["uri"]) if parent else None)
-    status_id = int(await conn.fetchval("SELECT id_at($1)", published))
-    await conn.execute(
+    status = await conn.fetchrow(
         """INSERT INTO statuses (id, uri, url, actor_id, local, object_type, visibility, content, spoiler_text,
                                  sensitive, language, title, in_reply_to_id, in_reply_to_uri, in_reply_to_actor_id,
                                  conversation_uri, published_at, edited_at, ap_to, ap_cc, extra)
-           VALUES ($1, $2, $3, $4, false, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                   $20)""",
-        status_id,
+           VALUES (id_at($15), $1, $2, $3, false, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18, $19)
+           ON CONFLICT (uri) DO NOTHING
+           RETURNING *""",
         parsed.uri,
         parsed.url,
         author["id"],
@@ -184,8 +193,11 @@ async def store_remote_note(
         parsed.cc,
         _extra(parsed),
     )
-    await _write_parts(conn, status_id, parsed, urls)
-    await _write_media(conn, author["id"], status_id, parsed)
+    if status is None:  # we have it already (a re-delivery, or fetched as someone's parent meanwhile)
+        return int(await conn.fetchval("SELECT id FROM statuses WHERE uri = $1", parsed.uri))
+    status_id = int(status["id"])
+    mentioned = await _write_parts(conn, status_id, parsed, urls, fresh=True)
+    await _write_media(conn, author["id"], status_id, parsed, fresh=True)
     if index is not None:
         await index(conn, status_id, parsed, False)
     if parent is not None:
@@ -201,9 +213,9 @@ async def store_remote_note(
         parsed.uri,
         author["id"],
     )
-    bundle = await load_status(conn, status_id)
-    assert bundle is not None
-    await distribution.distribute(conn, bundle)
+    # Fan-out reads the status row, its author and its mentions, all in hand: re-reading the whole
+    # bundle (load_status, five queries) was a quarter of the statements of an inbox Create.
+    await distribution.distribute(conn, StatusBundle(status=status, author=author, mentions=mentioned))
     return status_id
 
 

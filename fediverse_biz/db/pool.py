@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
+
+from .. import jsonio
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            type_name, encoder=jsonio.dumps, decoder=jsonio.loads, schema="pg_catalog"
         )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's default reset query (advisory unlock, CLOSE ALL, UNLISTEN,
+    RESET ALL): it is a second round trip for every pooled statement, which doubled the database work of
+    a timeline page (docs/benchmarks.md). Nothing here leaves session state behind: settings are
+    per-connection constants (server_settings below) or SET LOCAL, advisory locks are transaction-scoped
+    (migrations, which take a session lock, unlock it themselves), LISTEN lives on dedicated connections
+    that UNLISTEN before release, and asyncpg still rolls back any open transaction before this runs."""
 
 
 # Bounds on waiting for the database, so a request never hangs on it (tests/reliability/test_faults.py):
@@ -34,6 +44,7 @@ async def create_pool(
         max_size=max_size,
         command_timeout=command_timeout,
         init=_init_connection,
+        reset=_keep_session,
         # A statement that runs this long is a bug or a lock pile-up: fail it instead of hanging a request.
         server_settings={"statement_timeout": "30000", "application_name": "fediverse_biz"},
         **kwargs,

@@ -88,10 +88,24 @@ async def _followed_locally(pool: asyncpg.Pool, actor_id: int) -> bool:
     )
 
 
-async def _relevant(act: Inbound, parsed: ParsedNote) -> bool:
+async def _known_and_followed(pool: asyncpg.Pool, uri: str, actor_id: int) -> tuple[bool, bool]:
+    """_known_or_tombstoned and _followed_locally in one round trip: every Create asks both."""
+    row = await pool.fetchrow(
+        """SELECT EXISTS (SELECT 1 FROM statuses WHERE uri = $1) OR EXISTS (SELECT 1 FROM tombstones WHERE uri = $1)
+                    AS known,
+                  EXISTS (SELECT 1 FROM follows f JOIN actors a ON a.id = f.actor_id AND a.domain IS NULL
+                           WHERE f.target_actor_id = $2) AS followed""",
+        uri,
+        actor_id,
+    )
+    return bool(row["known"]), bool(row["followed"])
+
+
+async def _relevant(act: Inbound, parsed: ParsedNote, *, followed: bool) -> bool:
     """Mastodon's Create#related_to_local_activity?, without relays; plus (issue 6) a reply in the thread
-    of a local hall, which the hall relays (federation/group_relay.py) even when the reply does not name it."""
-    if await _followed_locally(act.pool, act.actor["id"]):
+    of a local hall, which the hall relays (federation/group_relay.py) even when the reply does not name it.
+    `followed`: whether a local account follows the sender (_known_and_followed)."""
+    if followed:
         return True
     addressed = [*parsed.mentions, *parsed.to, *parsed.cc, *_addressed(act.doc)]
     return bool(
@@ -148,9 +162,10 @@ async def handle_create(act: Inbound) -> None:
     parsed = _parse(doc, act.actor)
     if parsed.attributed_to != act.actor_uri:
         raise Ignored("attributedTo is not the activity's actor")
-    if await _known_or_tombstoned(act.pool, parsed.uri):
+    known, followed = await _known_and_followed(act.pool, parsed.uri, act.actor["id"])
+    if known:
         return  # a re-delivery, or a Create that arrived after its Delete
-    if not await _relevant(act, parsed):
+    if not await _relevant(act, parsed, followed=followed):
         raise Ignored("nobody here follows, is addressed by or is replied to by this post")
     ancestors = await _ancestors(act, parsed.in_reply_to)
     async with act.effects() as conn:

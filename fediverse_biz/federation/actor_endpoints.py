@@ -16,13 +16,14 @@ from urllib.parse import quote
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub.actors import actor_to_ap
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.config import Settings
 from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.jsonio import JSONResponse
 
 __all__ = [
     "AP_CONTENT_TYPE",

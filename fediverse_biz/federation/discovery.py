@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_biz import __version__
@@ -31,6 +31,7 @@ from fediverse_biz.activitypub.webfinger import (
 )
 from fediverse_biz.config import Settings
 from fediverse_biz.federation.actor_endpoints import find_published_actor
+from fediverse_biz.jsonio import JSONResponse
 
 __all__ = ["routes"]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor
 from fediverse_biz.federation.object_endpoints import PAGE_SIZE, outbox_cursor, outbox_page
+from fediverse_biz.jsonio import JSONResponse
 
 __all__ = ["routes"]
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub import activities, notes
@@ -26,6 +26,7 @@ from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.core.visibility import can_see, is_public
 from fediverse_biz.federation import signed_requests
 from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor, prefers_activity_json
+from fediverse_biz.jsonio import JSONResponse
 
 PAGE_SIZE: Final = 20
 

@@ -150,6 +150,34 @@ async def test_per_host_limit_holds_across_workers(db: Database) -> None:
     assert [j.host for j in more] == ["busy.example"]
 
 
+
+async def test_deliveries_are_claimed_before_local_work_and_local_work_fills_the_rest(db: Database) -> None:
+    """Local jobs (inbox processing) are claimed apart from deliveries, without the per-host lock: a
+    backlog of them neither delays due deliveries nor goes through the host limit."""
+    await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(50)])
+    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, "busy.example") for i in range(6)])
+    claimed = await claim(db, limit=10, per_host=4)
+    assert [j.host for j in claimed].count("busy.example") == 4  # the host limit still holds
+    assert sum(j.host is None for j in claimed) == 6  # local work took the remaining slots
+    assert len(await claim(db, "w2", limit=100, per_host=4)) == 44  # the rest of the local backlog only
+    assert await claim(db, "w3") == []
+
+
+async def test_concurrent_claimers_of_mixed_jobs_never_share_one(db: Database) -> None:
+    await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(200)])
+    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, f"h{i % 20}.example") for i in range(100)])
+
+    async def drain(worker: str) -> list[Job]:
+        got: list[Job] = []
+        while batch := await claim(db, worker, limit=9, per_host=100):
+            got.extend(batch)
+            await asyncio.sleep(0)
+        return got
+
+    batches = await asyncio.gather(*(drain(f"w{i}") for i in range(4)))
+    ids = [j.id for batch in batches for j in batch]
+    assert len(ids) == len(set(ids)) == 300
+
 async def test_expired_lease_is_claimed_again(db: Database) -> None:
     job_id = await jobs.enqueue(db.pool, "x", {}, host="a.example")
     [first] = await claim(db, "crashed", lease=timedelta(milliseconds=200))
