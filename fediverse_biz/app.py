@@ -25,7 +25,7 @@ from .db.database import Database, open_database
 from .federation.fetch import create_session
 from .federation.worker import run_workers
 from .jsonio import JSONResponse
-from .middleware import BodySizeLimit, DatabaseUnavailable, RequestLog, wants_json
+from .middleware import BodySizeLimit, CountRequests, DatabaseUnavailable, RequestLog, WebLoad, wants_json
 from .ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
                 db.pool, app.state.urls, settings.hostname
             )
             await app.state.streaming.start(db.dsn)
-            workers = asyncio.create_task(run_workers(db.pool, http, settings, stop_workers))
+            workers = asyncio.create_task(run_workers(db.pool, http, settings, stop_workers, yield_to=load.busy))
             yield
         finally:
             stop_workers.set()
@@ -112,10 +112,12 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
             if database is None:
                 await db.close()
 
+    load = WebLoad()
     return Starlette(
         routes=all_routes(),
         middleware=[
             Middleware(RequestLog),
+            Middleware(CountRequests, load=load),
             Middleware(DatabaseUnavailable),
             Middleware(RateLimit, settings=settings),
             Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes),

@@ -49,8 +49,9 @@ class Settings:
     max_request_bytes: int = 16 * 1024 * 1024  # media uploads are the largest legitimate bodies
     # In-process background job slots for `serve`. A running job holds no database connection (only its
     # short queries borrow one), and deliveries mostly wait on the network, so slots are cheap: with 4,
-    # a post to 500 hosts took 4.8x the time of a bare client sending the same requests (docs/benchmarks.md).
-    workers: int = 16
+    # a post to 500 hosts took 4.8x the time of a bare client sending the same requests, with 32 2.4x;
+    # 64 was no faster (docs/benchmarks.md).
+    workers: int = 32
     log_level: str = "info"
     # Rate limits (ratelimit.py, docs/reliability.md): requests per window, per process. The windows are
     # Mastodon's (5 min; 30 min for sign-ups and media); only the counts are settings.

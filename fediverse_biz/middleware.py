@@ -1,6 +1,7 @@
 """Pure ASGI middleware (never BaseHTTPMiddleware: it buffers bodies and breaks streaming).
 
 - RequestLog: one structured line per request (method, path, status, duration).
+- CountRequests: how many requests the process is serving (WebLoad), which in-process workers yield to.
 - BodySizeLimit: refuses bodies over the configured cap with 413, before the handler reads them.
 - DatabaseUnavailable: 503 with Retry-After, not a 500 and a traceback, while PostgreSQL cannot be reached
   (restarting, failing over); the pool reconnects by itself once it is back (tests/reliability/test_faults.py).
@@ -28,6 +29,40 @@ def wants_json(path: str) -> bool:
     return path.startswith(JSON_PREFIXES) or path == "/healthz"
 
 
+# In-process background work (federation/worker.py) steps back while this many ordinary requests are in
+# flight: under a burst of inbox deliveries the workers took most of the CPU the door needed, and the
+# door is what peers wait on (docs/benchmarks.md). The jobs are durable; they run a moment later.
+BUSY_REQUESTS = 8
+# Long-lived responses (Server-Sent Events) are not load: an open stream would mark the process busy.
+_LONG_LIVED_PREFIX = "/api/v1/streaming"
+
+
+class WebLoad:
+    """The number of ordinary HTTP requests in flight in this process."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def busy(self) -> bool:
+        return self.requests >= BUSY_REQUESTS
+
+
+class CountRequests:
+    def __init__(self, app: ASGIApp, load: WebLoad) -> None:
+        self.app = app
+        self.load = load
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_LONG_LIVED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        self.load.requests += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.load.requests -= 1
+
+
 class RequestLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,14 +83,15 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_logged)
         finally:
-            access_log.info(
-                "%s %s %d %.1fms",
-                scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000,
-                extra={
-                    "method": scope["method"], "path": scope["path"], "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):  # the arguments below cost more than the check
+                access_log.info(
+                    "%s %s %d %.1fms",
+                    scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000,
+                    extra={
+                        "method": scope["method"], "path": scope["path"], "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
 
 
 class BodyTooLarge(HTTPException):

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import approvals, offers
@@ -24,6 +24,7 @@ from ..core.content import MentionRef
 from ..core.hydrate import load_statuses
 from ..core.visibility import can_see, status_and_original_visible
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
+from ..jsonio import JSONResponse
 from . import acting, entities
 from .auth import Viewer, optional, require
 from .errors import NOT_FOUND, ApiError, domain_errors
@@ -76,10 +77,13 @@ async def render(
     request: Request, ids: Sequence[int], viewer_id: int | None, *, with_source: bool = False
 ) -> list[dict[str, Any]]:
     """Status entities for `ids`, in that order; ids that no longer exist are left out."""
-    pool = request.app.state.pool
-    bundles = await load_statuses(pool, ids)
-    ordered = [bundles[i] for i in ids if i in bundles]
-    return await entities.statuses(pool, ordered, request.app.state.urls, viewer_id, with_source=with_source)
+    state = request.app.state
+    # One pooled connection for all of the page's queries: through the pool, each paid its own acquire and
+    # release, 15 to 25 µs of CPU apiece (pool.fetch against conn.fetch); ~0.2 ms of a 2 ms page of 40.
+    async with state.pool.acquire() as conn:
+        bundles = await load_statuses(conn, ids)
+        ordered = [bundles[i] for i in ids if i in bundles]
+        return await entities.statuses(conn, ordered, state.urls, viewer_id, with_source=with_source)
 
 
 async def render_one(request: Request, status_id: int, viewer_id: int | None) -> dict[str, Any]:

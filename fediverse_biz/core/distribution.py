@@ -23,26 +23,34 @@ async def distribute(conn: asyncpg.Connection, bundle: StatusBundle) -> list[int
         return []
     is_boost = status["reblog_of_id"] is not None
     reply_to = status["in_reply_to_actor_id"]
+    # One statement: the feed rows, and the local followers who asked to be notified of every post
+    # (`notify`; only a post that is not a boost tells them, below).
     rows = await conn.fetch(
-        """INSERT INTO home_feed (actor_id, status_id)
-           SELECT DISTINCT x.id, $1::bigint FROM (
-               SELECT $2::bigint AS id WHERE $5::boolean
-               UNION ALL
-               SELECT f.actor_id FROM follows f
-                WHERE f.target_actor_id = $2 AND $3 <> 'direct'
-                  AND (NOT $6::boolean OR f.show_reblogs)
-                  AND ($4::bigint IS NULL OR $4 = $2 OR f.actor_id = $4
-                       OR EXISTS (SELECT 1 FROM follows f2 WHERE f2.actor_id = f.actor_id AND f2.target_actor_id = $4))
-               UNION ALL
-               SELECT m.actor_id FROM status_mentions m WHERE m.status_id = $1 AND $3 = 'direct'
-           ) x
-           JOIN actors reader ON reader.id = x.id AND reader.domain IS NULL
-           WHERE NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.actor_id = x.id AND mu.target_actor_id = $2
-                               AND (mu.expires_at IS NULL OR mu.expires_at > now()))
-             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.actor_id = x.id AND b.target_actor_id = $2)
-                                                       OR (b.actor_id = $2 AND b.target_actor_id = x.id))
-           ON CONFLICT DO NOTHING
-           RETURNING actor_id""",
+        """WITH home AS (
+               INSERT INTO home_feed (actor_id, status_id)
+               SELECT DISTINCT x.id, $1::bigint FROM (
+                   SELECT $2::bigint AS id WHERE $5::boolean
+                   UNION ALL
+                   SELECT f.actor_id FROM follows f
+                    WHERE f.target_actor_id = $2 AND $3 <> 'direct'
+                      AND (NOT $6::boolean OR f.show_reblogs)
+                      AND ($4::bigint IS NULL OR $4 = $2 OR f.actor_id = $4
+                           OR EXISTS (SELECT 1 FROM follows f2
+                                       WHERE f2.actor_id = f.actor_id AND f2.target_actor_id = $4))
+                   UNION ALL
+                   SELECT m.actor_id FROM status_mentions m WHERE m.status_id = $1 AND $3 = 'direct'
+               ) x
+               JOIN actors reader ON reader.id = x.id AND reader.domain IS NULL
+               WHERE NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.actor_id = x.id AND mu.target_actor_id = $2
+                                   AND (mu.expires_at IS NULL OR mu.expires_at > now()))
+                 AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.actor_id = x.id AND b.target_actor_id = $2)
+                                                           OR (b.actor_id = $2 AND b.target_actor_id = x.id))
+               ON CONFLICT DO NOTHING
+               RETURNING actor_id)
+           SELECT actor_id, false AS subscriber FROM home
+           UNION ALL
+           SELECT f.actor_id, true FROM follows f JOIN actors a ON a.id = f.actor_id AND a.domain IS NULL
+            WHERE f.target_actor_id = $2 AND f.notify AND $3 IN ('public', 'unlisted', 'private')""",
         status["id"],
         author["id"],
         status["visibility"],
@@ -50,20 +58,15 @@ async def distribute(conn: asyncpg.Connection, bundle: StatusBundle) -> list[int
         author["domain"] is None,
         is_boost,
     )
-    home = [r["actor_id"] for r in rows]
+    home = [r["actor_id"] for r in rows if not r["subscriber"]]
 
     if is_boost and bundle.reblog is not None:
         await notifications.notify(conn, bundle.reblog.author["id"], author["id"], "reblog", bundle.reblog.id)
     else:
         for mentioned in bundle.mentions:
             await notifications.notify(conn, mentioned["id"], author["id"], "mention", status["id"])
-        if status["visibility"] in ("public", "unlisted", "private"):
-            subscribers = await conn.fetch(
-                """SELECT f.actor_id FROM follows f JOIN actors a ON a.id = f.actor_id AND a.domain IS NULL
-                    WHERE f.target_actor_id = $1 AND f.notify""",
-                author["id"],
-            )
-            for row in subscribers:
+        for row in rows:
+            if row["subscriber"]:
                 await notifications.notify(conn, row["actor_id"], author["id"], "status", status["id"])
     await events.status_created(conn, status["id"], home_actor_ids=home)
     return home

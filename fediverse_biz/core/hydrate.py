@@ -1,8 +1,8 @@
 """Loading statuses with everything needed to show or federate them, in a fixed number of queries.
 
-A page of 40 statuses costs five queries whatever its size (statuses, authors, mentions, tags,
-media) — never one query per status. Both the client API and the ActivityPub renderers take a
-StatusBundle, so the two views of a status cannot drift apart.
+A page of 40 statuses costs five queries whatever its size (statuses along with the originals of
+boosts, authors, mentions, tags, media) — never one query per status. Both the client API and the
+ActivityPub renderers take a StatusBundle, so the two views of a status cannot drift apart.
 """
 
 from __future__ import annotations
@@ -45,12 +45,17 @@ async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundl
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await conn.fetch("SELECT * FROM statuses WHERE id = ANY($1::bigint[])", wanted)
-    reblog_ids = [r["reblog_of_id"] for r in rows if r["reblog_of_id"] is not None]
-    originals = (
-        await conn.fetch("SELECT * FROM statuses WHERE id = ANY($1::bigint[])", reblog_ids) if reblog_ids else []
+    # The originals of boosts come in the same query as the statuses asked for: one round trip fewer on
+    # every page with a boost (a round trip costs ~30 µs of CPU). A status both asked for and boosted
+    # comes twice, from the same snapshot: the dict keeps one.
+    fetched = await conn.fetch(
+        """SELECT * FROM statuses WHERE id = ANY($1::bigint[])
+           UNION ALL
+           SELECT o.* FROM statuses s JOIN statuses o ON o.id = s.reblog_of_id WHERE s.id = ANY($1::bigint[])""",
+        wanted,
     )
-    all_rows = {r["id"]: r for r in [*rows, *originals]}
+    all_rows = {r["id"]: r for r in fetched}
+    rows = [all_rows[i] for i in wanted if i in all_rows]
     all_ids = list(all_rows)
 
     actor_ids = {r["actor_id"] for r in all_rows.values()}

@@ -208,7 +208,8 @@ async def store_remote_note(
                UPDATE statuses SET in_reply_to_id = $1, in_reply_to_actor_id = $3
                 WHERE in_reply_to_uri = $2 AND in_reply_to_id IS NULL AND id <> $1
                RETURNING id)
-           UPDATE statuses SET replies_count = replies_count + (SELECT count(*) FROM adopted) WHERE id = $1""",
+           UPDATE statuses SET replies_count = replies_count + (SELECT count(*) FROM adopted)
+            WHERE id = $1 AND EXISTS (SELECT 1 FROM adopted)  -- no orphans (nearly always): no new row version""",
         status_id,
         parsed.uri,
         author["id"],

@@ -7,13 +7,13 @@ except 401, 408 and 429 are final (the peer means "never"); everything else — 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from fediverse_biz import jsonio
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.federation import fetch, hosts, jobs
 from fediverse_biz.federation.jobs import Executor, Job
@@ -71,7 +71,7 @@ async def deliver(ctx: WorkerContext, job: Job) -> None:
         raise PermanentError(f"actor {job.payload['actor_id']} is gone; cannot sign delivery to {inbox}")
     key_id, private_key_pem = key["key_id"], key["private_key_pem"]
     # Serialised once: the Digest signs exactly these bytes.
-    body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode()
+    body = jsonio.dumpb(activity)
 
     def signer(method: str, url: str, headers: dict[str, str], data: bytes | None) -> dict[str, str]:
         return sign_request(method, url, key_id=key_id, private_key_pem=private_key_pem, body=data, headers=headers)

@@ -310,7 +310,10 @@ async def _request_hops(
                     raise FetchError(f"more than {MAX_REDIRECTS} redirects fetching {url}", status=response.status)
         except FetchError:
             raise
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except TimeoutError as exc:
+            # aiohttp's own total timeout, equal to the deadline above, can fire first: same answer.
+            raise FetchError(f"{method} {hop_url} timed out after {session.timeout.total} s") from exc
+        except (aiohttp.ClientError, OSError) as exc:
             raise FetchError(f"{method} {hop_url} failed: {exc!r}") from exc
         redirects += 1
         try:

@@ -21,6 +21,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from fediverse_biz import jsonio
 from fediverse_biz.federation import hosts
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ async def enqueue(
     give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER,
 ) -> int:
     """Insert one job and return its id. Pass the caller's connection to enqueue inside its transaction."""
-    row = await conn.fetchrow(_ENQUEUE, kind, json.dumps(payload), host, run_at, give_up_after)
+    row = await conn.fetchrow(_ENQUEUE, kind, jsonio.dumps(payload), host, run_at, give_up_after)
     return int(row["id"])
 
 
@@ -114,7 +115,7 @@ async def enqueue_many(
     """Insert one job per (payload, host) in a single statement (fan-out); return how many."""
     if not payloads:
         return 0
-    texts = [json.dumps(payload) for payload, _ in payloads]
+    texts = [jsonio.dumps(payload) for payload, _ in payloads]
     job_hosts = [host for _, host in payloads]
     count = await conn.fetchval(_ENQUEUE_MANY, kind, texts, job_hosts, run_at, give_up_after)
     return int(count)

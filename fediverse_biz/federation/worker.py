@@ -74,6 +74,7 @@ class Worker:
         backoff_scale: float = 1.0,
         shutdown_grace: float = SHUTDOWN_GRACE,
         worker_id: str | None = None,
+        yield_to: Callable[[], bool] | None = None,
     ) -> None:
         self.ctx = WorkerContext(pool, http, settings, LocalUrls(settings.base_url))
         self.handlers = dict(handlers)
@@ -88,6 +89,10 @@ class Worker:
         self._handler_timeout = lease.total_seconds() * 0.8
         self._in_flight: dict[asyncio.Task[None], Job] = {}
         self._batch = max(1, concurrency // 4)  # free slots worth a claim while jobs are still running
+        # In `serve`, the web's load (middleware.WebLoad.busy): while it says busy, only `_reserve` slots
+        # run, so requests get the CPU first and jobs still move.
+        self._yield_to = yield_to
+        self._reserve = max(1, concurrency // 8)
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._listen_attempted = -RELISTEN_INTERVAL
@@ -138,8 +143,9 @@ class Worker:
     # ---- claiming and running ---------------------------------------------------------------------
     async def _fill(self) -> int | None:
         """Claim as many jobs as there are free slots and start them; None if the claim failed."""
-        free = self.concurrency - len(self._in_flight)
-        if free <= 0 or (self._in_flight and free < self._batch):
+        slots = self._reserve if self._yield_to is not None and self._yield_to() else self.concurrency
+        free = slots - len(self._in_flight)
+        if free <= 0 or (self._in_flight and free < min(self._batch, slots)):
             # Busy: wait until a batch of slots is free rather than claiming one job per finished job.
             # Each claim is a statement or two; under a 10,000-job backlog they were the queue's cost.
             return 0
@@ -264,6 +270,7 @@ async def run_workers(
     *,
     concurrency: int | None = None,
     handlers: Mapping[str, Handler] | None = None,
+    yield_to: Callable[[], bool] | None = None,
 ) -> None:
     """Run the job worker until `stop` is set. `concurrency` defaults to settings.workers; 0 disables."""
     slots = settings.workers if concurrency is None else concurrency
@@ -274,4 +281,4 @@ async def run_workers(
         from fediverse_biz.federation.handlers import all_handlers
 
         handlers = all_handlers()
-    await Worker(pool, http, settings, handlers, concurrency=slots).run(stop)
+    await Worker(pool, http, settings, handlers, concurrency=slots, yield_to=yield_to).run(stop)

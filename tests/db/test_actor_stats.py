@@ -165,7 +165,8 @@ async def test_a_post_counts_only_once_its_transaction_commits(db: Database, url
         tx = conn.transaction()
         await tx.start()
         await conn.execute(
-            "INSERT INTO statuses (uri, actor_id, local, visibility) VALUES ('https://127.0.0.1/s/x', $1, true, 'public')",
+            """INSERT INTO statuses (uri, actor_id, local, visibility)
+               VALUES ('https://127.0.0.1/s/x', $1, true, 'public')""",
             alice["id"],
         )
         assert await conn.fetchval("SELECT count(*) FROM actor_stats WHERE actor_id = $1 AND statuses_count > 0",

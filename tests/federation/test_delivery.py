@@ -160,7 +160,7 @@ async def test_timeout_and_refused_connection_are_retried(
     await deliver_all(db, http, settings)
     errors = sorted(r["last_error"] for r in await db.pool.fetch("SELECT last_error FROM jobs"))
     assert len(errors) == 2
-    assert any("timed out" in e for e in errors)
+    assert any("timed out" in e for e in errors), errors
     assert await db.pool.fetchval("SELECT sum(failures) FROM remote_hosts") == 2
 
 

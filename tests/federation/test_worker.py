@@ -102,6 +102,35 @@ async def test_concurrency_and_per_host_limit_bound_running_jobs(
     assert total["peak"] == 5
 
 
+async def test_while_the_web_is_busy_only_the_reserve_slots_run_then_all_of_them(
+    db: Database, http: aiohttp.ClientSession, settings: Settings
+) -> None:
+    """`serve` passes middleware.WebLoad.busy: a burst of requests gets the CPU first, jobs keep moving."""
+    busy = {"now": True}
+    running = {"now": 0, "peak_busy": 0, "peak_idle": 0}
+
+    async def slow(ctx: WorkerContext, job: Job) -> None:
+        running["now"] += 1
+        key = "peak_busy" if busy["now"] else "peak_idle"
+        running[key] = max(running[key], running["now"])
+        await asyncio.sleep(0.05)
+        running["now"] -= 1
+
+    await jobs.enqueue_many(db.pool, "slow", [({}, None)] * 40)
+    stop = asyncio.Event()
+    w = worker(db, http, settings, {"slow": slow}, concurrency=16, poll_interval=0.05, yield_to=lambda: busy["now"])
+    task = asyncio.create_task(w.run(stop))
+    await wait_for(lambda: running["peak_busy"] > 0)
+    await asyncio.sleep(0.3)
+    assert running["peak_busy"] == 2  # 16 // 8 reserve slots
+    assert await db.pool.fetchval("SELECT count(*) FROM jobs") > 0  # still work left
+    busy["now"] = False
+    await wait_for(lambda: running["peak_idle"] > 2)
+    stop.set()
+    await task
+    assert running["peak_idle"] <= 16
+
+
 async def test_run_wakes_on_notify_and_finishes_in_flight_jobs_on_stop(
     db: Database, http: aiohttp.ClientSession, settings: Settings
 ) -> None:
