@@ -8,6 +8,7 @@ except 401, 408 and 429 are final (the peer means "never"); everything else — 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -60,16 +61,36 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> time
     return max(when - (now or datetime.now(UTC)), timedelta(0))
 
 
+# The signing key of each local actor, for a few seconds: a post to 500 hosts is 500 jobs signed with the
+# same key, and reading it for each was a query per delivery. Short enough that a deleted account stops
+# signing within seconds (its queued deliveries then fail permanently, as before).
+_KEY_TTL = 10.0
+_KEY_CACHE_MAX = 1024
+_keys: dict[int, tuple[float, str, str]] = {}
+
+
+async def _signing_key(ctx: WorkerContext, actor_id: int, inbox: str) -> tuple[str, str]:
+    now = time.monotonic()
+    cached = _keys.get(actor_id)
+    if cached is not None and now - cached[0] < _KEY_TTL:
+        return cached[1], cached[2]
+    key = await ctx.pool.fetchrow(
+        "SELECT key_id, private_key_pem FROM actors WHERE id = $1 AND domain IS NULL", actor_id
+    )
+    if key is None or not key["private_key_pem"]:
+        _keys.pop(actor_id, None)
+        raise PermanentError(f"actor {actor_id} is gone; cannot sign delivery to {inbox}")
+    if len(_keys) >= _KEY_CACHE_MAX:
+        _keys.clear()
+    _keys[actor_id] = (now, key["key_id"], key["private_key_pem"])
+    return key["key_id"], key["private_key_pem"]
+
+
 async def deliver(ctx: WorkerContext, job: Job) -> None:
     inbox = str(job.payload["inbox"])
     activity = job.payload["activity"]
     host = job.host or hosts.host_of(inbox)
-    key = await ctx.pool.fetchrow(
-        "SELECT key_id, private_key_pem FROM actors WHERE id = $1 AND domain IS NULL", job.payload["actor_id"]
-    )
-    if key is None or not key["private_key_pem"]:
-        raise PermanentError(f"actor {job.payload['actor_id']} is gone; cannot sign delivery to {inbox}")
-    key_id, private_key_pem = key["key_id"], key["private_key_pem"]
+    key_id, private_key_pem = await _signing_key(ctx, int(job.payload["actor_id"]), inbox)
     # Serialised once: the Digest signs exactly these bytes.
     body = jsonio.dumpb(activity)
 
