@@ -270,6 +270,8 @@ async def test_oversized_body_is_413(
         (b'{"id": "x", ', "malformed JSON"),
         (b"[1, 2, 3]", "an activity must be a JSON object"),
         (b'{"id": NaN}', "malformed JSON"),
+        (b'{"id": "x", "n": 1e400}', "malformed JSON"),  # overflows a double
+        (b'{"id": "x", "n": ' + b"9" * 400 + b"}", "malformed JSON"),  # beyond any 64-bit integer
         (b"\xff\xfe{}", "malformed JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "malformed JSON"),
     ],
