@@ -19,11 +19,12 @@ WebFinger links, redirects) and DNS answers for its own names. So:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import ipaddress
 import json
 import socket
 import weakref
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,9 @@ JSON_CONTENT_TYPES = ("application/jrd+json", "application/json")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_CHUNK = 64 * 1024
 
-Signer = Callable[[str, str, dict[str, str], bytes | None], dict[str, str]]
-"""(method, url, headers, body) -> the headers to send, with Date/Host/Digest/Signature added.
+Signer = Callable[[str, str, dict[str, str], bytes | None], dict[str, str] | Awaitable[dict[str, str]]]
+"""(method, url, headers, body) -> the headers to send, with Date/Host/Digest/Signature added (or an
+awaitable of them).
 
 Called once per hop, with that hop's URL as it will be requested (fragment removed)."""
 
@@ -296,7 +298,9 @@ async def _request_hops(
         if signer is not None:
             # Sign what aiohttp will send (yarl's normalised form), or the peer's check of the
             # (request-target) fails for URLs yarl rewrites (dot segments, percent-encoding).
-            send_headers = signer(method, str(target), send_headers, body)
+            signed = signer(method, str(target), send_headers, body)
+            # A signer may be a coroutine: deliveries sign in a thread (delivery.py says why).
+            send_headers = await signed if inspect.isawaitable(signed) else signed
         try:
             async with session.request(
                 method, target, headers=send_headers, data=body, allow_redirects=False

@@ -88,6 +88,7 @@ class Worker:
         # A handler still running when its lease ends would run twice: stop it well before.
         self._handler_timeout = lease.total_seconds() * 0.8
         self._in_flight: dict[asyncio.Task[None], Job] = {}
+        self._completed: list[int] = []  # finished jobs not yet deleted (_flush_completed)
         self._batch = max(1, concurrency // 4)  # free slots worth a claim while jobs are still running
         # In `serve`, the web's load (middleware.WebLoad.busy): while it says busy, only `_reserve` slots
         # run, so requests get the CPU first and jobs still move.
@@ -143,6 +144,7 @@ class Worker:
     # ---- claiming and running ---------------------------------------------------------------------
     async def _fill(self) -> int | None:
         """Claim as many jobs as there are free slots and start them; None if the claim failed."""
+        await self._flush_completed()
         slots = self._reserve if self._yield_to is not None and self._yield_to() else self.concurrency
         free = slots - len(self._in_flight)
         if free <= 0 or (self._in_flight and free < min(self._batch, slots)):
@@ -191,7 +193,11 @@ class Worker:
             await self._settle(jobs.retry(pool, job, f"{type(exc).__name__}: {exc}",
                                           backoff_scale=self.backoff_scale))
         else:
-            await self._settle(jobs.complete(pool, job))
+            # Deleted with the others that finished meanwhile, the next time the loop comes round (it is
+            # woken by this job's end): one statement per batch instead of one per job. Until then the
+            # job keeps its lease, so nobody runs it again; a crash in between reruns it, which
+            # at-least-once delivery allows (receivers dedupe on the activity id).
+            self._completed.append(job.id)
 
     async def _settle(self, outcome: Awaitable[Any]) -> None:
         try:
@@ -199,8 +205,19 @@ class Worker:
         except Exception:  # the lease runs out and the job is tried again: at-least-once holds
             log.exception("worker %s could not record a job outcome", self.worker_id)
 
+    async def _flush_completed(self) -> None:
+        if self._completed:
+            done, self._completed = self._completed, []
+            await self._settle(jobs.complete_many(self.ctx.pool, done))
+
     async def _drain(self, grace: float) -> None:
         """Wait up to `grace` seconds for running jobs; cancel the rest and hand their leases back."""
+        try:
+            await self._drain_running(grace)
+        finally:
+            await self._flush_completed()
+
+    async def _drain_running(self, grace: float) -> None:
         if not self._in_flight:
             return
         tasks = list(self._in_flight)
