@@ -93,7 +93,7 @@ class Worker:
         # In `serve`, the web's load (middleware.WebLoad.busy): while it says busy, only `_reserve` slots
         # run, so requests get the CPU first and jobs still move.
         self._yield_to = yield_to
-        self._reserve = max(1, concurrency // 8)
+        self._reserve = max(1, concurrency // 16)
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._listen_attempted = -RELISTEN_INTERVAL

@@ -118,17 +118,17 @@ async def test_while_the_web_is_busy_only_the_reserve_slots_run_then_all_of_them
 
     await jobs.enqueue_many(db.pool, "slow", [({}, None)] * 40)
     stop = asyncio.Event()
-    w = worker(db, http, settings, {"slow": slow}, concurrency=16, poll_interval=0.05, yield_to=lambda: busy["now"])
+    w = worker(db, http, settings, {"slow": slow}, concurrency=32, poll_interval=0.05, yield_to=lambda: busy["now"])
     task = asyncio.create_task(w.run(stop))
     await wait_for(lambda: running["peak_busy"] > 0)
     await asyncio.sleep(0.3)
-    assert running["peak_busy"] == 2  # 16 // 8 reserve slots
+    assert running["peak_busy"] == 2  # 32 // 16 reserve slots
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") > 0  # still work left
     busy["now"] = False
     await wait_for(lambda: running["peak_idle"] > 2)
     stop.set()
     await task
-    assert running["peak_idle"] <= 16
+    assert running["peak_idle"] <= 32
 
 
 async def test_run_wakes_on_notify_and_finishes_in_flight_jobs_on_stop(
