@@ -119,11 +119,11 @@ async def deliver(ctx: WorkerContext, job: Job) -> None:
 
 async def _judge(ctx: WorkerContext, host: str, inbox: str, status: int, headers: Mapping[str, str]) -> None:
     if 200 <= status < 300:
-        await hosts.record_success(ctx.pool, host)
+        hosts.note_success(host)  # written with the job's settlement (hosts.flush_successes)
         log.debug("delivered to %s: HTTP %d", inbox, status)
         return
     if status == 501 or (400 <= status < 500 and status not in _RETRYABLE_4XX):
-        await hosts.record_success(ctx.pool, host)  # it answered deliberately: the host is up
+        hosts.note_success(host)  # it answered deliberately: the host is up
         raise PermanentError(f"POST {inbox}: HTTP {status}, not retried")
     await hosts.record_failure(ctx.pool, host)
     raise RetryableError(f"POST {inbox}: HTTP {status}", retry_after=parse_retry_after(headers.get("Retry-After")))

@@ -18,7 +18,9 @@ as final still proves the host is up, so it counts as a success.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Collection
 from datetime import timedelta
 from typing import TypeAlias
@@ -84,6 +86,7 @@ SELECT failures, first_failure_at, circuit_open_until, unavailable_since = now()
 
 async def record_failure(pool: Executor, host: str) -> None:
     """One more consecutive failure talking to `host` (5xx, 429, timeout, refused connection)."""
+    await flush_successes(pool)  # an earlier success, still pending, must not reset this failure later
     row = await pool.fetchrow(
         _RECORD_FAILURE, host, UNAVAILABLE_AFTER, PROBE_INTERVAL, FAILURE_THRESHOLD, BASE_COOLDOWN, MAX_COOLDOWN
     )
@@ -96,25 +99,54 @@ async def record_failure(pool: Executor, host: str) -> None:
 
 
 # The conditional DO UPDATE keeps the hot path cheap: a healthy host is rewritten at most once a minute.
-_RECORD_SUCCESS = """
-WITH before AS (SELECT failures, unavailable_since FROM remote_hosts WHERE host = $1),
+# Hosts are taken in order, so two batches that share hosts lock their rows in the same order.
+_RECORD_SUCCESSES = """
+WITH input AS (SELECT DISTINCT unnest($1::text[]) AS host),
+before AS (SELECT r.host, r.failures, r.unavailable_since FROM remote_hosts r JOIN input i ON i.host = r.host),
 upsert AS (
-    INSERT INTO remote_hosts AS h (host, last_success_at) VALUES ($1, now())
+    INSERT INTO remote_hosts AS h (host, last_success_at)
+    SELECT host, now() FROM input ORDER BY host
     ON CONFLICT (host) DO UPDATE SET
         failures = 0, first_failure_at = NULL, circuit_open_until = NULL, unavailable_since = NULL,
         last_success_at = now()
     WHERE h.failures > 0 OR h.unavailable_since IS NOT NULL OR h.circuit_open_until IS NOT NULL
        OR h.last_success_at IS NULL OR h.last_success_at < now() - $2::interval
 )
-SELECT failures, unavailable_since FROM before
+SELECT host, failures, unavailable_since FROM before
 """
+
+
+# Successes noted by deliveries and written by the worker with the jobs it settles, once per turn of its
+# loop (worker._flush_completed): a post to 500 hosts finishes ~500 deliveries within a second, and one
+# statement each, on the delivery's own path, was a fifth of the fan-out's time (docs/benchmarks.md).
+# Per event loop; a failure writes the pending successes first, so their order is kept.
+_pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[str]] = weakref.WeakKeyDictionary()
+
+
+def note_success(host: str) -> None:
+    """`host` answered; recorded by the next flush_successes (the worker's, after the job settles)."""
+    _pending.setdefault(asyncio.get_running_loop(), []).append(host)
+
+
+async def flush_successes(pool: Executor) -> None:
+    """Write the successes noted in this event loop so far, in one statement."""
+    pending = _pending.get(asyncio.get_running_loop())
+    if pending:
+        batch = pending[:]
+        pending.clear()
+        await _record_successes(pool, batch)
+
+
+async def _record_successes(pool: Executor, hosts: list[str]) -> None:
+    rows = await pool.fetch(_RECORD_SUCCESSES, hosts, _QUIET_SUCCESS)
+    for row in rows:
+        if row["failures"] >= FAILURE_THRESHOLD or row["unavailable_since"] is not None:
+            log.warning("host %s is back after %d consecutive failures", row["host"], row["failures"])
 
 
 async def record_success(pool: Executor, host: str) -> None:
     """`host` answered: close its circuit and forget its failures."""
-    row = await pool.fetchrow(_RECORD_SUCCESS, host, _QUIET_SUCCESS)
-    if row is not None and (row["failures"] >= FAILURE_THRESHOLD or row["unavailable_since"] is not None):
-        log.warning("host %s is back after %d consecutive failures", host, row["failures"])
+    await _record_successes(pool, [host])
 
 
 async def is_available(pool: Executor, host: str) -> bool:

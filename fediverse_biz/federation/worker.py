@@ -25,7 +25,7 @@ import asyncpg
 
 from fediverse_biz.config import Settings
 from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.federation import jobs
+from fediverse_biz.federation import hosts, jobs
 from fediverse_biz.federation.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,7 @@ class Worker:
             log.exception("worker %s could not record a job outcome", self.worker_id)
 
     async def _flush_completed(self) -> None:
+        await self._settle(hosts.flush_successes(self.ctx.pool))  # noted by deliveries (hosts.py)
         if self._completed:
             done, self._completed = self._completed, []
             await self._settle(jobs.complete_many(self.ctx.pool, done))

@@ -355,3 +355,19 @@ def test_host_of_keeps_the_port_and_lowers_the_case() -> None:
     assert hosts.host_of("https://Social.Example/inbox") == "social.example"
     assert hosts.host_of("http://127.0.0.1:8123/users/a/inbox") == "127.0.0.1:8123"
     assert hosts.host_of("https://[2001:db8::1]:8443/inbox") == "[2001:db8::1]:8443"
+
+
+async def test_noted_successes_are_written_together_and_before_a_later_failure(db: Database) -> None:
+    """Deliveries note successes; the worker writes them in one statement with the jobs it settles. A
+    failure writes the pending successes first, so a success that came before it cannot undo it."""
+    for i in range(20):
+        await hosts.record_failure(db.pool, f"h{i}.example")
+    for i in range(20):
+        hosts.note_success(f"h{i}.example")
+    assert await db.pool.fetchval("SELECT count(*) FROM remote_hosts WHERE failures > 0") == 20  # not yet
+    await hosts.flush_successes(db.pool)
+    assert await db.pool.fetchval("SELECT count(*) FROM remote_hosts WHERE failures > 0") == 0
+    hosts.note_success("h0.example")
+    await hosts.record_failure(db.pool, "h0.example")  # after the success: it must count
+    await hosts.flush_successes(db.pool)
+    assert await db.pool.fetchval("SELECT failures FROM remote_hosts WHERE host = 'h0.example'") == 1
