@@ -147,6 +147,14 @@ async def insert_and_enqueue(
 
 
 # ---- claiming -----------------------------------------------------------------------------------
+# Both claims end the same way: the rows in `picked` get the lease, and are returned.
+_LEASE_PICKED = """
+UPDATE jobs SET locked_until = now() + $2, locked_by = $1, attempts = jobs.attempts + 1
+FROM picked WHERE jobs.id = picked.id
+RETURNING jobs.id, jobs.kind, jobs.payload, jobs.host, jobs.attempts, jobs.created_at, jobs.give_up_at,
+          jobs.run_at
+"""
+
 # 1. `leased`: jobs per host whose lease is still running, in any process (index jobs_leased).
 # 2. `candidates`: due, unleased jobs of hosts whose circuit is not open, numbered per host in queue
 #    order; a job fits if its number plus the host's leased count stays within the host's slots:
@@ -182,11 +190,7 @@ picked AS (
       AND (locked_until IS NULL OR locked_until <= now())
     FOR UPDATE SKIP LOCKED
 )
-UPDATE jobs SET locked_until = now() + $2, locked_by = $1, attempts = jobs.attempts + 1
-FROM picked WHERE jobs.id = picked.id
-RETURNING jobs.id, jobs.kind, jobs.payload, jobs.host, jobs.attempts, jobs.created_at, jobs.give_up_at,
-          jobs.run_at
-"""
+""" + _LEASE_PICKED
 
 # Local work (host NULL: inbox processing, link checks…) has no host limit and no circuit, so it needs
 # neither the lock nor the window: the oldest due rows by index (jobs_local_due), skipping locked ones.
@@ -197,11 +201,8 @@ WITH picked AS (
     ORDER BY run_at, id LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-UPDATE jobs SET locked_until = now() + $2, locked_by = $1, attempts = jobs.attempts + 1
-FROM picked WHERE jobs.id = picked.id
-RETURNING jobs.id, jobs.kind, jobs.payload, jobs.host, jobs.attempts, jobs.created_at, jobs.give_up_at,
-          jobs.run_at
-"""
+""" + _LEASE_PICKED
+
 
 # Is any job for a remote host due? Answered from the partial index jobs_remote_due, so the locked,
 # windowed claim above only runs when it has something to find.
