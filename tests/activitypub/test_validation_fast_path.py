@@ -42,11 +42,13 @@ def test_both_validators_agree_on_every_real_payload(path: Path) -> None:
     assert rust_says_valid(kind_of(doc), doc)
 
 
-@pytest.mark.parametrize("case", HOSTILE, ids=[case[0] for case in HOSTILE])
+# The nesting case is refused by the depth check before either validator runs.
+SCHEMA_CASES = [case for case in HOSTILE if "nested deeper" not in case[2]]
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES, ids=[case[0] for case in SCHEMA_CASES])
 def test_both_validators_refuse_each_hostile_case(case: tuple[str, Any, str]) -> None:
     _, doc, _ = case
-    if "nested deeper" in case[2]:
-        pytest.skip("refused by the depth check before either validator runs")
     assert not rust_says_valid("activity", doc)
     assert not python_says_valid("activity", doc)
 
