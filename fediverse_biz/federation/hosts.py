@@ -144,11 +144,6 @@ async def _record_successes(pool: Executor, hosts: list[str]) -> None:
             log.warning("host %s is back after %d consecutive failures", row["host"], row["failures"])
 
 
-async def record_success(pool: Executor, host: str) -> None:
-    """`host` answered: close its circuit and forget its failures."""
-    await _record_successes(pool, [host])
-
-
 async def is_available(pool: Executor, host: str) -> bool:
     """False once the host has been failing for UNAVAILABLE_AFTER, until it next succeeds."""
     unavailable = await pool.fetchval("SELECT unavailable_since FROM remote_hosts WHERE host = $1", host)

@@ -234,13 +234,9 @@ async def claim(
 
 
 # ---- settling -----------------------------------------------------------------------------------
-async def complete(pool: Executor, job: Job) -> None:
-    """The job is done: delete it (even if its lease expired and another worker runs it again)."""
-    await pool.execute("DELETE FROM jobs WHERE id = $1", job.id)
-
-
 async def complete_many(pool: Executor, job_ids: Sequence[int]) -> None:
-    """`complete` for several jobs in one statement (the worker settles finished jobs in batches)."""
+    """The jobs are done: delete them (even if a lease expired and another worker runs one again), in
+    one statement — the worker settles finished jobs in batches."""
     await pool.execute("DELETE FROM jobs WHERE id = ANY($1::bigint[])", list(job_ids))
 
 

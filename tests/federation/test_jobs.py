@@ -21,6 +21,12 @@ async def claim(db: Database, worker: str = "w1", *, limit: int = 100, per_host:
     return await jobs.claim(db.pool, worker_id=worker, limit=limit, lease=lease, per_host_limit=per_host)
 
 
+async def record_success(db: Database, host: str) -> None:
+    """What a delivery does on a 2xx, and the worker after it (hosts.note_success, then flush)."""
+    hosts.note_success(host)
+    await hosts.flush_successes(db.pool)
+
+
 async def db_now(db: Database) -> datetime:
     return await db.pool.fetchval("SELECT now()")
 
@@ -145,7 +151,7 @@ async def test_per_host_limit_holds_across_workers(db: Database) -> None:
     assert sum(j.host == "busy.example" for j in claimed) == 3
     assert sum(j.host == "quiet.example" for j in claimed) == 2  # one busy host does not block others
     # when one finishes, exactly one more may start
-    await jobs.complete(db.pool, next(j for j in claimed if j.host == "busy.example"))
+    await jobs.complete_many(db.pool, [next(j.id for j in claimed if j.host == "busy.example")])
     more = await claim(db, "w9", per_host=3)
     assert [j.host for j in more] == ["busy.example"]
 
@@ -236,7 +242,7 @@ async def test_last_try_is_at_give_up_time_and_then_the_job_is_dropped(db: Datab
 async def test_fail_permanently_and_complete_delete(db: Database) -> None:
     await jobs.enqueue_many(db.pool, "x", [({}, None), ({}, None)])
     done, failed = await claim(db)
-    await jobs.complete(db.pool, done)
+    await jobs.complete_many(db.pool, [done.id])
     await jobs.fail_permanently(db.pool, failed, "HTTP 410")
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
 
@@ -309,8 +315,8 @@ async def test_half_open_lets_one_job_through_and_success_closes(db: Database) -
     # the next probe succeeds: closed, full speed
     await cool_down_over(db, "flaky.example")
     [probe] = await claim(db, "w4")
-    await hosts.record_success(db.pool, "flaky.example")
-    await jobs.complete(db.pool, probe)
+    await record_success(db, "flaky.example")
+    await jobs.complete_many(db.pool, [probe.id])
     assert await hosts.circuit_state(db.pool, "flaky.example") == "closed"
     assert len(await claim(db, "w5", per_host=4)) == 4
 
@@ -333,7 +339,7 @@ async def test_host_failing_for_two_days_is_unavailable_with_one_probe_per_perio
     await hosts.record_failure(db.pool, "gone.example")
     assert await open_for(db, "gone.example") == hosts.PROBE_INTERVAL
     # a success resets everything
-    await hosts.record_success(db.pool, "gone.example")
+    await record_success(db, "gone.example")
     row = await db.pool.fetchrow("SELECT * FROM remote_hosts")
     assert (row["failures"], row["first_failure_at"], row["unavailable_since"], row["circuit_open_until"]) == (
         0, None, None, None,
@@ -343,9 +349,9 @@ async def test_host_failing_for_two_days_is_unavailable_with_one_probe_per_perio
 
 
 async def test_success_on_a_healthy_host_is_recorded_cheaply(db: Database) -> None:
-    await hosts.record_success(db.pool, "ok.example")
+    await record_success(db, "ok.example")
     first = await db.pool.fetchval("SELECT last_success_at FROM remote_hosts")
-    await hosts.record_success(db.pool, "ok.example")  # within a minute: no rewrite
+    await record_success(db, "ok.example")  # within a minute: no rewrite
     assert await db.pool.fetchval("SELECT last_success_at FROM remote_hosts") == first
     assert await hosts.circuit_state(db.pool, "never-seen.example") == "closed"
     assert await hosts.is_available(db.pool, "never-seen.example")
