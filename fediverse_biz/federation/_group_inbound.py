@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, object_id, parse_datetime, types
+from fediverse_biz.activitypub.activities import actor_id, http_uri, object_id, types
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES, ParsedNote, note_from_ap
 from fediverse_biz.activitypub.validation import SchemaError, validate_activity, validate_object
@@ -112,15 +112,7 @@ async def _announced_by_group(act: Inbound, conn: asyncpg.Connection, status: as
         "UPDATE statuses SET community_id = $2 WHERE id = $1 AND community_id IS NULL", status["id"], act.actor["id"]
     )
     if status["in_reply_to_uri"] is None:
-        await remote_statuses.record_remote_announce(
-            conn,
-            act.actor,
-            status,
-            act.activity_id,
-            to=[a for a in map(object_id, as_list(act.doc.get("to"))) if a],
-            cc=[a for a in map(object_id, as_list(act.doc.get("cc"))) if a],
-            published=parse_datetime(act.doc.get("published")),
-        )
+        await act.record_announce(conn, status)
 
 
 async def _plain_boost(act: Inbound, obj: Any) -> None:

@@ -16,7 +16,9 @@ from typing import Any
 
 import asyncpg
 
+from fediverse_biz.activitypub.activities import as_list, object_id, parse_datetime
 from fediverse_biz.activitypub.actors import authority
+from fediverse_biz.core import remote_statuses
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.federation.fetch import BlockedAddress, ContentTypeError, FetchError, IdMismatch, Signer, TooLarge
 from fediverse_biz.federation.fetch import fetch_ap_object as _fetch_ap_object
@@ -86,6 +88,18 @@ class Inbound:
             from fediverse_biz.federation import group_relay
 
             await group_relay.relay(conn, self.doc, self.actor)
+
+    async def record_announce(self, conn: asyncpg.Connection, original: asyncpg.Record) -> int | None:
+        """This activity (an Announce) as the sender's boost of `original`, with its addressing and date."""
+        return await remote_statuses.record_remote_announce(
+            conn,
+            self.actor,
+            original,
+            self.activity_id,
+            to=[a for a in map(object_id, as_list(self.doc.get("to"))) if a],
+            cc=[a for a in map(object_id, as_list(self.doc.get("cc"))) if a],
+            published=parse_datetime(self.doc.get("published")),
+        )
 
     def is_local(self, uri: str) -> bool:
         return authority(uri) == authority(self.urls.base)

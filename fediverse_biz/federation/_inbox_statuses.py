@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from fediverse_biz.activitypub.activities import as_list, http_uri, object_id, parse_datetime, types
+from fediverse_biz.activitypub.activities import as_list, http_uri, object_id, types
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES, ParsedNote, note_from_ap
 from fediverse_biz.activitypub.validation import SchemaError, validate_object
@@ -258,15 +258,7 @@ async def handle_announce(act: Inbound) -> None:
             )
             status = await conn.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
         assert status is not None
-        await remote_statuses.record_remote_announce(
-            conn,
-            act.actor,
-            status,
-            act.activity_id,
-            to=[a for a in map(object_id, as_list(act.doc.get("to"))) if a],
-            cc=[a for a in map(object_id, as_list(act.doc.get("cc"))) if a],
-            published=parse_datetime(act.doc.get("published")),
-        )
+        await act.record_announce(conn, status)
 
 
 async def undo_like(act: Inbound, inner: Mapping[str, Any]) -> None:

@@ -16,7 +16,13 @@ from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor
-from fediverse_biz.federation.object_endpoints import PAGE_SIZE, outbox_cursor, outbox_page
+from fediverse_biz.federation.object_endpoints import (
+    PAGE_SIZE,
+    outbox_cursor,
+    outbox_head,
+    outbox_page,
+    wants_outbox_head,
+)
 from fediverse_biz.jsonio import JSONResponse
 
 __all__ = ["routes"]
@@ -59,17 +65,9 @@ async def outbox(request: Request) -> Response:
         return hall
     pool: asyncpg.Pool = request.app.state.pool
     outbox_uri = hall["outbox_url"] or f"{hall['uri']}/outbox"
-    if "page" not in request.query_params and "max_id" not in request.query_params:
+    if wants_outbox_head(request):
         total = await pool.fetchval("SELECT count(*) FROM community_announces WHERE community_id = $1", hall["id"])
-        return activity_json(
-            {
-                "@context": CONTEXT,
-                "id": outbox_uri,
-                "type": "OrderedCollection",
-                "totalItems": int(total),
-                "first": f"{outbox_uri}?page=true",
-            }
-        )
+        return activity_json(outbox_head(outbox_uri, total, last=False))
     cursor = outbox_cursor(request)
     rows = await pool.fetch(
         """SELECT id, announce FROM community_announces

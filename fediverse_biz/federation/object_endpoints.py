@@ -119,18 +119,9 @@ async def outbox(request: Request) -> Response:
     outbox_uri = actor["outbox_url"] or f"{actor['uri']}/outbox"
     public_only = """actor_id = $1 AND local AND approval_state = 'published'
                      AND visibility IN ('public', 'unlisted')"""
-    if "page" not in request.query_params and "max_id" not in request.query_params:
+    if wants_outbox_head(request):
         total = await pool.fetchval(f"SELECT count(*) FROM statuses WHERE {public_only}", actor["id"])
-        return activity_json(
-            {
-                "@context": CONTEXT,
-                "id": outbox_uri,
-                "type": "OrderedCollection",
-                "totalItems": int(total),
-                "first": f"{outbox_uri}?page=true",
-                "last": f"{outbox_uri}?min_id=0&page=true",
-            }
-        )
+        return activity_json(outbox_head(outbox_uri, total, last=True))
     cursor = outbox_cursor(request)
     ids = [
         r["id"]
@@ -148,6 +139,26 @@ async def outbox(request: Request) -> Response:
     for item in items:
         item.pop("@context", None)
     return activity_json(outbox_page(outbox_uri, cursor, items, ids))
+
+
+def wants_outbox_head(request: Request) -> bool:
+    """A request for the outbox collection itself rather than one of its pages."""
+    return "page" not in request.query_params and "max_id" not in request.query_params
+
+
+def outbox_head(outbox_uri: str, total: int, *, last: bool) -> dict[str, Any]:
+    """The OrderedCollection of an outbox: its size and a link to its first page (and, with `last`, to
+    its last, as Mastodon's actor outboxes have)."""
+    head: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": outbox_uri,
+        "type": "OrderedCollection",
+        "totalItems": int(total),
+        "first": f"{outbox_uri}?page=true",
+    }
+    if last:
+        head["last"] = f"{outbox_uri}?min_id=0&page=true"
+    return head
 
 
 def outbox_cursor(request: Request) -> int | None:
