@@ -17,6 +17,7 @@ from fediverse_biz.core import accounts, profiles
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.federation.worker import Worker
+from tests.support.loopback import listen
 from tests.support.social import Member, checked, member
 
 
@@ -33,9 +34,7 @@ class Website:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._serve)
         self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await listen(self._runner)
         return self
 
     async def stop(self) -> None:

@@ -30,6 +30,7 @@ from fediverse_biz.federation.remote_actors import (
     resolve_actor,
     resolve_handle,
 )
+from tests.support.loopback import listen
 from tests.support.servers import LiveServer
 
 PASSWORD = "correct horse battery"
@@ -226,10 +227,7 @@ class Peer:
         self.serve(f"/.well-known/webfinger?resource=acct:{acct}", jrd, content_type="application/jrd+json")
 
     async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await listen(self._runner)
 
     async def stop(self) -> None:
         await self._runner.cleanup()

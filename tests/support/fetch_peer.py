@@ -14,6 +14,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from tests.support.loopback import listen
+
 AP_TYPE = "application/activity+json"
 LOOPBACK_ONLY = ("127.0.0.1/32",)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -44,10 +46,7 @@ class Peer:
         return await handler(request)
 
     async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await listen(self._runner)
 
     async def stop(self) -> None:
         self.release.set()

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from fediverse_biz.activitypub.signatures import SignatureError, digest_header, verify_request
+from tests.support.loopback import listen
 
 Respond = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -45,10 +46,7 @@ class FakeInbox:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await listen(self._runner, self.port)
         return self
 
     async def stop(self) -> None:

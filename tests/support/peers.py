@@ -22,6 +22,7 @@ from fediverse_biz.activitypub.keys import generate_key_pair
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.federation.inbox_handlers import inbox_handlers
 from fediverse_biz.federation.worker import Worker
+from tests.support.loopback import listen
 
 AS2 = "application/activity+json"
 _counter = itertools.count(1)
@@ -64,9 +65,7 @@ class FakePeer:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._serve)
         self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await listen(self._runner)
         return self
 
     async def stop(self) -> None:

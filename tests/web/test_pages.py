@@ -21,6 +21,7 @@ from fediverse_biz.core import accounts, follows, interactions, statuses
 from fediverse_biz.core.urls import LocalUrls
 from tests.support import factories
 from tests.support.html import by_class, links, meta, parse, text, text_of
+from tests.support.loopback import listen
 from tests.support.peers import FakePeer
 
 BASE = "http://127.0.0.1"
@@ -312,9 +313,7 @@ class SubscribeServer:
         app = web.Application()
         app.router.add_get("/.well-known/webfinger", self._webfinger)
         self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.host = f"127.0.0.1:{self._runner.addresses[0][1]}"
+        self.host = f"127.0.0.1:{await listen(self._runner)}"
         return self
 
     async def _webfinger(self, request: web.Request) -> web.Response:
