@@ -22,7 +22,9 @@ from .core import accounts
 from .core.errors import DomainError
 from .core.urls import LocalUrls
 from .db.database import Database, open_database
+from .federation import domain_blocks, jobs
 from .federation.fetch import create_session
+from .federation.signed_requests import KeyCache
 from .federation.worker import run_workers
 from .jsonio import JSONResponse
 from .middleware import BodySizeLimit, CountRequests, DatabaseUnavailable, RequestLog, WebLoad, wants_json
@@ -92,6 +94,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
         app.state.http = http
         # Streaming clients share one LISTEN connection per process (api/streaming_hub.py).
         app.state.streaming = StreamingHub(db.pool, app.state.urls)
+        # The inbox's door wakes the workers (here or in other processes) through this (federation/jobs.py).
+        app.state.job_wakeups = jobs.Wakeups(db.pool)
+        app.state.suspended_domains = domain_blocks.SuspendedDomains(db.pool)
+        app.state.signing_keys = KeyCache()  # peers' verified keys (federation/signed_requests.py)
         # `serve` runs the background workers in-process; settings.workers = 0 leaves them to
         # separate `fediverse-biz worker` processes.
         stop_workers = asyncio.Event()
@@ -107,6 +113,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
             stop_workers.set()
             if workers is not None:
                 await workers
+            await app.state.job_wakeups.close()
             await app.state.streaming.stop()
             await http.close()
             if database is None:

@@ -23,10 +23,10 @@ async def distribute(conn: asyncpg.Connection, bundle: StatusBundle) -> list[int
         return []
     is_boost = status["reblog_of_id"] is not None
     reply_to = status["in_reply_to_actor_id"]
-    # One statement: the feed rows, and the local followers who asked to be notified of every post
-    # (`notify`; only a post that is not a boost tells them, below).
+    # One statement: the feed rows, the local followers who asked to be notified of every post (`notify`;
+    # only a post that is not a boost tells them, below), and the streaming event (the row `event`).
     rows = await conn.fetch(
-        """WITH home AS (
+        f"""WITH home AS (
                INSERT INTO home_feed (actor_id, status_id)
                SELECT DISTINCT x.id, $1::bigint FROM (
                    SELECT $2::bigint AS id WHERE $5::boolean
@@ -46,11 +46,14 @@ async def distribute(conn: asyncpg.Connection, bundle: StatusBundle) -> list[int
                  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.actor_id = x.id AND b.target_actor_id = $2)
                                                            OR (b.actor_id = $2 AND b.target_actor_id = x.id))
                ON CONFLICT DO NOTHING
-               RETURNING actor_id)
+               RETURNING actor_id),
+           event AS (SELECT {events.status_created_sql("$1::bigint", "SELECT actor_id FROM home")} AS sent)
            SELECT actor_id, false AS subscriber FROM home
            UNION ALL
            SELECT f.actor_id, true FROM follows f JOIN actors a ON a.id = f.actor_id AND a.domain IS NULL
-            WHERE f.target_actor_id = $2 AND f.notify AND $3 IN ('public', 'unlisted', 'private')""",
+            WHERE f.target_actor_id = $2 AND f.notify AND $3 IN ('public', 'unlisted', 'private')
+           UNION ALL
+           SELECT NULL, NULL FROM event""",
         status["id"],
         author["id"],
         status["visibility"],
@@ -58,7 +61,7 @@ async def distribute(conn: asyncpg.Connection, bundle: StatusBundle) -> list[int
         author["domain"] is None,
         is_boost,
     )
-    home = [r["actor_id"] for r in rows if not r["subscriber"]]
+    home = [r["actor_id"] for r in rows if r["subscriber"] is False]
 
     if is_boost and bundle.reblog is not None:
         await notifications.notify(conn, bundle.reblog.author["id"], author["id"], "reblog", bundle.reblog.id)
@@ -68,7 +71,6 @@ async def distribute(conn: asyncpg.Connection, bundle: StatusBundle) -> list[int
         for row in rows:
             if row["subscriber"]:
                 await notifications.notify(conn, row["actor_id"], author["id"], "status", status["id"])
-    await events.status_created(conn, status["id"], home_actor_ids=home)
     return home
 
 

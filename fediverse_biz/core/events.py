@@ -25,11 +25,17 @@ async def emit(conn: asyncpg.Connection | asyncpg.Pool, kind: str, **fields: Any
 MAX_HOME_IDS_IN_EVENT = 200
 
 
-async def status_created(conn: asyncpg.Connection, status_id: int, *, home_actor_ids: list[int]) -> None:
-    if len(home_actor_ids) > MAX_HOME_IDS_IN_EVENT:
-        await emit(conn, "status", status_id=status_id)
-    else:
-        await emit(conn, "status", status_id=status_id, home=home_actor_ids)
+def status_created_sql(status_id: str, home_ids: str) -> str:
+    """status_created as an SQL expression, for a statement that already has the status id (`status_id`,
+    e.g. "$1::bigint") and a relation of the readers' ids (`home_ids`, a query of one bigint column):
+    fan-out (distribution.py) sends the event "status" from its feed insert instead of in a statement of its
+    own: {"kind": "status", "status_id": …, "home": [reader ids]}, without "home" past the cap."""
+    return f"""pg_notify('{CHANNEL}', CASE
+               WHEN (SELECT count(*) FROM ({home_ids}) h) > {MAX_HOME_IDS_IN_EVENT}
+               THEN json_build_object('kind', 'status', 'status_id', {status_id})
+               ELSE json_build_object('kind', 'status', 'status_id', {status_id},
+                                      'home', (SELECT coalesce(json_agg(h.id), '[]') FROM ({home_ids}) h (id)))
+               END::text)"""
 
 
 async def status_updated(conn: asyncpg.Connection, status_id: int) -> None:

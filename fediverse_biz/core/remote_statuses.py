@@ -165,14 +165,23 @@ async def store_remote_note(
     published = _not_in_future(parsed.published)
     edited = parsed.updated if parsed.updated is not None and parsed.updated > published else None
     conversation = parsed.conversation or ((parent["conversation_uri"] or parent["uri"]) if parent else None)
+    # Replies that arrived before this status (their in_reply_to_uri names it) now link to it, in the same
+    # statement: the UPDATE cannot see the row being inserted (one snapshot), so it never adopts itself.
     status = await conn.fetchrow(
-        """INSERT INTO statuses (id, uri, url, actor_id, local, object_type, visibility, content, spoiler_text,
-                                 sensitive, language, title, in_reply_to_id, in_reply_to_uri, in_reply_to_actor_id,
-                                 conversation_uri, published_at, edited_at, ap_to, ap_cc, extra)
-           VALUES (id_at($15), $1, $2, $3, false, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19)
-           ON CONFLICT (uri) DO NOTHING
-           RETURNING *""",
+        """WITH ins AS (
+               INSERT INTO statuses (id, uri, url, actor_id, local, object_type, visibility, content, spoiler_text,
+                                     sensitive, language, title, in_reply_to_id, in_reply_to_uri,
+                                     in_reply_to_actor_id, conversation_uri, published_at, edited_at, ap_to, ap_cc,
+                                     extra)
+               VALUES (id_at($15), $1, $2, $3, false, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17, $18, $19)
+               ON CONFLICT (uri) DO NOTHING
+               RETURNING *),
+           adopted AS (
+               UPDATE statuses o SET in_reply_to_id = ins.id, in_reply_to_actor_id = ins.actor_id
+                 FROM ins WHERE o.in_reply_to_uri = ins.uri AND o.in_reply_to_id IS NULL
+               RETURNING o.id)
+           SELECT ins.*, (SELECT count(*) FROM adopted) AS adopted_replies FROM ins""",
         parsed.uri,
         parsed.url,
         author["id"],
@@ -202,18 +211,10 @@ async def store_remote_note(
         await index(conn, status_id, parsed, False)
     if parent is not None:
         await conn.execute("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", parent["id"])
-    # Replies that arrived before this status (their in_reply_to_uri names it) now link to it.
-    await conn.execute(
-        """WITH adopted AS (
-               UPDATE statuses SET in_reply_to_id = $1, in_reply_to_actor_id = $3
-                WHERE in_reply_to_uri = $2 AND in_reply_to_id IS NULL AND id <> $1
-               RETURNING id)
-           UPDATE statuses SET replies_count = replies_count + (SELECT count(*) FROM adopted)
-            WHERE id = $1 AND EXISTS (SELECT 1 FROM adopted)  -- no orphans (nearly always): no new row version""",
-        status_id,
-        parsed.uri,
-        author["id"],
-    )
+    if status["adopted_replies"]:  # a row may change once per statement, hence this second one (rarely run)
+        await conn.execute(
+            "UPDATE statuses SET replies_count = replies_count + $2 WHERE id = $1", status_id, status["adopted_replies"]
+        )
     # Fan-out reads the status row, its author and its mentions, all in hand: re-reading the whole
     # bundle (load_status, five queries) was a quarter of the statements of an inbox Create.
     await distribution.distribute(conn, StatusBundle(status=status, author=author, mentions=mentioned))

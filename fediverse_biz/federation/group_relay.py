@@ -137,14 +137,30 @@ async def _may_concern_a_hall(conn: asyncpg.Connection, kind: str, activity: Map
     )
 
 
-async def _target(conn: asyncpg.Connection, activity: Mapping[str, Any]) -> _Target | None:
+def _surely_no_hall(kind: str, activity: Mapping[str, Any], local_authority: str | None) -> bool:
+    """Whether a peer's Create is sure to concern no hall here, without asking the database: its post
+    names nobody on this server and replies to nothing. Then none of the places _target looks can hold
+    a hall: a hall is named by its (local) URI or URL; the post was not stored before this transaction
+    (a known one returns before its effects), so it has no hall of its own and no hall announced it;
+    and without a parent it is in no hall's thread. Nearly every Create a server receives is such a post."""
+    if kind != "Create" or local_authority is None:
+        return False
+    obj = activity.get("object")
+    if not isinstance(obj, Mapping) or obj.get("inReplyTo"):
+        return False
+    return all(authority(uri) != local_authority for uri in addressed(activity))
+
+
+async def _target(
+    conn: asyncpg.Connection, activity: Mapping[str, Any], local_authority: str | None
+) -> _Target | None:
     kind = _kind(activity)
     if kind is None:
         return None
     uri = _object_uri(kind, activity)
     if uri is None:
         return None
-    if not await _may_concern_a_hall(conn, kind, activity, uri):
+    if _surely_no_hall(kind, activity, local_authority) or not await _may_concern_a_hall(conn, kind, activity, uri):
         return None
     status = await conn.fetchrow("SELECT * FROM statuses WHERE uri = $1 AND reblog_of_id IS NULL", uri)
     hall = None
@@ -165,10 +181,18 @@ async def _target(conn: asyncpg.Connection, activity: Mapping[str, Any]) -> _Tar
     return _Target(kind, hall, status, uri) if hall is not None else None
 
 
-async def relay(conn: asyncpg.Connection, activity: Mapping[str, Any], sender: Mapping[str, Any]) -> bool:
+async def relay(
+    conn: asyncpg.Connection,
+    activity: Mapping[str, Any],
+    sender: Mapping[str, Any],
+    *,
+    received_by: str | None = None,
+) -> bool:
     """Relay `activity` (exactly as received, or as we sent it) through the local hall it concerns.
-    `sender` is the activity's verified actor. Returns whether the hall announced it."""
-    target = await _target(conn, activity)
+    `sender` is the activity's verified actor. Returns whether the hall announced it. `received_by`:
+    our authority (host[:port]), when a peer's activity comes from the inbox — a Create that names
+    nobody here and replies to nothing is then answered without a query (_surely_no_hall)."""
+    target = await _target(conn, activity, received_by)
     if target is None or sender["id"] == target.hall["id"]:
         return False
     kind, hall = target.kind, target.hall

@@ -7,7 +7,8 @@ first, so garbage never makes us fetch a key and nothing is written before the l
 
 1. Content-Type AS2 or JSON (415); body at most 1 MB, read incrementally (413); a JSON object (400).
 2. `id` and `actor` present (400). An actor on a suspended domain is answered 202 and dropped, as
-   Mastodon does, so the peer does not retry for days; a Delete of an actor we never knew is dropped
+   Mastodon does, so the peer does not retry for days (the door reads the list of suspended domains at
+   most once a second: domain_blocks.SuspendedDomains); a Delete of an actor we never knew is dropped
    the same way without a key fetch (the key is gone with the actor: Mastodon's
    `skip_unknown_actor_activity`).
 3. HTTP signature, draft-cavage or RFC 9421, against the key the keyId names (fetched through the
@@ -19,7 +20,10 @@ first, so garbage never makes us fetch a key and nothing is written before the l
    the sender's own objects (403: authenticated, but not theirs). A suspended actor is dropped (202).
 5. Schema (schemas/activitystreams, 400).
 6. Dedupe on the activity id and store it with its "inbox" job in one transaction -> 202. A replay is
-   answered 202 too and enqueues nothing: each activity is processed once.
+   answered 202 too and enqueues nothing: each activity is processed once. The same statement checks
+   the sender's and its domain's suspension again, exactly: the door's earlier checks read copies up to
+   seconds old, kept to spare a query per delivery (domain_blocks.SuspendedDomains,
+   signed_requests.KeyCache).
 
 Activities forwarded by a third party (LD-signed, signed by another key) are not accepted: the key
 owner must be the actor, so such deliveries get 401 and peers deliver them directly instead.
@@ -41,10 +45,10 @@ from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, ob
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES
 from fediverse_biz.activitypub.validation import SchemaError, validate_activity
-from fediverse_biz.federation import jobs, signed_requests
+from fediverse_biz.federation import domain_blocks, jobs, signed_requests
 from fediverse_biz.jsonio import JSONResponse
 
-__all__ = ["INBOX_JOB", "MAX_INBOX_BYTES", "domain_suspended", "receive", "routes"]
+__all__ = ["INBOX_JOB", "MAX_INBOX_BYTES", "receive", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +70,6 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def _accepted() -> Response:
     return Response(status_code=202)
-
-
-async def domain_suspended(conn: asyncpg.Pool | asyncpg.Connection, domain: str) -> bool:
-    """Whether `domain` (host[:port]) or a parent domain is suspended (Mastodon's domain_not_allowed?)."""
-    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
-    labels = host.split(".")
-    candidates = [domain, *(".".join(labels[i:]) for i in range(len(labels)))]
-    return bool(
-        await conn.fetchval(
-            "SELECT 1 FROM domain_blocks WHERE domain = ANY($1::text[]) AND severity = 'suspend'", candidates
-        )
-    )
 
 
 async def _read_body(request: Request) -> bytes:
@@ -151,19 +143,28 @@ def _check_authorship(doc: Mapping[str, Any], actor_uri: str) -> None:
             raise _Refused(403, "only the author may update a post")
 
 
-async def _store(pool: asyncpg.Pool, doc: dict[str, Any], body: bytes, activity_id: str, actor_uri: str) -> None:
+async def _store(
+    pool: asyncpg.Pool, wakeups: jobs.Wakeups, doc: dict[str, Any], body: bytes, activity_id: str, actor_uri: str
+) -> None:
     kind = next((t for t in as_list(doc.get("type")) if isinstance(t, str)), "")
     try:
         await jobs.insert_and_enqueue(
             pool,
+            # The door's checks of the sender's suspension and its domain's read copies up to seconds old
+            # (signed_requests.KeyCache, domain_blocks.SuspendedDomains); the insert asks again, exactly.
             """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
-               VALUES ($1, $2, $3, $4::text::jsonb) ON CONFLICT (activity_id) DO NOTHING RETURNING id""",
+               SELECT $1, $2, $3, $4::text::jsonb
+                WHERE NOT EXISTS (SELECT 1 FROM actors WHERE uri = $3 AND suspended_at IS NOT NULL)
+                  AND NOT EXISTS (SELECT 1 FROM domain_blocks WHERE domain = ANY($5::text[]) AND severity = 'suspend')
+               ON CONFLICT (activity_id) DO NOTHING RETURNING id""",
             activity_id,
             kind[:256],
             actor_uri,
             body.decode(),  # the parsed body is valid UTF-8; storing it as sent saves re-encoding it
+            domain_blocks.candidates(authority(actor_uri)),
             kind=INBOX_JOB,
             payload_key="inbox_activity_id",
+            wakeups=wakeups,  # one NOTIFY per burst, not one per delivery
         )
     except (asyncpg.DataError, UnicodeEncodeError) as exc:
         # JSON allows what PostgreSQL refuses: \u0000 and lone surrogates (jsonb), which in a text column
@@ -192,7 +193,7 @@ async def _receive(request: Request) -> Response:
     activity_id, actor_uri = http_uri(doc.get("id")), http_uri(actor_id(doc))
     if activity_id is None or actor_uri is None:
         raise _Refused(400, "an activity needs an http(s) id and actor")
-    if await domain_suspended(pool, authority(actor_uri)):
+    if await request.app.state.suspended_domains.covers(authority(actor_uri)):
         return _accepted()  # nothing stored; 202 so the peer stops retrying
     if "Delete" in types(doc) and object_id(doc.get("object")) == actor_uri:
         if not await pool.fetchval("SELECT 1 FROM actors WHERE uri = $1", actor_uri):
@@ -212,7 +213,7 @@ async def _receive(request: Request) -> Response:
     except SchemaError as exc:
         raise _Refused(400, str(exc)) from None
     _check_authorship(doc, actor_uri)
-    await _store(pool, doc, body, activity_id, actor_uri)
+    await _store(pool, request.app.state.job_wakeups, doc, body, activity_id, actor_uri)
     return _accepted()
 
 

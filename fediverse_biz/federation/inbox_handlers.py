@@ -411,12 +411,14 @@ async def process_inbox_activity(ctx: WorkerContext, job: Job) -> None:
     if isinstance(doc, str):  # a connection without our jsonb codec (db/pool.py)
         doc = json.loads(doc)
     actor = await ctx.pool.fetchrow("SELECT * FROM actors WHERE uri = $1", record["actor_uri"])
+    inbound = None
     try:
         if actor is None or actor["suspended_at"] is not None:
             raise Ignored("the sender is gone or suspended")
         kind = first_type(doc, HANDLERS)
         if kind is not None:
-            await HANDLERS[kind](Inbound(ctx, record["id"], doc, actor))
+            inbound = Inbound(ctx, record["id"], doc, actor)
+            await HANDLERS[kind](inbound)
     except AlreadyProcessed:
         return
     except Ignored as exc:
@@ -428,7 +430,8 @@ async def process_inbox_activity(ctx: WorkerContext, job: Job) -> None:
             "UPDATE inbox_activities SET error = $2 WHERE id = $1", record["id"], f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
-    await _mark_processed(ctx.pool, record["id"], None)
+    if inbound is None or not inbound.marked:  # effects() marks the activity in its own transaction
+        await _mark_processed(ctx.pool, record["id"], None)
 
 
 def inbox_handlers() -> dict[str, Handler]:

@@ -11,6 +11,7 @@ advisory lock so that limit is exact; see docs/jobs.md for the cost and the alte
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -128,22 +129,80 @@ async def insert_and_enqueue(
     kind: str,
     payload_key: str,
     give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER,
+    wakeups: Wakeups | None = None,
 ) -> int | None:
     """Run `insert_sql` (an INSERT … RETURNING id, parameters $1…$n from `args`) and, if it returned a
     row, a local job (no host) with payload {payload_key: that id}, in one statement — so in one round
     trip and atomically, with no explicit transaction. Returns the inserted row's id, or None when the
     INSERT returned nothing (ON CONFLICT DO NOTHING). The inbox stores each delivery this way: the
-    BEGIN/INSERT/INSERT/COMMIT it replaced were four round trips per accepted activity."""
+    BEGIN/INSERT/INSERT/COMMIT it replaced were four round trips per accepted activity.
+
+    With `wakeups`, the statement sends no NOTIFY and the workers are woken through it instead."""
     n = len(args)
+    wake = "(SELECT count(*) FROM job)" if wakeups is not None else "(SELECT pg_notify('jobs_new', '') FROM job)"
     row = await conn.fetchrow(
         f"""WITH source AS ({insert_sql}),
                  job AS (INSERT INTO jobs (kind, payload, give_up_at)
                          SELECT ${n + 1}, jsonb_build_object(${n + 2}::text, source.id), now() + ${n + 3}
                            FROM source RETURNING id)
-            SELECT (SELECT id FROM source) AS id, (SELECT pg_notify('jobs_new', '') FROM job) AS notified""",
+            SELECT (SELECT id FROM source) AS id, {wake} AS woken""",
         *args, kind, payload_key, give_up_after,
     )
-    return None if row is None else row["id"]
+    if row is None or row["id"] is None:
+        return None
+    if wakeups is not None:
+        wakeups.enqueued()
+    return int(row["id"])
+
+
+class Wakeups:
+    """One process's jobs_new notifications for a stream of enqueues, coalesced: at most one NOTIFY per
+    `interval` seconds, sent after the jobs it announces committed, so a worker is never told too early
+    and a job waits at most `interval` (not a poll) before some worker looks for it.
+
+    Why: a NOTIFY in a transaction takes a database-wide lock at commit (PostgreSQL's async.c,
+    "NotifyQueueLock"), so every notifying commit of the inbox's door queued behind the others. Under a
+    burst of deliveries one NOTIFY per 20 ms wakes the workers just as well (docs/benchmarks.md)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, interval: float = 0.02) -> None:
+        self._pool = pool
+        self._interval = interval
+        self._last = float("-inf")
+        self._due: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def enqueued(self) -> None:
+        """A job was committed (without a NOTIFY of its own): make sure the workers hear of it."""
+        if self._due is not None or self._closed:
+            return  # the NOTIFY already due is sent after this job's commit, which is behind us
+        loop = asyncio.get_running_loop()
+        self._due = loop.call_later(max(0.0, self._last + self._interval - loop.time()), self._send)
+
+    def _send(self) -> None:
+        # From here on an enqueue schedules the next NOTIFY: its job may commit after this one is sent.
+        self._due = None
+        loop = asyncio.get_running_loop()
+        self._last = loop.time()
+        task = loop.create_task(self._notify())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _notify(self) -> None:
+        try:
+            await self._pool.execute("SELECT pg_notify('jobs_new', '')")
+        except Exception as exc:  # the database is away: workers still poll (worker.py), nothing is lost
+            log.info("could not wake the workers: %s", exc)
+
+    async def close(self) -> None:
+        """Stop scheduling; a NOTIFY on its way is sent first (the pool closes after this)."""
+        self._closed = True
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
+            await self._notify()
+        if self._sending:
+            await asyncio.gather(*self._sending)
 
 
 # ---- claiming -----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from fediverse_biz.activitypub.actors import ACTOR_TYPES, InvalidActor, RemoteAc
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.activitypub.webfinger import AcctResource, InvalidResource, activitypub_self_link, parse_acct
 from fediverse_biz.business.organizations import store_remote_profile
+from fediverse_biz.federation import domain_blocks
 from fediverse_biz.federation.fetch import (
     AP_ACCEPT,
     AP_CONTENT_TYPES,
@@ -119,12 +120,7 @@ async def _is_our_origin(pool: asyncpg.Pool, url: str) -> bool:
 
 async def _check_domain_allowed(pool: asyncpg.Pool, domain: str) -> None:
     """Suspended domains, and their subdomains, are never fetched (Mastodon `domain_not_allowed?`)."""
-    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
-    labels = host.split(".")
-    candidates = [domain, *(".".join(labels[i:]) for i in range(len(labels)))]
-    if await pool.fetchval(
-        "SELECT 1 FROM domain_blocks WHERE domain = ANY($1::text[]) AND severity = 'suspend'", candidates
-    ):
+    if await domain_blocks.suspended(pool, domain):
         raise RemoteActorError(f"{domain} is blocked on this server", status=403)
 
 

@@ -8,6 +8,7 @@ lookup — is "not verified", never a 500.
 from __future__ import annotations
 
 import logging
+import time
 
 import asyncpg
 from starlette.requests import Request
@@ -22,6 +23,33 @@ class NotVerified(Exception):
     """The request carries no signature we could verify; the message says why."""
 
 
+class KeyCache:
+    """keyId -> (public key PEM, owner's actor row), as found at most `ttl` seconds ago, per process.
+
+    Every delivery asked the database for its key (one of the inbox door's three queries,
+    docs/benchmarks.md); a busy peer signs thousands of requests with one key. Staleness is bounded and
+    harmless: a key that no longer verifies is refetched at once (the retry below, which bypasses and
+    refills this cache), and the owner's suspension is checked again, in the database, by the inbox's
+    store statement and by the inbox job before it applies anything (federation/inbox.py,
+    inbox_handlers.py)."""
+
+    def __init__(self, *, ttl: float = 10.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, tuple[str, asyncpg.Record]]] = {}
+
+    def get(self, key_id: str) -> tuple[str, asyncpg.Record] | None:
+        entry = self._entries.get(key_id)
+        if entry is None or time.monotonic() - entry[0] >= self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, key_id: str, found: tuple[str, asyncpg.Record]) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()  # rare (that many signing keys within ttl); simpler than an LRU
+        self._entries[key_id] = (time.monotonic(), found)
+
+
 async def signing_actor(request: Request, body: bytes) -> asyncpg.Record:
     """The actor row whose key signed this request; raises NotVerified."""
     state = request.app.state
@@ -33,14 +61,18 @@ async def signing_actor(request: Request, body: bytes) -> asyncpg.Record:
     path = raw_path.decode("latin-1").split("?", 1)[0]
     query = request.scope.get("query_string", b"").decode("latin-1")
     settings = state.settings
+    keys: KeyCache = state.signing_keys
 
     async def verify(*, refresh: bool) -> None:
         """Verify with the keys from the cache (or, with `refresh`, refetched), noting whose key it was."""
 
         async def lookup(key_id: str) -> str | None:
-            found = await public_key_for(state.pool, state.http, key_id, refresh=refresh, signer=signer)
+            found = None if refresh else keys.get(key_id)
             if found is None:
-                return None
+                found = await public_key_for(state.pool, state.http, key_id, refresh=refresh, signer=signer)
+                if found is None:
+                    return None
+                keys.put(key_id, found)
             owners.append(found[1])
             return found[0]
 

@@ -307,3 +307,24 @@ async def test_the_plain_boost_and_the_wrapped_create_make_one_thread_whatever_t
     assert status["community_id"] == group_row["id"] and status["reblogs_count"] == 1
     assert await pool.fetchval("SELECT count(*) FROM statuses WHERE reblog_of_id = $1", status["id"]) == 1
     assert await pool.fetchval("SELECT count(*) FROM home_feed WHERE actor_id = $1", alice["id"]) == 1
+
+
+def test_only_a_create_that_names_nobody_here_and_replies_to_nothing_skips_the_hall_lookup() -> None:
+    from fediverse_biz.federation.group_relay import _surely_no_hall
+
+    ours = "fair.example"
+    note = {"id": "https://peer.example/n/1", "type": "Note", "to": [PUBLIC], "cc": ["https://peer.example/u/followers"]}
+    create = {"type": "Create", "actor": "https://peer.example/u", "object": note, "to": [PUBLIC]}
+    assert _surely_no_hall("Create", create, ours)
+    # any name on this server, wherever it hides, sends it to the lookup — case and default port included
+    for named in (
+        {"object": note | {"audience": "https://FAIR.example:443/c/shipping"}},
+        {"object": note | {"tag": [{"type": "Mention", "href": "https://fair.example/c/shipping"}]}},
+        {"cc": ["https://fair.example/c/shipping"]},
+        {"object": note | {"bcc": [{"id": "https://fair.example/c/shipping"}]}},
+    ):
+        assert not _surely_no_hall("Create", create | named, ours), named
+    assert not _surely_no_hall("Create", create | {"object": note | {"inReplyTo": "https://x.example/n/9"}}, ours)
+    assert not _surely_no_hall("Create", create | {"object": note["id"]}, ours)  # fetched, unknown yet
+    assert not _surely_no_hall("Like", create | {"type": "Like"}, ours)
+    assert not _surely_no_hall("Create", create, None)  # our own outbox: always looked up

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.signatures import sign_request, sign_request_rfc9421
 from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.federation import domain_blocks
 from fediverse_biz.federation.inbox import MAX_INBOX_BYTES
 from tests.support.peers import AS2, FakePeer, PeerActor, deliver, key_pair
 
@@ -350,6 +351,23 @@ async def test_suspended_domain_is_dropped_with_202_without_fetching(
     assert response.status_code == 202
     assert peer.hits == []
     assert await stored(app) == (0, 0)
+
+
+async def test_suspension_after_the_door_read_its_copies_still_stores_nothing(
+    app: Starlette, client: httpx.AsyncClient, peer: FakePeer, urls: LocalUrls, alice: object
+) -> None:
+    # given bob delivered once, so the door holds his key and a fresh list of suspended domains
+    bob = peer.actor("bob")
+    assert (await deliver(client, follow_of(peer, bob, urls), bob)).status_code == 202
+    # when his domain is suspended and he delivers again, within the copies' lifetime
+    await app.state.pool.execute("INSERT INTO domain_blocks (domain, severity) VALUES ($1, 'suspend')", peer.host)
+    response = await deliver(client, follow_of(peer, bob, urls), bob)
+    # then the peer gets 202 and nothing more is stored: the store statement asks the table itself
+    assert response.status_code == 202
+    assert await stored(app) == (1, 1)
+    # and once the door's copy is read again, it drops him before the signature check
+    app.state.suspended_domains = domain_blocks.SuspendedDomains(app.state.pool, ttl=0)
+    assert await app.state.suspended_domains.covers(peer.host)
 
 
 async def test_suspended_actor_is_dropped_with_202(

@@ -377,3 +377,48 @@ async def test_noted_successes_are_written_together_and_before_a_later_failure(d
     await hosts.record_failure(db.pool, "h0.example")  # after the success: it must count
     await hosts.flush_successes(db.pool)
     assert await db.pool.fetchval("SELECT failures FROM remote_hosts WHERE host = 'h0.example'") == 1
+
+
+# ---- coalesced wake-ups (the inbox's door) ----------------------------------------------------------
+async def test_a_burst_of_enqueues_wakes_the_workers_a_few_times_and_after_the_last(db: Database) -> None:
+    notified: list[float] = []
+    listener = await asyncpg.connect(db.dsn)
+    loop = asyncio.get_running_loop()
+    await listener.add_listener(jobs.NOTIFY_CHANNEL, lambda *args: notified.append(loop.time()))
+    wakeups = jobs.Wakeups(db.pool, interval=0.05)
+    insert = "INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload) VALUES ($1, 'Note', $2, '{}') RETURNING id"
+    try:
+        # when 40 deliveries are stored over ~0.2 s, each without a NOTIFY of its own
+        last_commit = 0.0
+        for i in range(40):
+            await jobs.insert_and_enqueue(
+                db.pool, insert, f"https://a.example/{i}", "https://a.example/u", kind="inbox",
+                payload_key="inbox_activity_id", wakeups=wakeups,
+            )
+            last_commit = loop.time()
+            await asyncio.sleep(0.005)
+        for _ in range(100):
+            if notified and notified[-1] >= last_commit:
+                break
+            await asyncio.sleep(0.01)
+        # then the workers heard of them a handful of times, the last time after the last job committed
+        assert 2 <= len(notified) <= 8
+        assert notified[-1] >= last_commit
+        assert await db.pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'inbox'") == 40
+    finally:
+        await wakeups.close()
+        await listener.close()
+
+
+async def test_a_replayed_delivery_wakes_nobody(db: Database) -> None:
+    wakeups = jobs.Wakeups(db.pool, interval=0.05)
+    insert = """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
+                VALUES ('https://a.example/1', 'Note', 'https://a.example/u', '{}')
+                ON CONFLICT (activity_id) DO NOTHING RETURNING id"""
+    first = await jobs.insert_and_enqueue(db.pool, insert, kind="inbox", payload_key="k", wakeups=wakeups)
+    await wakeups.close()
+    wakeups = jobs.Wakeups(db.pool, interval=0.05)
+    again = await jobs.insert_and_enqueue(db.pool, insert, kind="inbox", payload_key="k", wakeups=wakeups)
+    assert first is not None and again is None
+    assert wakeups._due is None and not wakeups._sending  # nothing scheduled for a job that does not exist
+    await wakeups.close()
