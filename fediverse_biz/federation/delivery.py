@@ -36,13 +36,24 @@ async def enqueue_delivery(
     return await jobs.enqueue(conn, KIND, payload, host=hosts.host_of(inbox), run_at=run_at)
 
 
+# From this many inboxes on, the activity is stored once (jobs.store_body) and the jobs name it; below,
+# each job carries it (one row fewer, and a job that reads alone). 500 jobs each carrying a 3.5 kB activity
+# made the POST of a post 55 ms (docs/benchmarks.md).
+SHARED_BODY_FROM = 10
+
+
 async def enqueue_deliveries(
     conn: Executor, *, inboxes: Iterable[str], activity: Mapping[str, Any], actor_id: int
 ) -> int:
-    """One job per distinct inbox (shared inboxes first, §2.2, is the caller's choice) in one INSERT."""
-    distinct = dict.fromkeys(inboxes)
-    body = dict(activity)
-    payloads = [({"inbox": inbox, "activity": body, "actor_id": actor_id}, hosts.host_of(inbox)) for inbox in distinct]
+    """One job per distinct inbox (shared inboxes first, §2.2, is the caller's choice) in one INSERT.
+    Call it inside the transaction that created the activity: a large fan-out also stores its body."""
+    distinct = list(dict.fromkeys(inboxes))
+    part: dict[str, Any]
+    if len(distinct) >= SHARED_BODY_FROM:
+        part = {"body_id": await jobs.store_body(conn, jsonio.dumps(dict(activity)))}
+    else:
+        part = {"activity": dict(activity)}
+    payloads = [({"inbox": inbox, **part, "actor_id": actor_id}, hosts.host_of(inbox)) for inbox in distinct]
     return await jobs.enqueue_many(conn, KIND, payloads)
 
 
@@ -87,13 +98,21 @@ async def _signing_key(ctx: WorkerContext, actor_id: int, inbox: str) -> tuple[s
     return key["key_id"], key["private_key_pem"]
 
 
+async def _body(ctx: WorkerContext, job: Job) -> bytes:
+    """The activity to send, serialised: carried by the job, or shared by its fan-out's jobs."""
+    if "activity" in job.payload:
+        return jsonio.dumpb(job.payload["activity"])
+    body = await ctx.body_cache().get(int(job.payload["body_id"]))
+    if body is None:
+        raise PermanentError(f"the body of delivery job {job.id} is gone")
+    return body
+
+
 async def deliver(ctx: WorkerContext, job: Job) -> None:
     inbox = str(job.payload["inbox"])
-    activity = job.payload["activity"]
     host = job.host or hosts.host_of(inbox)
     key_id, private_key_pem = await _signing_key(ctx, int(job.payload["actor_id"]), inbox)
-    # Serialised once: the Digest signs exactly these bytes.
-    body = jsonio.dumpb(activity)
+    body = await _body(ctx, job)  # the Digest signs exactly these bytes
 
     async def signer(method: str, url: str, headers: dict[str, str], data: bytes | None) -> dict[str, str]:
         # In a thread: an RSA-2048 signature is ~0.22 ms of OpenSSL, which releases the GIL, so a fan-out's

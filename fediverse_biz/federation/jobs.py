@@ -376,7 +376,8 @@ async def release(pool: Executor, jobs: Sequence[Job], worker_id: str) -> None:
 
 
 async def purge_expired(pool: Executor, *, grace: timedelta = timedelta(hours=1)) -> int:
-    """Delete jobs past give_up_at that nobody holds: those of hosts whose circuit stayed open to the end.
+    """Delete jobs past give_up_at that nobody holds: those of hosts whose circuit stayed open to the end;
+    then the shared bodies no job names any more.
 
     The grace lets a last try scheduled exactly at give_up_at (see retry) be claimed first.
     """
@@ -388,4 +389,58 @@ async def purge_expired(pool: Executor, *, grace: timedelta = timedelta(hours=1)
     count = int(status.split()[-1])
     if count:
         log.warning("gave up %d expired jobs that could not be attempted (hosts unavailable)", count)
+    await purge_bodies(pool)
     return count
+
+
+# ---- shared bodies --------------------------------------------------------------------------------
+# A body many jobs carry (a fan-out's activity) is stored once in job_bodies and named in each payload as
+# {"body_id": id} (migration 0010 says why). A body and the jobs naming it are inserted in one
+# transaction, so any snapshot that sees the body sees its jobs: the purge below never takes a body
+# whose jobs are still to come. The minute of grace is for readers that loaded a job a moment ago.
+
+async def store_body(conn: Executor, body: str) -> int:
+    """Store a shared body; call it in the transaction that enqueues the jobs naming it."""
+    return int(await conn.fetchval("INSERT INTO job_bodies (body) VALUES ($1) RETURNING id", body))
+
+
+async def purge_bodies(pool: Executor, *, grace: timedelta = timedelta(minutes=1)) -> int:
+    """Delete the shared bodies that no job names (their jobs all finished, failed or expired)."""
+    status = await pool.execute(
+        """DELETE FROM job_bodies b
+            WHERE b.created_at < now() - $1::interval
+              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.payload ? 'body_id'
+                                AND (j.payload->>'body_id')::bigint = b.id)""",
+        grace,
+    )
+    return int(status.split()[-1])
+
+
+class BodyCache:
+    """The shared bodies one worker has read, as bytes, by id: a fan-out's jobs all send the same one, so
+    it is read once per worker rather than once per job. Bodies never change, so nothing goes stale;
+    the cache only forgets the oldest when it is full. Concurrent first reads share one query."""
+
+    def __init__(self, pool: asyncpg.Pool, *, max_entries: int = 64) -> None:
+        self._pool = pool
+        self._max_entries = max_entries
+        self._bodies: dict[int, asyncio.Task[bytes | None]] = {}
+
+    async def get(self, body_id: int) -> bytes | None:
+        """The body, or None if it is gone (it was purged: no job should still name it)."""
+        loading = self._bodies.get(body_id)
+        if loading is None:
+            if len(self._bodies) >= self._max_entries:
+                del self._bodies[next(iter(self._bodies))]  # dicts keep insertion order: the oldest
+            loading = asyncio.get_running_loop().create_task(self._load(body_id))
+            self._bodies[body_id] = loading
+        # Shielded: a job cancelled while waiting (its timeout) does not cancel the others' read.
+        return await asyncio.shield(loading)
+
+    async def _load(self, body_id: int) -> bytes | None:
+        try:
+            text = await self._pool.fetchval("SELECT body FROM job_bodies WHERE id = $1", body_id)
+        except BaseException:
+            self._bodies.pop(body_id, None)  # not cached: the next job asks again
+            raise
+        return None if text is None else text.encode()

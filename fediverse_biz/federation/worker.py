@@ -53,6 +53,10 @@ class WorkerContext:
     http: aiohttp.ClientSession
     settings: Settings
     urls: LocalUrls
+    bodies: jobs.BodyCache | None = None  # shared job bodies this worker has read (jobs.py)
+
+    def body_cache(self) -> jobs.BodyCache:
+        return self.bodies if self.bodies is not None else jobs.BodyCache(self.pool)
 
 
 Handler = Callable[[WorkerContext, Job], Awaitable[None]]
@@ -76,7 +80,7 @@ class Worker:
         worker_id: str | None = None,
         yield_to: Callable[[], bool] | None = None,
     ) -> None:
-        self.ctx = WorkerContext(pool, http, settings, LocalUrls(settings.base_url))
+        self.ctx = WorkerContext(pool, http, settings, LocalUrls(settings.base_url), jobs.BodyCache(pool))
         self.handlers = dict(handlers)
         self.concurrency = concurrency
         self.poll_interval = poll_interval

@@ -18,7 +18,7 @@ from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import delivery, hosts
+from fediverse_biz.federation import delivery, hosts, jobs
 from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.worker import Worker
 from tests.support.inbox import FakeInbox, Respond, digest_matches
@@ -214,6 +214,54 @@ async def test_fan_out_makes_one_job_per_distinct_inbox(db: Database, actor: asy
     rows = await db.pool.fetch("SELECT host, payload FROM jobs ORDER BY host")
     assert [r["host"] for r in rows] == ["a.example", "b.example:8443"]
     assert rows[1]["payload"]["inbox"] == "https://B.example:8443/inbox"
+
+
+async def test_a_large_fan_out_stores_its_body_once_and_sends_it_byte_for_byte(
+    db: Database, http: aiohttp.ClientSession, settings: Settings, actor: asyncpg.Record,
+    inbox_factory: Callable[..., Awaitable[FakeInbox]],
+) -> None:
+    # given a fan-out to as many inboxes as make the activity worth storing once (one receiver, many paths)
+    inbox = await inbox_factory()
+    urls = [inbox.url(f"/users/{n}/inbox") for n in range(delivery.SHARED_BODY_FROM)]
+    sent = activity(actor)
+    async with db.pool.acquire() as conn, conn.transaction():
+        await delivery.enqueue_deliveries(conn, inboxes=urls, activity=sent, actor_id=actor["id"])
+    # then the jobs name one stored body instead of each carrying the activity
+    payloads = [r["payload"] for r in await db.pool.fetch("SELECT payload FROM jobs")]
+    assert len(payloads) == len(urls) and all("activity" not in p for p in payloads)
+    assert {p["body_id"] for p in payloads} == {await db.pool.fetchval("SELECT id FROM job_bodies")}
+    # when they run, every receiver gets the activity, signed, with a matching digest
+    await deliver_all(db, http, settings)
+    assert inbox.rejected == [] and len(inbox.received) == len(urls)
+    assert all(got.activity == sent and digest_matches(got) for got in inbox.received)
+    assert len({got.body for got in inbox.received}) == 1
+    # and once no job names the body, the purge deletes it (not before its grace)
+    assert await jobs.purge_bodies(db.pool) == 0
+    assert await jobs.purge_bodies(db.pool, grace=timedelta(0)) == 1
+
+
+async def test_a_small_fan_out_carries_the_activity_in_each_job(db: Database, actor: asyncpg.Record) -> None:
+    urls = [f"https://h{n}.example/inbox" for n in range(delivery.SHARED_BODY_FROM - 1)]
+    await delivery.enqueue_deliveries(db.pool, inboxes=urls, activity=activity(actor), actor_id=actor["id"])
+    payloads = [r["payload"] for r in await db.pool.fetch("SELECT payload FROM jobs")]
+    assert all(p["activity"] == activity(actor) for p in payloads)
+    assert await db.pool.fetchval("SELECT count(*) FROM job_bodies") == 0
+
+
+async def test_a_body_still_named_by_a_job_is_never_purged_and_a_lost_one_fails_its_job(
+    db: Database, http: aiohttp.ClientSession, settings: Settings, actor: asyncpg.Record,
+    inbox_factory: Callable[..., Awaitable[FakeInbox]],
+) -> None:
+    inbox = await inbox_factory()
+    urls = [inbox.url(f"/users/{n}/inbox") for n in range(delivery.SHARED_BODY_FROM)]
+    async with db.pool.acquire() as conn, conn.transaction():
+        await delivery.enqueue_deliveries(conn, inboxes=urls, activity=activity(actor), actor_id=actor["id"])
+    assert await jobs.purge_bodies(db.pool, grace=timedelta(0)) == 0  # its jobs are still queued
+    # a body deleted behind the queue's back (by hand): its jobs are dropped, not retried for days
+    await db.pool.execute("DELETE FROM job_bodies")
+    await deliver_all(db, http, settings)
+    assert inbox.received == []
+    assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 def test_parse_retry_after() -> None:

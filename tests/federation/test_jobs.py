@@ -422,3 +422,23 @@ async def test_a_replayed_delivery_wakes_nobody(db: Database) -> None:
     assert first is not None and again is None
     assert wakeups._due is None and not wakeups._sending  # nothing scheduled for a job that does not exist
     await wakeups.close()
+
+
+async def test_concurrent_first_reads_of_a_shared_body_make_one_query(db: Database) -> None:
+    body_id = await jobs.store_body(db.pool, '{"type": "Create"}')
+
+    class CountingPool:
+        queries = 0
+
+        async def fetchval(self, *args: object) -> object:
+            self.queries += 1
+            return await db.pool.fetchval(*args)
+
+    pool = CountingPool()
+    cache = jobs.BodyCache(pool, max_entries=2)  # type: ignore[arg-type]
+    got = await asyncio.gather(*(cache.get(body_id) for _ in range(20)))
+    assert got == [b'{"type": "Create"}'] * 20 and pool.queries == 1
+    assert await cache.get(body_id + 1000) is None  # gone: None, for the caller to fail its job
+    other = await jobs.store_body(db.pool, "{}")
+    assert await cache.get(other) == b"{}"  # the cache holds 2: the oldest is forgotten...
+    assert await cache.get(body_id) == b'{"type": "Create"}' and pool.queries == 4  # ...and read again
