@@ -386,7 +386,8 @@ async def test_a_burst_of_enqueues_wakes_the_workers_a_few_times_and_after_the_l
     loop = asyncio.get_running_loop()
     await listener.add_listener(jobs.NOTIFY_CHANNEL, lambda *args: notified.append(loop.time()))
     wakeups = jobs.Wakeups(db.pool, interval=0.05)
-    insert = "INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload) VALUES ($1, 'Note', $2, '{}') RETURNING id"
+    insert = """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
+                VALUES ($1, 'Note', $2, '{}') RETURNING id"""
     try:
         # when 40 deliveries are stored over ~0.2 s, each without a NOTIFY of its own
         last_commit = 0.0
