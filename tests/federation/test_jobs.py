@@ -436,7 +436,7 @@ async def test_concurrent_first_reads_of_a_shared_body_make_one_query(db: Databa
             return await db.pool.fetchval(*args)
 
     pool = CountingPool()
-    cache = jobs.BodyCache(pool, max_entries=2)  # type: ignore[arg-type]
+    cache = jobs.BodyCache(pool, max_entries=2)
     got = await asyncio.gather(*(cache.get(body_id) for _ in range(20)))
     assert got == [b'{"type": "Create"}'] * 20 and pool.queries == 1
     assert await cache.get(body_id + 1000) is None  # gone: None, for the caller to fail its job
