@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import __version__
+from .api.entities import AccountEntities
 from .api.errors import exception_handlers as api_exception_handlers
 from .api.streaming_hub import StreamingHub
 from .config import Settings
@@ -98,6 +99,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
         app.state.job_wakeups = jobs.Wakeups(db.pool)
         app.state.suspended_domains = domain_blocks.SuspendedDomains(db.pool)
         app.state.signing_keys = KeyCache()  # peers' verified keys (federation/signed_requests.py)
+        app.state.account_entities = AccountEntities()  # rendered authors of statuses (api/entities.py)
         # `serve` runs the background workers in-process; settings.workers = 0 leaves them to
         # separate `fediverse-biz worker` processes.
         stop_workers = asyncio.Event()

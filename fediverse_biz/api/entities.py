@@ -126,6 +126,31 @@ def account_entity(actor: Row, stats: Row | None, urls: LocalUrls) -> dict[str, 
     }
 
 
+class AccountEntities:
+    """Account entities already built by this process, for statuses(): a timeline page shows ~40 authors,
+    and building their entities was a seventh of the page's CPU (docs/benchmarks.md). An entry is keyed
+    by everything the entity is made of: the actor row's version (`row_version`, its xmin, from
+    hydrate.load_actors) and the counters, so an edited profile or a new follower is a new key and a stale
+    entity is never served. Entities are shared and must not be edited (statuses() says the same)."""
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self._max_entries = max_entries
+        self._entities: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def get(self, actor: Row, stats: Row | None, urls: LocalUrls) -> dict[str, Any]:
+        try:
+            version = actor["row_version"]
+        except KeyError:  # a row not from load_actors: nothing to key on
+            return account_entity(actor, stats, urls)
+        key = (actor["id"], version, *(stats.values() if stats is not None else ()))
+        entity = self._entities.get(key)
+        if entity is None:
+            if len(self._entities) >= self._max_entries:
+                self._entities.clear()  # a cold page now and then, instead of an LRU's cost on every hit
+            entity = self._entities[key] = account_entity(actor, stats, urls)
+        return entity
+
+
 async def accounts(conn: Conn, actors: Sequence[Row], urls: LocalUrls) -> list[dict[str, Any]]:
     stats = await account_stats(conn, [a["id"] for a in actors])
     return [account_entity(a, stats.get(a["id"]), urls) for a in actors]
@@ -239,7 +264,13 @@ async def _page_facts(conn: Conn, everything: Sequence[StatusBundle], viewer_id:
 
 
 async def statuses(
-    conn: Conn, bundles: Sequence[StatusBundle], urls: LocalUrls, viewer_id: int | None, *, with_source: bool = False
+    conn: Conn,
+    bundles: Sequence[StatusBundle],
+    urls: LocalUrls,
+    viewer_id: int | None,
+    *,
+    with_source: bool = False,
+    known_accounts: AccountEntities | None = None,
 ) -> list[dict[str, Any]]:
     """Status entities for bundles, in the given order.
 
@@ -260,7 +291,11 @@ async def statuses(
         author_id = author["id"]
         entity = account_entities.get(author_id)
         if entity is None:
-            entity = account_entities[author_id] = account_entity(author, stats.get(author_id), urls)
+            entity = account_entities[author_id] = (
+                known_accounts.get(author, stats.get(author_id), urls)
+                if known_accounts is not None
+                else account_entity(author, stats.get(author_id), urls)
+            )
         return entity
 
     def one(b: StatusBundle) -> dict[str, Any]:

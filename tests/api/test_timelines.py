@@ -58,6 +58,31 @@ async def test_home_pages_with_mastodons_link_header(client: httpx.AsyncClient, 
     assert ids == [] and link == ""
 
 
+async def test_authors_shown_in_a_timeline_are_never_stale(
+    client: httpx.AsyncClient, db: Database, urls: LocalUrls
+) -> None:
+    # The process keeps the account entities it built (api/entities.AccountEntities); any change to what
+    # they are made of must show on the next page.
+    alice, bob, carol = [await member(db, urls, n) for n in ("alice", "bob", "carol")]
+    await follows.follow(db.pool, alice.actor, bob.actor)
+    await post(db.pool, urls, bob.actor, "news")
+
+    async def bob_as_shown() -> dict[str, object]:
+        [status] = await checked(client.get("/api/v1/timelines/home", headers=alice.headers), "status")
+        return status["account"]  # type: ignore[no-any-return]
+
+    first = await bob_as_shown()
+    assert first["display_name"] == "" and first["followers_count"] == 1
+    assert await bob_as_shown() == first
+    await db.pool.execute("UPDATE actors SET display_name = 'Bob & Co' WHERE id = $1", bob.id)
+    assert (await bob_as_shown())["display_name"] == "Bob & Co"  # the profile changed
+    await follows.follow(db.pool, carol.actor, bob.actor)
+    assert (await bob_as_shown())["followers_count"] == 2  # the counters changed
+    await post(db.pool, urls, bob.actor, "more news")
+    [newest, _] = await checked(client.get("/api/v1/timelines/home", headers=alice.headers), "status")
+    assert newest["account"]["statuses_count"] == 2
+
+
 async def test_home_needs_a_user_token_with_read_statuses(
     client: httpx.AsyncClient, db: Database, urls: LocalUrls
 ) -> None:
