@@ -402,36 +402,48 @@ async def _mark_processed(pool: asyncpg.Pool, record_id: int, error: str | None)
     )
 
 
+# The activity and its sender's row in one round trip (a third of the reads of an inbox Create): the row
+# is the sender's actors row, with the activity's columns added under names no actors column has (inbox_*).
+# A sender we do not know leaves the actor's columns NULL.
+_ACTIVITY_AND_SENDER = """
+SELECT i.id AS inbox_id, i.payload AS inbox_payload, i.processed_at AS inbox_processed_at,
+       i.activity_id AS inbox_activity_id, i.activity_type AS inbox_activity_type, a.*
+  FROM inbox_activities i LEFT JOIN actors a ON a.uri = i.actor_uri
+ WHERE i.id = $1
+"""
+
+
 async def process_inbox_activity(ctx: WorkerContext, job: Job) -> None:
     """Job kind "inbox": payload {"inbox_activity_id": id}."""
-    record = await ctx.pool.fetchrow("SELECT * FROM inbox_activities WHERE id = $1", job.payload["inbox_activity_id"])
-    if record is None or record["processed_at"] is not None:
+    row = await ctx.pool.fetchrow(_ACTIVITY_AND_SENDER, job.payload["inbox_activity_id"])
+    if row is None or row["inbox_processed_at"] is not None:
         return
-    doc = record["payload"]
+    record_id, activity_id, activity_type = row["inbox_id"], row["inbox_activity_id"], row["inbox_activity_type"]
+    doc = row["inbox_payload"]
     if isinstance(doc, str):  # a connection without our jsonb codec (db/pool.py)
         doc = json.loads(doc)
-    actor = await ctx.pool.fetchrow("SELECT * FROM actors WHERE uri = $1", record["actor_uri"])
+    actor = row if row["id"] is not None else None
     inbound = None
     try:
         if actor is None or actor["suspended_at"] is not None:
             raise Ignored("the sender is gone or suspended")
         kind = first_type(doc, HANDLERS)
         if kind is not None:
-            inbound = Inbound(ctx, record["id"], doc, actor)
+            inbound = Inbound(ctx, record_id, doc, actor)
             await HANDLERS[kind](inbound)
     except AlreadyProcessed:
         return
     except Ignored as exc:
-        log.info("inbox activity %s (%s) ignored: %s", record["activity_id"], record["activity_type"], exc)
-        await _mark_processed(ctx.pool, record["id"], str(exc)[:2000])
+        log.info("inbox activity %s (%s) ignored: %s", activity_id, activity_type, exc)
+        await _mark_processed(ctx.pool, record_id, str(exc)[:2000])
         return
     except Exception as exc:  # RetryableError or a bug: keep the reason next to the activity, then retry
         await ctx.pool.execute(
-            "UPDATE inbox_activities SET error = $2 WHERE id = $1", record["id"], f"{type(exc).__name__}: {exc}"[:2000]
+            "UPDATE inbox_activities SET error = $2 WHERE id = $1", record_id, f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
     if inbound is None or not inbound.marked:  # effects() marks the activity in its own transaction
-        await _mark_processed(ctx.pool, record["id"], None)
+        await _mark_processed(ctx.pool, record_id, None)
 
 
 def inbox_handlers() -> dict[str, Handler]:
