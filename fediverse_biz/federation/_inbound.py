@@ -27,7 +27,7 @@ from fediverse_biz.federation.remote_actors import RemoteActorError, instance_si
 from fediverse_biz.federation.remote_actors import resolve_actor as _resolve_actor
 from fediverse_biz.federation.worker import RetryableError, WorkerContext
 
-__all__ = ["AlreadyProcessed", "Ignored", "Inbound", "first_type"]
+__all__ = ["AlreadyProcessed", "Ignored", "Inbound", "Prefetched", "first_type"]
 
 _PERMANENT_FETCH_ERRORS = (BlockedAddress, ContentTypeError, IdMismatch, TooLarge)
 
@@ -46,12 +46,22 @@ def _transient(status: int | None) -> bool:
     return status is None or status >= 500 or status in (408, 429)
 
 
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """Facts read with the activity (inbox_handlers.process_inbox_activity), as of just before the handler."""
+
+    object_uri: str | None  # the id of the activity's embedded object, if it has one
+    object_known: bool  # a status or a tombstone has that id
+    sender_followed: bool  # a local account follows the sender
+
+
 @dataclass
 class Inbound:
     ctx: WorkerContext
     record_id: int
     doc: dict[str, Any]
     actor: asyncpg.Record  # the sender, whose key signed the delivery
+    prefetched: Prefetched | None = None
     _signer: Signer | None = field(default=None, repr=False)
     marked: bool = field(default=False, init=False)  # effects() committed, with processed_at set
 

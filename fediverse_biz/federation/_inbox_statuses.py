@@ -88,15 +88,19 @@ async def _followed_locally(pool: asyncpg.Pool, actor_id: int) -> bool:
     )
 
 
-async def _known_and_followed(pool: asyncpg.Pool, uri: str, actor_id: int) -> tuple[bool, bool]:
-    """_known_or_tombstoned and _followed_locally in one round trip: every Create asks both."""
-    row = await pool.fetchrow(
+async def _known_and_followed(act: Inbound, uri: str) -> tuple[bool, bool]:
+    """_known_or_tombstoned(uri) and _followed_locally(sender) in one round trip: every Create asks both.
+    Usually answered already, with the activity (Inbound.prefetched), when `uri` is its embedded object's."""
+    facts = act.prefetched
+    if facts is not None and facts.object_uri == uri:
+        return facts.object_known, facts.sender_followed
+    row = await act.pool.fetchrow(
         """SELECT EXISTS (SELECT 1 FROM statuses WHERE uri = $1) OR EXISTS (SELECT 1 FROM tombstones WHERE uri = $1)
                     AS known,
                   EXISTS (SELECT 1 FROM follows f JOIN actors a ON a.id = f.actor_id AND a.domain IS NULL
                            WHERE f.target_actor_id = $2) AS followed""",
         uri,
-        actor_id,
+        act.actor["id"],
     )
     return bool(row["known"]), bool(row["followed"])
 
@@ -162,7 +166,7 @@ async def handle_create(act: Inbound) -> None:
     parsed = _parse(doc, act.actor)
     if parsed.attributed_to != act.actor_uri:
         raise Ignored("attributedTo is not the activity's actor")
-    known, followed = await _known_and_followed(act.pool, parsed.uri, act.actor["id"])
+    known, followed = await _known_and_followed(act, parsed.uri)
     if known:
         return  # a re-delivery, or a Create that arrived after its Delete
     if not await _relevant(act, parsed, followed=followed):

@@ -32,7 +32,7 @@ from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.sanitize import sanitize_plain
 from fediverse_biz.federation import _inbox_statuses as posts
 from fediverse_biz.federation import outbox
-from fediverse_biz.federation._inbound import AlreadyProcessed, Ignored, Inbound, first_type
+from fediverse_biz.federation._inbound import AlreadyProcessed, Ignored, Inbound, Prefetched, first_type
 from fediverse_biz.federation.inbox import INBOX_JOB
 from fediverse_biz.federation.jobs import Job
 from fediverse_biz.federation.worker import Handler, WorkerContext
@@ -402,12 +402,19 @@ async def _mark_processed(pool: asyncpg.Pool, record_id: int, error: str | None)
     )
 
 
-# The activity and its sender's row in one round trip (a third of the reads of an inbox Create): the row
-# is the sender's actors row, with the activity's columns added under names no actors column has (inbox_*).
-# A sender we do not know leaves the actor's columns NULL.
+# The activity and its sender's row in one round trip: the row is the sender's actors row, with the
+# activity's columns added under names no actors column has (inbox_*). A sender we do not know leaves the
+# actor's columns NULL. The same round trip answers the two questions every Create asks first (Prefetched):
+# these were three of the seven statements of an inbox Create (docs/benchmarks.md).
 _ACTIVITY_AND_SENDER = """
 SELECT i.id AS inbox_id, i.payload AS inbox_payload, i.processed_at AS inbox_processed_at,
-       i.activity_id AS inbox_activity_id, i.activity_type AS inbox_activity_type, a.*
+       i.activity_id AS inbox_activity_id, i.activity_type AS inbox_activity_type,
+       i.payload->'object'->>'id' AS inbox_object_uri,
+       EXISTS (SELECT 1 FROM statuses WHERE uri = i.payload->'object'->>'id')
+          OR EXISTS (SELECT 1 FROM tombstones WHERE uri = i.payload->'object'->>'id') AS inbox_object_known,
+       EXISTS (SELECT 1 FROM follows f JOIN actors l ON l.id = f.actor_id AND l.domain IS NULL
+                WHERE f.target_actor_id = a.id) AS inbox_sender_followed,
+       a.*
   FROM inbox_activities i LEFT JOIN actors a ON a.uri = i.actor_uri
  WHERE i.id = $1
 """
@@ -429,7 +436,8 @@ async def process_inbox_activity(ctx: WorkerContext, job: Job) -> None:
             raise Ignored("the sender is gone or suspended")
         kind = first_type(doc, HANDLERS)
         if kind is not None:
-            inbound = Inbound(ctx, record_id, doc, actor)
+            facts = Prefetched(row["inbox_object_uri"], row["inbox_object_known"], row["inbox_sender_followed"])
+            inbound = Inbound(ctx, record_id, doc, actor, prefetched=facts)
             await HANDLERS[kind](inbound)
     except AlreadyProcessed:
         return
