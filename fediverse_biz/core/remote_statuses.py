@@ -216,7 +216,7 @@ async def store_remote_note(
             "UPDATE statuses SET replies_count = replies_count + $2 WHERE id = $1", status_id, status["adopted_replies"]
         )
     # Fan-out reads the status row, its author and its mentions, all in hand: re-reading the whole
-    # bundle (load_status, five queries) was a quarter of the statements of an inbox Create.
+    # bundle (load_status, five queries then) was a quarter of the statements of an inbox Create.
     await distribution.distribute(conn, StatusBundle(status=status, author=author, mentions=mentioned))
     return status_id
 

@@ -5,7 +5,8 @@
 -- existing statuses), and what the keys' ON DELETE CASCADE did is done by the triggers below, one
 -- statement per deleting statement. What the keys also prevented, a feed row left behind by a delete
 -- racing a concurrent backfill or fan-out, is harmless: a timeline page skips ids it cannot load
--- (core/hydrate.py). Mastodon keeps home feeds in Redis, with no referential integrity at all.
+-- (core/hydrate.py). Mastodon keeps home feeds in Redis sorted sets (app/lib/feed_manager.rb), with no
+-- referential integrity at all.
 ALTER TABLE home_feed DROP CONSTRAINT home_feed_actor_id_fkey, DROP CONSTRAINT home_feed_status_id_fkey;
 
 CREATE FUNCTION home_feed_forget_statuses() RETURNS trigger LANGUAGE plpgsql AS $$
