@@ -9,21 +9,16 @@
 -- referential integrity at all.
 ALTER TABLE home_feed DROP CONSTRAINT home_feed_actor_id_fkey, DROP CONSTRAINT home_feed_status_id_fkey;
 
-CREATE FUNCTION home_feed_forget_statuses() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for both triggers: the argument names the home_feed column that held the deleted rows' ids.
+CREATE FUNCTION home_feed_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM home_feed h USING gone WHERE h.status_id = gone.id;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION home_feed_forget_readers() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM home_feed h USING gone WHERE h.actor_id = gone.id;
+    EXECUTE format('DELETE FROM home_feed h USING gone WHERE h.%I = gone.id', TG_ARGV[0]);
     RETURN NULL;
 END $$;
 
 -- Statement-level, with the deleted rows as a transition table: deleting an account's 10,000 statuses is
 -- one DELETE here, not 10,000. They also fire for rows removed by other keys' ON DELETE CASCADE.
 CREATE TRIGGER home_feed_statuses_deleted AFTER DELETE ON statuses
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION home_feed_forget_statuses();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION home_feed_forget('status_id');
 CREATE TRIGGER home_feed_readers_deleted AFTER DELETE ON actors
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION home_feed_forget_readers();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION home_feed_forget('actor_id');
