@@ -83,10 +83,8 @@ async def render(
     async with state.pool.acquire() as conn:
         bundles = await load_statuses(conn, ids)
         ordered = [bundles[i] for i in ids if i in bundles]
-        # The streaming hub renders through a bare state without the cache (api/streaming_events.py).
-        known = getattr(state, "account_entities", None)
         return await entities.statuses(conn, ordered, state.urls, viewer_id, with_source=with_source,
-                                       known_accounts=known)
+                                       known_accounts=state.account_entities)
 
 
 async def render_one(request: Request, status_id: int, viewer_id: int | None) -> dict[str, Any]:

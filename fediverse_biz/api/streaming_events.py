@@ -210,10 +210,11 @@ async def render_notification(
 ) -> dict[str, Any] | None:
     """One Notification entity, or None when its status is gone or hidden from the recipient.
 
-    api/notifications.py renders notifications from a Request (it reads only app.state.pool and
-    app.state.urls), so the hub hands it a request carrying just those: one renderer, not two.
+    api/notifications.py renders notifications from a Request (it reads only app.state.pool,
+    app.state.urls and app.state.account_entities), so the hub hands it a request carrying just those
+    (without the cache of account entities: a notification is one status): one renderer, not two.
     """
-    app = SimpleNamespace(state=State({"pool": pool, "urls": urls}))
+    app = SimpleNamespace(state=State({"pool": pool, "urls": urls, "account_entities": None}))
     request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": [], "query_string": b""})
     rendered = await notifications.render_notifications(request, [row], viewer_id)
     return rendered[0] if rendered else None
