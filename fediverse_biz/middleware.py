@@ -68,8 +68,8 @@ class RequestLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)  # nothing to log: no wrapper around every send
             return
         started = time.perf_counter()
         status = 500
@@ -83,15 +83,14 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_logged)
         finally:
-            if access_log.isEnabledFor(logging.INFO):  # the arguments below cost more than the check
-                access_log.info(
-                    "%s %s %d %.1fms",
-                    scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000,
-                    extra={
-                        "method": scope["method"], "path": scope["path"], "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    },
-                )
+            access_log.info(
+                "%s %s %d %.1fms",
+                scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000,
+                extra={
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
 
 
 class BodyTooLarge(HTTPException):
