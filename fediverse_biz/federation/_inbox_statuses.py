@@ -69,23 +69,23 @@ def _parse(doc: Mapping[str, Any], author: Mapping[str, Any] | None) -> ParsedNo
         raise Ignored(f"unusable post: {exc}") from None
 
 
+def known_sql(uri: str) -> str:
+    """SQL: whether a status or a tombstone has the id `uri` (an SQL expression)."""
+    return f"(EXISTS (SELECT 1 FROM statuses WHERE uri = {uri}) OR EXISTS (SELECT 1 FROM tombstones WHERE uri = {uri}))"
+
+
+def followed_sql(actor_id: str) -> str:
+    """SQL: whether a local account follows the actor `actor_id` (an SQL expression)."""
+    return f"""EXISTS (SELECT 1 FROM follows f JOIN actors l ON l.id = f.actor_id AND l.domain IS NULL
+                        WHERE f.target_actor_id = {actor_id})"""
+
+
 async def _known_or_tombstoned(pool: asyncpg.Pool, uri: str) -> bool:
-    return bool(
-        await pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM statuses WHERE uri = $1) OR EXISTS (SELECT 1 FROM tombstones WHERE uri = $1)",
-            uri,
-        )
-    )
+    return bool(await pool.fetchval(f"SELECT {known_sql('$1')}", uri))
 
 
 async def _followed_locally(pool: asyncpg.Pool, actor_id: int) -> bool:
-    return bool(
-        await pool.fetchval(
-            """SELECT 1 FROM follows f JOIN actors a ON a.id = f.actor_id AND a.domain IS NULL
-                WHERE f.target_actor_id = $1 LIMIT 1""",
-            actor_id,
-        )
-    )
+    return bool(await pool.fetchval(f"SELECT {followed_sql('$1')}", actor_id))
 
 
 async def _known_and_followed(act: Inbound, uri: str) -> tuple[bool, bool]:
@@ -95,12 +95,7 @@ async def _known_and_followed(act: Inbound, uri: str) -> tuple[bool, bool]:
     if facts is not None and facts.object_uri == uri:
         return facts.object_known, facts.sender_followed
     row = await act.pool.fetchrow(
-        """SELECT EXISTS (SELECT 1 FROM statuses WHERE uri = $1) OR EXISTS (SELECT 1 FROM tombstones WHERE uri = $1)
-                    AS known,
-                  EXISTS (SELECT 1 FROM follows f JOIN actors a ON a.id = f.actor_id AND a.domain IS NULL
-                           WHERE f.target_actor_id = $2) AS followed""",
-        uri,
-        act.actor["id"],
+        f"SELECT {known_sql('$1')} AS known, {followed_sql('$2')} AS followed", uri, act.actor["id"]
     )
     return bool(row["known"]), bool(row["followed"])
 

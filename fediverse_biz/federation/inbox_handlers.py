@@ -406,14 +406,12 @@ async def _mark_processed(pool: asyncpg.Pool, record_id: int, error: str | None)
 # activity's columns added under names no actors column has (inbox_*). A sender we do not know leaves the
 # actor's columns NULL. The same round trip answers the two questions every Create asks first (Prefetched):
 # these were three of the seven statements of an inbox Create (docs/benchmarks.md).
-_ACTIVITY_AND_SENDER = """
+_ACTIVITY_AND_SENDER = f"""
 SELECT i.id AS inbox_id, i.payload AS inbox_payload, i.processed_at AS inbox_processed_at,
        i.activity_id AS inbox_activity_id, i.activity_type AS inbox_activity_type,
        i.payload->'object'->>'id' AS inbox_object_uri,
-       EXISTS (SELECT 1 FROM statuses WHERE uri = i.payload->'object'->>'id')
-          OR EXISTS (SELECT 1 FROM tombstones WHERE uri = i.payload->'object'->>'id') AS inbox_object_known,
-       EXISTS (SELECT 1 FROM follows f JOIN actors l ON l.id = f.actor_id AND l.domain IS NULL
-                WHERE f.target_actor_id = a.id) AS inbox_sender_followed,
+       {posts.known_sql("(i.payload->'object'->>'id')")} AS inbox_object_known,
+       {posts.followed_sql("a.id")} AS inbox_sender_followed,
        a.*
   FROM inbox_activities i LEFT JOIN actors a ON a.uri = i.actor_uri
  WHERE i.id = $1
