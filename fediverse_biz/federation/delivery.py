@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -20,6 +19,7 @@ from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.federation import fetch, hosts, jobs
 from fediverse_biz.federation.jobs import Executor, Job
 from fediverse_biz.federation.worker import Handler, PermanentError, RetryableError, WorkerContext
+from fediverse_biz.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +76,20 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> time
 # The signing key of each local actor, for a few seconds: a post to 500 hosts is 500 jobs signed with the
 # same key, and reading it for each was a query per delivery. Short enough that a deleted account stops
 # signing within seconds (its queued deliveries then fail permanently, as before).
-_KEY_TTL = 10.0
-_KEY_CACHE_MAX = 1024
-_keys: dict[int, tuple[float, str, str]] = {}
+_keys: TtlCache[int, tuple[str, str]] = TtlCache(ttl=10.0, max_entries=1024)
 
 
 async def _signing_key(ctx: WorkerContext, actor_id: int, inbox: str) -> tuple[str, str]:
-    now = time.monotonic()
     cached = _keys.get(actor_id)
-    if cached is not None and now - cached[0] < _KEY_TTL:
-        return cached[1], cached[2]
+    if cached is not None:
+        return cached
     key = await ctx.pool.fetchrow(
         "SELECT key_id, private_key_pem FROM actors WHERE id = $1 AND domain IS NULL", actor_id
     )
     if key is None or not key["private_key_pem"]:
-        _keys.pop(actor_id, None)
+        _keys.discard(actor_id)
         raise PermanentError(f"actor {actor_id} is gone; cannot sign delivery to {inbox}")
-    if len(_keys) >= _KEY_CACHE_MAX:
-        _keys.clear()
-    _keys[actor_id] = (now, key["key_id"], key["private_key_pem"])
+    _keys.put(actor_id, (key["key_id"], key["private_key_pem"]))
     return key["key_id"], key["private_key_pem"]
 
 
@@ -102,7 +97,7 @@ async def _body(ctx: WorkerContext, job: Job) -> bytes:
     """The activity to send, serialised: carried by the job, or shared by its fan-out's jobs."""
     if "activity" in job.payload:
         return jsonio.dumpb(job.payload["activity"])
-    body = await ctx.body_cache().get(int(job.payload["body_id"]))
+    body = await ctx.bodies.get(int(job.payload["body_id"]))
     if body is None:
         raise PermanentError(f"the body of delivery job {job.id} is gone")
     return body

@@ -8,13 +8,13 @@ lookup — is "not verified", never a 500.
 from __future__ import annotations
 
 import logging
-import time
 
 import asyncpg
 from starlette.requests import Request
 
 from fediverse_biz.activitypub.signatures import BadSignature, SignatureError, verify_request
 from fediverse_biz.federation.remote_actors import instance_signer, public_key_for
+from fediverse_biz.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class NotVerified(Exception):
     """The request carries no signature we could verify; the message says why."""
 
 
-class KeyCache:
+class KeyCache(TtlCache[str, tuple[str, asyncpg.Record]]):
     """keyId -> (public key PEM, owner's actor row), as found at most `ttl` seconds ago, per process.
 
     Every delivery asked the database for its key (one of the inbox door's three queries,
@@ -34,20 +34,7 @@ class KeyCache:
     inbox_handlers.py)."""
 
     def __init__(self, *, ttl: float = 10.0, max_entries: int = 10_000) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._entries: dict[str, tuple[float, tuple[str, asyncpg.Record]]] = {}
-
-    def get(self, key_id: str) -> tuple[str, asyncpg.Record] | None:
-        entry = self._entries.get(key_id)
-        if entry is None or time.monotonic() - entry[0] >= self._ttl:
-            return None
-        return entry[1]
-
-    def put(self, key_id: str, found: tuple[str, asyncpg.Record]) -> None:
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()  # rare (that many signing keys within ttl); simpler than an LRU
-        self._entries[key_id] = (time.monotonic(), found)
+        super().__init__(ttl=ttl, max_entries=max_entries)
 
 
 async def signing_actor(request: Request, body: bytes) -> asyncpg.Record:

@@ -16,7 +16,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -53,10 +53,10 @@ class WorkerContext:
     http: aiohttp.ClientSession
     settings: Settings
     urls: LocalUrls
-    bodies: jobs.BodyCache | None = None  # shared job bodies this worker has read (jobs.py)
+    bodies: jobs.BodyCache = field(init=False)  # shared job bodies this worker has read (jobs.py)
 
-    def body_cache(self) -> jobs.BodyCache:
-        return self.bodies if self.bodies is not None else jobs.BodyCache(self.pool)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bodies", jobs.BodyCache(self.pool))  # frozen: set once, here
 
 
 Handler = Callable[[WorkerContext, Job], Awaitable[None]]
@@ -80,7 +80,7 @@ class Worker:
         worker_id: str | None = None,
         yield_to: Callable[[], bool] | None = None,
     ) -> None:
-        self.ctx = WorkerContext(pool, http, settings, LocalUrls(settings.base_url), jobs.BodyCache(pool))
+        self.ctx = WorkerContext(pool, http, settings, LocalUrls(settings.base_url))
         self.handlers = dict(handlers)
         self.concurrency = concurrency
         self.poll_interval = poll_interval
