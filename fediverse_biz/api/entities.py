@@ -54,14 +54,13 @@ def acct(actor: Row) -> str:
 # The counters an account entity shows, over `actors a LEFT JOIN actor_stats st`. Kept by triggers
 # (migration 0008); a remote actor's own figures win when they are larger, since we only know the part of
 # its graph and posts that reached us.
-_STATS_COLUMNS = """
-    greatest(coalesce(st.followers_count, 0),
-             coalesce((a.extra->>'followers_count')::bigint, 0)) AS followers_count,
-    greatest(coalesce(st.following_count, 0),
-             coalesce((a.extra->>'following_count')::bigint, 0)) AS following_count,
-    greatest(coalesce(st.statuses_count, 0),
-             coalesce((a.extra->>'statuses_count')::bigint, 0)) AS statuses_count,
-    st.last_status_at"""
+_STATS = {
+    "followers_count": "greatest(coalesce(st.followers_count, 0), coalesce((a.extra->>'followers_count')::bigint, 0))",
+    "following_count": "greatest(coalesce(st.following_count, 0), coalesce((a.extra->>'following_count')::bigint, 0))",
+    "statuses_count": "greatest(coalesce(st.statuses_count, 0), coalesce((a.extra->>'statuses_count')::bigint, 0))",
+    "last_status_at": "st.last_status_at",
+}
+_STATS_COLUMNS = ", ".join(f"{expr} AS {name}" for name, expr in _STATS.items())
 
 
 async def account_stats(conn: Conn, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
@@ -137,12 +136,29 @@ class AccountEntities:
         self._max_entries = max_entries
         self._entities: dict[tuple[Any, ...], dict[str, Any]] = {}
 
-    def get(self, actor: Row, stats: Row | None, urls: LocalUrls) -> dict[str, Any]:
+    @staticmethod
+    def key(actor: Row, stats: Row | None) -> tuple[Any, ...] | None:
+        """The entry for an actor row (or any row with its `id` and `row_version`) and its counters; None
+        for a row that carries no version (not from hydrate.load_actors)."""
         try:
             version = actor["row_version"]
-        except KeyError:  # a row not from load_actors: nothing to key on
+        except KeyError:
+            return None
+        if stats is None:
+            return (actor["id"], version)
+        return (actor["id"], version, stats["followers_count"], stats["following_count"], stats["statuses_count"],
+                stats["last_status_at"])
+
+    def cached(self, actor: Row, stats: Row | None) -> dict[str, Any] | None:
+        """The entity if there is one for this version of the actor and its counters; else None. Takes any
+        row with the actor's `id` and `row_version`."""
+        key = self.key(actor, stats)
+        return None if key is None else self._entities.get(key)
+
+    def get(self, actor: Row, stats: Row | None, urls: LocalUrls) -> dict[str, Any]:
+        key = self.key(actor, stats)
+        if key is None:
             return account_entity(actor, stats, urls)
-        key = (actor["id"], version, *(stats.values() if stats is not None else ()))
         entity = self._entities.get(key)
         if entity is None:
             if len(self._entities) >= self._max_entries:
@@ -210,31 +226,42 @@ def media_entity(media: Row, urls: LocalUrls) -> dict[str, Any]:
     }
 
 
-# What a page of statuses needs besides its bundles, in one round trip: the authors' counters
+# What a page of statuses needs besides its bundles, in one round trip: the authors' versions and counters
 # ($1 authors), the apps local statuses were posted with ($2 apps) and the viewer's flags ($3 viewer,
-# $4 statuses). One row per fact, its kind first, NULL where that kind has no value. As three queries
-# they cost ~60 µs more CPU a page, ~30 µs per round trip.
-_PAGE_FACTS = f"""
-    SELECT 'stats' AS kind, a.id, {_STATS_COLUMNS}, NULL AS name, NULL AS website
-      FROM actors a LEFT JOIN actor_stats st ON st.actor_id = a.id WHERE a.id = ANY($1::bigint[])
-    UNION ALL
-    SELECT 'app', id, NULL, NULL, NULL, NULL, name, website FROM oauth_apps WHERE id = ANY($2::bigint[])
-    UNION ALL
-    SELECT 'favourited', status_id, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM favourites WHERE actor_id = $3 AND status_id = ANY($4::bigint[])
-    UNION ALL
-    SELECT 'reblogged', reblog_of_id, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM statuses WHERE actor_id = $3 AND reblog_of_id = ANY($4::bigint[])
-    UNION ALL
-    SELECT 'bookmarked', status_id, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM bookmarks WHERE actor_id = $3 AND status_id = ANY($4::bigint[])
-    UNION ALL
-    SELECT 'pinned', status_id, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM pinned_statuses WHERE actor_id = $3 AND status_id = ANY($4::bigint[])"""
+# $4 statuses). One row per fact, its kind first, in the columns of FACT_COLUMNS, NULL where that kind has
+# no value. As three queries they cost ~60 µs more CPU a page, ~30 µs per round trip. api/status_page.py
+# adds the statuses' parts to the same query, in the same columns.
+FACT_COLUMNS = {
+    "id": "bigint", "row_version": "xid", "followers_count": "bigint", "following_count": "bigint",
+    "statuses_count": "bigint", "last_status_at": "timestamptz", "status_id": "bigint", "name": "text",
+    "website": "text", "username": "text", "domain": "text", "url": "text", "uri": "text",
+}
+
+
+def fact_select(kind: str, source: str, **values: str) -> str:
+    """One branch of a facts query: `values` fill their columns, typed NULLs the others (a bare NULL in an
+    early branch of a UNION would be resolved as text before a later branch's bigint is seen)."""
+    columns = ", ".join(f"{values.get(name, f'NULL::{sql_type}')} AS {name}" for name, sql_type in FACT_COLUMNS.items())
+    return f"SELECT '{kind}' AS kind, {columns} {source}"
+
+
+def _flag(kind: str, source: str, column: str) -> str:
+    return fact_select(kind, f"FROM {source} WHERE actor_id = $3 AND {column} = ANY($4::bigint[])", id=column)
+
+
+PAGE_FACTS = "\nUNION ALL\n".join([
+    fact_select("stats", "FROM actors a LEFT JOIN actor_stats st ON st.actor_id = a.id WHERE a.id = ANY($1::bigint[])",
+                id="a.id", row_version="a.xmin", **_STATS),
+    fact_select("app", "FROM oauth_apps WHERE id = ANY($2::bigint[])", id="id", name="name", website="website"),
+    _flag("favourited", "favourites", "status_id"),
+    _flag("reblogged", "statuses", "reblog_of_id"),
+    _flag("bookmarked", "bookmarks", "status_id"),
+    _flag("pinned", "pinned_statuses", "status_id"),
+])
 
 
 @dataclass
-class _PageFacts:
+class PageFacts:
     stats: dict[int, asyncpg.Record] = field(default_factory=dict)  # by author id
     apps: dict[int, asyncpg.Record] = field(default_factory=dict)  # by id
     favourited: set[int] = field(default_factory=set)  # status ids, for the viewer
@@ -242,25 +269,39 @@ class _PageFacts:
     bookmarked: set[int] = field(default_factory=set)
     pinned: set[int] = field(default_factory=set)
 
+    def add(self, row: asyncpg.Record) -> bool:
+        """Take a PAGE_FACTS row; False for a kind that is not a fact (a part, in status_page)."""
+        kind = row["kind"]
+        if kind == "stats":
+            self.stats[row["id"]] = row
+        elif kind == "app":
+            self.apps[row["id"]] = row
+        elif kind in _FLAGS:
+            getattr(self, kind).add(row["id"])
+        else:
+            return False
+        return True
 
-async def _page_facts(conn: Conn, everything: Sequence[StatusBundle], viewer_id: int | None) -> _PageFacts:
-    facts = _PageFacts()
-    rows = await conn.fetch(
-        _PAGE_FACTS,
-        list({b.author["id"] for b in everything}),
+
+_FLAGS = frozenset({"favourited", "reblogged", "bookmarked", "pinned"})
+
+
+async def _page_facts(conn: Conn, everything: Sequence[StatusBundle], viewer_id: int | None) -> PageFacts:
+    rows = await conn.fetch(PAGE_FACTS, *fact_arguments(everything, viewer_id))
+    facts = PageFacts()
+    for r in rows:
+        facts.add(r)
+    return facts
+
+
+def fact_arguments(everything: Sequence[StatusBundle], viewer_id: int | None) -> tuple[Any, ...]:
+    """$1 to $4 of PAGE_FACTS for all the statuses of a page (boosted originals included)."""
+    return (
+        list({b.status["actor_id"] for b in everything}),
         [b.status["application_id"] for b in everything if b.status["application_id"]],
         viewer_id,  # None: no flags, as `actor_id = NULL` holds for no row
         [b.id for b in everything],
     )
-    for r in rows:
-        kind = r["kind"]
-        if kind == "stats":
-            facts.stats[r["id"]] = r
-        elif kind == "app":
-            facts.apps[r["id"]] = r
-        else:  # one of the flags, named as the attribute
-            getattr(facts, kind).add(r["id"])
-    return facts
 
 
 async def statuses(
@@ -272,20 +313,36 @@ async def statuses(
     with_source: bool = False,
     known_accounts: AccountEntities | None = None,
 ) -> list[dict[str, Any]]:
-    """Status entities for bundles, in the given order.
+    """Status entities for bundles, in the given order (one query for the page's facts, then assemble())."""
+    everything = [*bundles, *(b.reblog for b in bundles if b.reblog is not None)]
+    if not everything:
+        return []
+    facts = await _page_facts(conn, everything, viewer_id)
+    return assemble(bundles, facts, urls, viewer_id, with_source=with_source, known_accounts=known_accounts)
+
+
+def assemble(
+    bundles: Sequence[StatusBundle],
+    facts: PageFacts,
+    urls: LocalUrls,
+    viewer_id: int | None,
+    *,
+    with_source: bool = False,
+    known_accounts: AccountEntities | None = None,
+    accounts: dict[int, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Status entities for bundles whose page facts are known.
 
     Built for speed (a page of 40 is most of a timeline request's CPU): columns are read once into
     locals, empty lists skip their comprehension, and each author's account entity is built once per
     call and shared by all of its statuses in the page (an account timeline or a thread is one author
     over and over). Entities are therefore read-only once returned: callers serialize them, never edit.
+    `accounts` holds account entities already found, by id: a bundle whose author is there may carry any
+    row with the author's `id` (status_page passes the facts row, without the profile's columns).
     """
-    everything = [*bundles, *(b.reblog for b in bundles if b.reblog is not None)]
-    if not everything:
-        return []
-    facts = await _page_facts(conn, everything, viewer_id)
     stats, apps = facts.stats, facts.apps
     tag_url = urls.tag
-    account_entities: dict[int, dict[str, Any]] = {}
+    account_entities: dict[int, dict[str, Any]] = accounts if accounts is not None else {}
 
     def account_of(author: Row) -> dict[str, Any]:
         author_id = author["id"]

@@ -21,7 +21,6 @@ from ..business import approvals, offers
 from ..core import statuses as core_statuses
 from ..core import timelines
 from ..core.content import MentionRef
-from ..core.hydrate import load_statuses
 from ..core.visibility import can_see, status_and_original_visible
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
 from ..jsonio import JSONResponse
@@ -29,6 +28,7 @@ from . import acting, entities
 from .auth import Viewer, optional, require
 from .errors import NOT_FOUND, ApiError, domain_errors
 from .params import Params, query_params, read_params
+from .status_page import render_page
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,7 @@ async def render(
     # One pooled connection for all of the page's queries: through the pool, each paid its own acquire and
     # release, 15 to 25 µs of CPU apiece (pool.fetch against conn.fetch); ~0.2 ms of a 2 ms page of 40.
     async with state.pool.acquire() as conn:
-        bundles = await load_statuses(conn, ids)
-        ordered = [bundles[i] for i in ids if i in bundles]
-        return await entities.statuses(conn, ordered, state.urls, viewer_id, with_source=with_source,
-                                       known_accounts=state.account_entities)
+        return await render_page(conn, ids, state.urls, viewer_id, state.account_entities, with_source=with_source)
 
 
 async def render_one(request: Request, status_id: int, viewer_id: int | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ views of a status cannot drift apart.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -42,8 +42,8 @@ async def load_actors(conn: Conn, ids: Iterable[int]) -> dict[int, asyncpg.Recor
     return {r["id"]: r for r in rows}
 
 
-async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundle]:
-    """Bundles for the given ids (missing ids are simply absent); boosts carry their original."""
+async def load_status_rows(conn: Conn, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
+    """The statuses rows of `ids` and of the originals they boost, by id (missing ids are absent)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
@@ -56,8 +56,44 @@ async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundl
            SELECT o.* FROM statuses s JOIN statuses o ON o.id = s.reblog_of_id WHERE s.id = ANY($1::bigint[])""",
         wanted,
     )
-    all_rows = {r["id"]: r for r in fetched}
-    rows = [all_rows[i] for i in wanted if i in all_rows]
+    return {r["id"]: r for r in fetched}
+
+
+def bundle_statuses(
+    ids: Iterable[int], all_rows: Mapping[int, asyncpg.Record], bundle: Callable[[asyncpg.Record], StatusBundle]
+) -> dict[int, StatusBundle]:
+    """Bundles for those of `ids` that exist, each boost carrying its original's; a boost whose original
+    is gone goes with it."""
+    result: dict[int, StatusBundle] = {}
+    for status_id in ids:
+        row = all_rows.get(status_id)
+        if row is None:
+            continue
+        b = bundle(row)
+        if row["reblog_of_id"] is not None:
+            original = all_rows.get(row["reblog_of_id"])
+            if original is None:
+                continue
+            b.reblog = bundle(original)
+        result[status_id] = b
+    return result
+
+
+async def load_media(conn: Conn, status_ids: Sequence[int]) -> dict[int, list[asyncpg.Record]]:
+    """The media_attachments rows of these statuses, in each one's order."""
+    media: dict[int, list[asyncpg.Record]] = defaultdict(list)
+    for m in await conn.fetch(
+        "SELECT * FROM media_attachments WHERE status_id = ANY($1::bigint[]) ORDER BY position, id", status_ids
+    ):
+        media[m["status_id"]].append(m)
+    return media
+
+
+async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundle]:
+    """Bundles for the given ids (missing ids are simply absent); boosts carry their original."""
+    all_rows = await load_status_rows(conn, ids)
+    if not all_rows:
+        return {}
     all_ids = list(all_rows)
 
     # Tags, mentions and media ids in one query; the mentioned actors come with the authors, and the media
@@ -91,13 +127,7 @@ async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundl
     mentions: dict[int, list[asyncpg.Record]] = {
         status_id: [actors[a] for a in sorted(ids_) if a in actors] for status_id, ids_ in mentioned.items()
     }
-    media: dict[int, list[asyncpg.Record]] = defaultdict(list)
-    if has_media:
-        media_rows = await conn.fetch(
-            "SELECT * FROM media_attachments WHERE status_id = ANY($1::bigint[]) ORDER BY position, id", all_ids
-        )
-        for m in media_rows:
-            media[m["status_id"]].append(m)
+    media = await load_media(conn, all_ids) if has_media else {}
 
     def bundle(row: asyncpg.Record) -> StatusBundle:
         reply_actor = row["in_reply_to_actor_id"]
@@ -110,16 +140,7 @@ async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundl
             in_reply_to_author=actors.get(reply_actor) if reply_actor else None,
         )
 
-    result: dict[int, StatusBundle] = {}
-    for row in rows:
-        b = bundle(row)
-        if row["reblog_of_id"] is not None:
-            original = all_rows.get(row["reblog_of_id"])
-            if original is None:
-                continue  # the boosted status is gone; the boost goes with it
-            b.reblog = bundle(original)
-        result[row["id"]] = b
-    return result
+    return bundle_statuses(sorted(set(ids)), all_rows, bundle)
 
 
 async def load_status(conn: Conn, status_id: int) -> StatusBundle | None:
