@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from . import __version__
+from . import __version__, gc_tuning
 from .config import ConfigError, Settings, load_settings
 from .core import accounts
 from .core.urls import LocalUrls
@@ -234,6 +234,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
                     timeout_graceful_shutdown=5,
                 )
                 server = uvicorn.Server(config)
+                gc_tuning.tune()
                 print(
                     f"fediverse_biz {__version__} is serving {settings.base_url} "
                     f"(listening on {settings.host}:{settings.port}, data in {settings.data_dir.resolve()})\n"
@@ -276,6 +277,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         print(f"fediverse_biz {__version__} worker running {concurrency} job slots", flush=True)
+        gc_tuning.tune()
         try:
             await run_workers(db.pool, http, settings, stop, concurrency=concurrency)
         finally:
