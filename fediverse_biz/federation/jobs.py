@@ -264,10 +264,13 @@ WITH picked AS (
 
 
 # Is any job for a remote host due? Answered from the partial index jobs_remote_due, so the locked,
-# windowed claim above only runs when it has something to find.
+# windowed claim above only runs when it has something to find. Written as the first row in the index's
+# order, not as EXISTS: for EXISTS the planner, with a jobs table it had no statistics for yet, read the
+# whole table (0.4–0.6 ms with the 10,000 inbox jobs of a burst queued, on every claim); for the first row
+# by (run_at, id) the ordered index is the plan (0.015 ms).
 _REMOTE_DUE = """
-SELECT EXISTS (SELECT 1 FROM jobs WHERE host IS NOT NULL AND run_at <= now()
-                 AND (locked_until IS NULL OR locked_until <= now()))
+SELECT 1 FROM jobs WHERE host IS NOT NULL AND run_at <= now() AND (locked_until IS NULL OR locked_until <= now())
+ ORDER BY run_at, id LIMIT 1
 """
 
 
@@ -281,7 +284,7 @@ async def claim(
         rows = []
         # Deliveries first: they are what peers and users wait for, and their hosts' limits keep them
         # from taking every slot; local work fills the rest.
-        if await conn.fetchval(_REMOTE_DUE):
+        if await conn.fetchval(_REMOTE_DUE) is not None:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _CLAIM_LOCK)
                 rows = await conn.fetch(_CLAIM_REMOTE, worker_id, lease, limit, per_host_limit,

@@ -169,6 +169,20 @@ async def test_deliveries_are_claimed_before_local_work_and_local_work_fills_the
     assert await claim(db, "w3") == []
 
 
+async def test_the_remote_due_check_reads_the_index_not_a_backlog_of_local_jobs(db: Database) -> None:
+    """Every claim first asks whether any delivery is due. With a burst of inbox jobs queued in a table
+    the planner has no statistics for, that question must still be an index probe, not a read of the
+    whole backlog (it was, at 0.4–0.6 ms per claim)."""
+    await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(5000)])
+    plan = await db.pool.fetchval(f"EXPLAIN (FORMAT JSON) {jobs._REMOTE_DUE}")
+    assert "Seq Scan" not in str(plan) and "jobs_remote_due" in str(plan), plan
+    assert not await db.pool.fetchval(jobs._REMOTE_DUE)
+    await jobs.enqueue_many(db.pool, "deliver", [({"n": 0}, "peer.example")])
+    assert await db.pool.fetchval(jobs._REMOTE_DUE)
+    await db.pool.execute("UPDATE jobs SET locked_until = now() + interval '1 minute' WHERE host IS NOT NULL")
+    assert not await db.pool.fetchval(jobs._REMOTE_DUE)  # leased: not due
+
+
 async def test_concurrent_claimers_of_mixed_jobs_never_share_one(db: Database) -> None:
     await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(200)])
     await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, f"h{i % 20}.example") for i in range(100)])
