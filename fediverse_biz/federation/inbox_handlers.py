@@ -33,6 +33,7 @@ from fediverse_biz.core.sanitize import sanitize_plain
 from fediverse_biz.federation import _inbox_statuses as posts
 from fediverse_biz.federation import outbox
 from fediverse_biz.federation._inbound import AlreadyProcessed, Ignored, Inbound, Prefetched, first_type
+from fediverse_biz.federation.batched_reads import BatchedReads
 from fediverse_biz.federation.inbox import INBOX_JOB
 from fediverse_biz.federation.jobs import Job
 from fediverse_biz.federation.worker import Handler, WorkerContext
@@ -414,13 +415,21 @@ SELECT i.id AS inbox_id, i.payload AS inbox_payload, i.processed_at AS inbox_pro
        {posts.followed_sql("a.id")} AS inbox_sender_followed,
        a.*
   FROM inbox_activities i LEFT JOIN actors a ON a.uri = i.actor_uri
- WHERE i.id = $1
+ WHERE i.id = ANY($1::bigint[])
 """
+
+
+def _activities(ctx: WorkerContext) -> BatchedReads:
+    """The reads of the jobs a claim started together, as one query (batched_reads.py)."""
+    reader = ctx.batched_reads.get(INBOX_JOB)
+    if reader is None:
+        reader = ctx.batched_reads[INBOX_JOB] = BatchedReads(ctx.pool, _ACTIVITY_AND_SENDER, key="inbox_id")
+    return reader
 
 
 async def process_inbox_activity(ctx: WorkerContext, job: Job) -> None:
     """Job kind "inbox": payload {"inbox_activity_id": id}."""
-    row = await ctx.pool.fetchrow(_ACTIVITY_AND_SENDER, job.payload["inbox_activity_id"])
+    row = await _activities(ctx).get(job.payload["inbox_activity_id"])
     if row is None or row["inbox_processed_at"] is not None:
         return
     record_id, activity_id, activity_type = row["inbox_id"], row["inbox_activity_id"], row["inbox_activity_type"]

@@ -266,7 +266,7 @@ WITH picked AS (
 # Is any job for a remote host due? Answered from the partial index jobs_remote_due, so the locked,
 # windowed claim above only runs when it has something to find. Written as the first row in the index's
 # order, not as EXISTS: for EXISTS the planner, with a jobs table it had no statistics for yet, read the
-# whole table (0.4–0.6 ms with the 10,000 inbox jobs of a burst queued, on every claim); for the first row
+# whole table (0.4 to 0.6 ms with the 10,000 inbox jobs of a burst queued, on every claim); for the first row
 # by (run_at, id) the ordered index is the plan (0.015 ms).
 _REMOTE_DUE = """
 SELECT 1 FROM jobs WHERE host IS NOT NULL AND run_at <= now() AND (locked_until IS NULL OR locked_until <= now())

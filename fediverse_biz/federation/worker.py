@@ -26,6 +26,7 @@ import asyncpg
 from fediverse_biz.config import Settings
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.federation import hosts, jobs
+from fediverse_biz.federation.batched_reads import BatchedReads
 from fediverse_biz.federation.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class WorkerContext:
     settings: Settings
     urls: LocalUrls
     bodies: jobs.BodyCache = field(init=False)  # shared job bodies this worker has read (jobs.py)
+    # Reads that the jobs of one claim make together, by job kind (batched_reads.py).
+    batched_reads: dict[str, BatchedReads] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bodies", jobs.BodyCache(self.pool))  # frozen: set once, here

@@ -172,7 +172,7 @@ async def test_deliveries_are_claimed_before_local_work_and_local_work_fills_the
 async def test_the_remote_due_check_reads_the_index_not_a_backlog_of_local_jobs(db: Database) -> None:
     """Every claim first asks whether any delivery is due. With a burst of inbox jobs queued in a table
     the planner has no statistics for, that question must still be an index probe, not a read of the
-    whole backlog (it was, at 0.4–0.6 ms per claim)."""
+    whole backlog (it was, at 0.4 to 0.6 ms per claim)."""
     await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(5000)])
     plan = await db.pool.fetchval(f"EXPLAIN (FORMAT JSON) {jobs._REMOTE_DUE}")
     assert "Seq Scan" not in str(plan) and "jobs_remote_due" in str(plan), plan
