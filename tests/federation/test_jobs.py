@@ -261,6 +261,22 @@ async def test_fail_permanently_and_complete_delete(db: Database) -> None:
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
+async def test_completing_jobs_does_not_wait_for_the_disk_and_leaves_the_session_as_it_was(db: Database) -> None:
+    # Safe because a crash loses only a suffix of the WAL: see jobs.complete_many.
+    await jobs.enqueue_many(db.pool, "x", [({}, None), ({}, None)])
+    first, second = await claim(db)
+    async with db.pool.acquire() as conn:
+        await conn.execute("SET synchronous_commit = on")  # as in production (the test cluster runs without)
+        try:
+            async with conn.transaction():
+                await jobs.complete_many(conn, [first.id])
+                assert await conn.fetchval("SHOW synchronous_commit") == "off"  # for this transaction
+            assert await conn.fetchval("SHOW synchronous_commit") == "on"  # and only for it
+        finally:
+            await conn.execute("RESET synchronous_commit")
+    assert [j["id"] for j in await db.pool.fetch("SELECT id FROM jobs")] == [second.id]
+
+
 async def test_release_hands_leases_back(db: Database) -> None:
     await jobs.enqueue(db.pool, "x", {})
     claimed = await claim(db, "stopping")
