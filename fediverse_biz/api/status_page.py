@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from ..core.hydrate import StatusBundle, bundle_statuses, load_actors, load_media, load_status_rows
+from ..core.hydrate import bundle_statuses, load_actors, load_media, load_status_rows
 from ..core.urls import LocalUrls
 from .entities import PAGE_FACTS, AccountEntities, PageFacts, assemble, fact_select
 
@@ -94,16 +94,6 @@ async def render_page(
         all_rows = {i: r for i, r in all_rows.items() if r["actor_id"] in authors}
     media = await load_media(conn, all_ids) if has_media else {}
 
-    def bundle(row: asyncpg.Record) -> StatusBundle:
-        status_id = row["id"]
-        return StatusBundle(
-            status=row,
-            author=authors[row["actor_id"]],
-            mentions=mentions.get(status_id, []),
-            tags=tags.get(status_id, []),
-            media=media.get(status_id, []),
-        )
-
-    bundles = bundle_statuses(ids, all_rows, bundle)
+    bundles = bundle_statuses(ids, all_rows, authors, (mentions, tags, media), reply_authors=False)
     return assemble([bundles[i] for i in ids if i in bundles], facts, urls, viewer_id, with_source=with_source,
                     known_accounts=known_accounts, accounts=accounts)

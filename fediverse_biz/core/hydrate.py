@@ -9,7 +9,7 @@ views of a status cannot drift apart.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -60,10 +60,29 @@ async def load_status_rows(conn: Conn, ids: Sequence[int]) -> dict[int, asyncpg.
 
 
 def bundle_statuses(
-    ids: Iterable[int], all_rows: Mapping[int, asyncpg.Record], bundle: Callable[[asyncpg.Record], StatusBundle]
+    ids: Iterable[int],
+    all_rows: Mapping[int, asyncpg.Record],
+    actors: Mapping[int, asyncpg.Record],
+    parts: tuple[Mapping[int, list[asyncpg.Record]], Mapping[int, list[str]], Mapping[int, list[asyncpg.Record]]],
+    *,
+    reply_authors: bool = True,
 ) -> dict[int, StatusBundle]:
     """Bundles for those of `ids` that exist, each boost carrying its original's; a boost whose original
-    is gone goes with it."""
+    is gone goes with it. `actors` holds every author (and, with `reply_authors`, the authors replied to);
+    `parts` are the mentions, tags and media by status id."""
+    mentions, tags, media = parts
+
+    def bundle(row: asyncpg.Record) -> StatusBundle:
+        status_id, reply_actor = row["id"], row["in_reply_to_actor_id"] if reply_authors else None
+        return StatusBundle(
+            status=row,
+            author=actors[row["actor_id"]],
+            mentions=mentions.get(status_id, []),
+            tags=tags.get(status_id, []),
+            media=media.get(status_id, []),
+            in_reply_to_author=actors.get(reply_actor) if reply_actor else None,
+        )
+
     result: dict[int, StatusBundle] = {}
     for status_id in ids:
         row = all_rows.get(status_id)
@@ -128,19 +147,7 @@ async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundl
         status_id: [actors[a] for a in sorted(ids_) if a in actors] for status_id, ids_ in mentioned.items()
     }
     media = await load_media(conn, all_ids) if has_media else {}
-
-    def bundle(row: asyncpg.Record) -> StatusBundle:
-        reply_actor = row["in_reply_to_actor_id"]
-        return StatusBundle(
-            status=row,
-            author=actors[row["actor_id"]],
-            mentions=mentions.get(row["id"], []),
-            tags=tags.get(row["id"], []),
-            media=media.get(row["id"], []),
-            in_reply_to_author=actors.get(reply_actor) if reply_actor else None,
-        )
-
-    return bundle_statuses(sorted(set(ids)), all_rows, bundle)
+    return bundle_statuses(sorted(set(ids)), all_rows, actors, (mentions, tags, media))
 
 
 async def load_status(conn: Conn, status_id: int) -> StatusBundle | None:
