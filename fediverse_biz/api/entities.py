@@ -8,7 +8,7 @@ accounts and `username@domain` for remote ones. Counters and viewer flags are lo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
@@ -287,20 +287,22 @@ _FLAGS = frozenset({"favourited", "reblogged", "bookmarked", "pinned"})
 
 
 async def _page_facts(conn: Conn, everything: Sequence[StatusBundle], viewer_id: int | None) -> PageFacts:
-    rows = await conn.fetch(PAGE_FACTS, *fact_arguments(everything, viewer_id))
+    rows = await conn.fetch(PAGE_FACTS, *fact_arguments([b.status for b in everything], viewer_id))
     facts = PageFacts()
     for r in rows:
         facts.add(r)
     return facts
 
 
-def fact_arguments(everything: Sequence[StatusBundle], viewer_id: int | None) -> tuple[Any, ...]:
-    """$1 to $4 of PAGE_FACTS for all the statuses of a page (boosted originals included)."""
+def fact_arguments(
+    statuses: Collection[Row], viewer_id: int | None
+) -> tuple[list[int], list[int], int | None, list[int]]:
+    """$1 to $4 of PAGE_FACTS for the statuses rows of a page (boosted originals included)."""
     return (
-        list({b.status["actor_id"] for b in everything}),
-        [b.status["application_id"] for b in everything if b.status["application_id"]],
+        list({s["actor_id"] for s in statuses}),
+        [s["application_id"] for s in statuses if s["application_id"]],
         viewer_id,  # None: no flags, as `actor_id = NULL` holds for no row
-        [b.id for b in everything],
+        [s["id"] for s in statuses],
     )
 
 

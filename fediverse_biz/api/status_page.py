@@ -20,7 +20,7 @@ import asyncpg
 
 from ..core.hydrate import bundle_statuses, load_actors, load_media, load_status_rows
 from ..core.urls import LocalUrls
-from .entities import PAGE_FACTS, AccountEntities, PageFacts, assemble, fact_select
+from .entities import PAGE_FACTS, AccountEntities, PageFacts, assemble, fact_arguments, fact_select
 
 # The parts of the statuses ($4, boosted originals included), after the facts: mentions as the columns a
 # Mention entity shows (entities.assemble reads id, username, domain, url and uri of the row).
@@ -49,15 +49,9 @@ async def render_page(
     all_rows = await load_status_rows(conn, ids)
     if not all_rows:
         return []
-    all_ids = list(all_rows)
-    author_ids = list({r["actor_id"] for r in all_rows.values()})
-    rows = await conn.fetch(
-        PAGE_SQL,
-        author_ids,
-        [r["application_id"] for r in all_rows.values() if r["application_id"]],
-        viewer_id,  # None: no flags, as `actor_id = NULL` holds for no row
-        all_ids,
-    )
+    arguments = fact_arguments(all_rows.values(), viewer_id)
+    author_ids, all_ids = arguments[0], arguments[3]
+    rows = await conn.fetch(PAGE_SQL, *arguments)
     facts = PageFacts()
     tags: dict[int, list[str]] = defaultdict(list)
     mentions: dict[int, list[asyncpg.Record]] = defaultdict(list)
