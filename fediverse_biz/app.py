@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from . import __version__
 from .api.entities import AccountEntities
 from .api.errors import exception_handlers as api_exception_handlers
+from .api.read_slots import read_slots
 from .api.streaming_hub import StreamingHub
 from .config import Settings
 from .core import accounts
@@ -100,6 +101,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
         app.state.suspended_domains = domain_blocks.SuspendedDomains(db.pool)
         app.state.signing_keys = KeyCache()  # peers' verified keys (federation/signed_requests.py)
         app.state.account_entities = AccountEntities()  # rendered authors of statuses (api/entities.py)
+        app.state.read_slots = read_slots(settings.db_pool_max)  # the heaviest reads queue here (api/read_slots.py)
         # `serve` runs the background workers in-process; settings.workers = 0 leaves them to
         # separate `fediverse-biz worker` processes.
         stop_workers = asyncio.Event()

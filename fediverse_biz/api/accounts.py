@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business.roles import Permission
-from ..core import follows, graph, hydrate, media, oauth, profiles, registrations, timelines
+from ..core import follows, graph, media, oauth, profiles, registrations, timelines
 from ..core.registrations import RegistrationError, SignUp
 from ..jsonio import JSONResponse
 from . import account_lists, acting, entities
@@ -26,6 +26,8 @@ from .auth import INVALID_TOKEN, Viewer, optional, require, require_permission
 from .errors import ApiError, domain_errors
 from .pagination import page_params, paginated
 from .params import Params, query_params, read_params
+from .read_slots import queued
+from .statuses import render
 
 MAX_ACCOUNTS_PER_REQUEST = 40  # GET /api/v1/accounts?id[]=…: a page's worth, like Mastodon
 MAX_RELATIONSHIPS_PER_REQUEST = 400  # a guard, not a feature: clients ask for one page of accounts
@@ -196,10 +198,7 @@ async def account_statuses(request: Request) -> Response:
     pool = request.app.state.pool
     viewer_id = viewer.actor_id if viewer is not None else None
     ids = await timelines.account(pool, viewer_id, actor["id"], page, filters)
-    bundles = await hydrate.load_statuses(pool, ids)
-    shown = [bundles[i] for i in ids if i in bundles]
-    items = await entities.statuses(pool, shown, request.app.state.urls, viewer_id)
-    return paginated(request, items, ids, page)
+    return paginated(request, await render(request, ids, viewer_id), ids, page)
 
 
 async def no_featured_tags(request: Request) -> Response:
@@ -291,7 +290,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/accounts/relationships", relationships, methods=["GET"]),
     *account_lists.routes,  # before /accounts/{id}: /accounts/search is theirs
     Route(_ACCOUNT, show_account, methods=["GET"]),
-    Route(f"{_ACCOUNT}/statuses", account_statuses, methods=["GET"]),
+    Route(f"{_ACCOUNT}/statuses", queued(account_statuses), methods=["GET"]),
     Route(f"{_ACCOUNT}/featured_tags", no_featured_tags, methods=["GET"]),
     Route(f"{_ACCOUNT}/lists", no_lists, methods=["GET"]),
     Route(f"{_ACCOUNT}/follow", follow, methods=["POST"]),

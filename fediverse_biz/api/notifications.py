@@ -23,6 +23,7 @@ from .auth import require
 from .errors import NOT_FOUND, ApiError
 from .pagination import keyset, newest_first, page_params, paginated
 from .params import Params, query_params, read_params
+from .read_slots import queued
 from .statuses import ids_of, own_id, path_id, render, visible_ids
 
 WITH_STATUS = frozenset({"mention", "status", "reblog", "favourite", "poll", "update"})
@@ -208,7 +209,7 @@ async def save_markers(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/api/v1/notifications", list_notifications, methods=["GET"]),
+    Route("/api/v1/notifications", queued(list_notifications), methods=["GET"]),
     Route("/api/v1/notifications/unread_count", unread_count, methods=["GET"]),
     Route("/api/v1/notifications/clear", clear_notifications, methods=["POST"]),
     Route("/api/v1/notifications/dismiss", dismiss_notification, methods=["POST"]),

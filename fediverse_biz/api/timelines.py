@@ -1,9 +1,10 @@
 """Timelines (docs methods/timelines.md), the viewer's bookmarks and favourites, and hashtags.
 
 Each handler is one core.timelines query over an index, the page rendered in a batch, and Mastodon's
-Link header (DESIGN.md flow 3). Favourites and bookmarks page by the favourite/bookmark row id, not
-the status id, as Mastodon does (docs api/guidelines.md: ids "not publicly exposed" appear only in
-Link). The tag timeline's `any[]`, `all[]` and `none[]` are not supported yet and are ignored.
+Link header (DESIGN.md flow 3); each waits its turn in api/read_slots.py. Favourites and bookmarks page by
+the favourite/bookmark row id, not the status id, as Mastodon does (docs api/guidelines.md: ids "not
+publicly exposed" appear only in Link). The tag timeline's `any[]`, `all[]` and `none[]` are not supported
+yet and are ignored.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .auth import optional, require
 from .errors import ApiError
 from .pagination import page_params, paginated
 from .params import query_params
+from .read_slots import queued
 from .statuses import own_id, render, viewer_actor_id
 
 TAG_UNSUPPORTED = "Following hashtags is not supported yet"
@@ -112,11 +114,11 @@ async def follow_tag(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/api/v1/timelines/home", home_timeline, methods=["GET"]),
-    Route("/api/v1/timelines/public", public_timeline, methods=["GET"]),
-    Route("/api/v1/timelines/tag/{hashtag}", tag_timeline, methods=["GET"]),
-    Route("/api/v1/bookmarks", _marked("bookmarks", "read:bookmarks"), methods=["GET"]),
-    Route("/api/v1/favourites", _marked("favourites", "read:favourites"), methods=["GET"]),
+    Route("/api/v1/timelines/home", queued(home_timeline), methods=["GET"]),
+    Route("/api/v1/timelines/public", queued(public_timeline), methods=["GET"]),
+    Route("/api/v1/timelines/tag/{hashtag}", queued(tag_timeline), methods=["GET"]),
+    Route("/api/v1/bookmarks", queued(_marked("bookmarks", "read:bookmarks")), methods=["GET"]),
+    Route("/api/v1/favourites", queued(_marked("favourites", "read:favourites")), methods=["GET"]),
     Route("/api/v1/tags/{hashtag}", show_tag, methods=["GET"]),
     Route("/api/v1/tags/{hashtag}/follow", follow_tag, methods=["POST"]),
     Route("/api/v1/tags/{hashtag}/unfollow", follow_tag, methods=["POST"]),
