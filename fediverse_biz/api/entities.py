@@ -313,14 +313,14 @@ async def statuses(
     viewer_id: int | None,
     *,
     with_source: bool = False,
-    known_accounts: AccountEntities | None = None,
 ) -> list[dict[str, Any]]:
-    """Status entities for bundles, in the given order (one query for the page's facts, then assemble())."""
+    """Status entities for whole bundles, in the given order (one query for the page's facts, then
+    assemble()). Pages of the client API go through api/status_page.py instead."""
     everything = [*bundles, *(b.reblog for b in bundles if b.reblog is not None)]
     if not everything:
         return []
     facts = await _page_facts(conn, everything, viewer_id)
-    return assemble(bundles, facts, urls, viewer_id, with_source=with_source, known_accounts=known_accounts)
+    return assemble(bundles, facts, urls, viewer_id, with_source=with_source)
 
 
 def assemble(
