@@ -52,6 +52,10 @@ class Settings:
     # a post to 500 hosts took 4.8x the time of a bare client sending the same requests, with 32 2.4x;
     # 64 was no faster (docs/benchmarks.md).
     workers: int = 32
+    # Job slots of a `fediverse-biz worker` process (its --concurrency wins). Apart from `workers`
+    # because the web processes of a scaled-out install run with workers = 0 from the same environment,
+    # which a worker must not read as "no jobs here".
+    worker_concurrency: int = 32
     log_level: str = "info"
     # Rate limits (ratelimit.py, docs/reliability.md): requests per window, per process. The windows are
     # Mastodon's (5 min; 30 min for sign-ups and media); only the counts are settings.
@@ -249,6 +253,10 @@ def _validate(raw: dict[str, Any], given: set[str]) -> Settings:
         )
     if "workers" in raw:
         values["workers"] = _parse_int("FEDIVERSE_BIZ_WORKERS", raw["workers"], 0, 256)
+    if "worker_concurrency" in raw:
+        values["worker_concurrency"] = _parse_int(
+            "FEDIVERSE_BIZ_WORKER_CONCURRENCY", raw["worker_concurrency"], 1, 256
+        )
     if "log_level" in raw:
         level = str(raw["log_level"]).strip().lower()
         if level not in ("debug", "info", "warning", "error"):

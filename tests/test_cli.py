@@ -163,6 +163,11 @@ def test_embedded_install_keeps_accounts_across_restart_and_sigkill(tmp_path: Pa
     env = cli_env(tmp_path / "data", port)
     server = Served(env, port)
     served.append(server)
+    # a second serve would stop the embedded cluster under the first one when it exits: refused
+    # (with DATABASE_URL several may share a data directory: tests/test_scale_out.py)
+    second = run(["serve", "--port", str(free_port())], env)
+    assert second.returncode == 1
+    assert "already using" in one_error_line(second)
     # accounts created with the CLI while the server runs (the CLI joins the running cluster)
     assert run(["create-user", "owner", "--email", "o@example.com", "--admin"], env, PASSWORD + "\n").returncode == 0
     made = run(["create-org", "acme", "--owner", "owner", "--display-name", "ACME"], env)
@@ -209,14 +214,5 @@ def test_serve_with_database_url_keeps_data(tmp_path: Path, cluster: PgCluster, 
     listing = run(["list-accounts"], env).stdout
     assert "dora" in listing and "doraco" in listing
     assert not (tmp_path / "data" / "postgres").exists()  # no embedded cluster with DATABASE_URL
+    assert not (tmp_path / "data" / "serve.lock").exists()  # nor a lock guarding it
     server.stop()
-
-
-def test_second_serve_on_same_data_dir_is_refused(tmp_path: Path, cluster: PgCluster, database_name: str,
-                                                  served: list[Served]) -> None:
-    port = free_port()
-    env = cli_env(tmp_path / "data", port, DATABASE_URL=cluster.dsn(database_name))
-    served.append(Served(env, port))
-    second = run(["serve", "--port", str(free_port())], env)
-    assert second.returncode == 1
-    assert "already using" in one_error_line(second)

@@ -55,6 +55,18 @@ def test_toml_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     assert s.registration_mode == "approval"
 
 
+def test_worker_slots_are_apart_from_the_slots_inside_serve(tmp_path: Path) -> None:
+    assert (load_settings(env={}).workers, load_settings(env={}).worker_concurrency) == (32, 32)
+    # the shared environment of a scaled-out install: no jobs in `serve`, its own count for the worker
+    s = load_settings(env={"FEDIVERSE_BIZ_WORKERS": "0"})
+    assert (s.workers, s.worker_concurrency) == (0, 32)
+    s = load_settings(env={"FEDIVERSE_BIZ_WORKERS": "0", "FEDIVERSE_BIZ_WORKER_CONCURRENCY": "64"})
+    assert (s.workers, s.worker_concurrency) == (0, 64)
+    config = tmp_path / "fb.toml"
+    config.write_text("worker_concurrency = 8\n")
+    assert load_settings(env={"FEDIVERSE_BIZ_CONFIG": str(config)}).worker_concurrency == 8
+
+
 def test_cli_overrides_win(tmp_path: Path) -> None:
     s = load_settings(env={"FEDIVERSE_BIZ_PORT": "9100"}, port=9200, host="0.0.0.0")
     assert (s.port, s.host) == (9200, "0.0.0.0")
@@ -77,6 +89,10 @@ def test_cli_overrides_win(tmp_path: Path) -> None:
         ({"FEDIVERSE_BIZ_SECRET_KEY": "short"}, "FEDIVERSE_BIZ_SECRET_KEY"),
         ({"FEDIVERSE_BIZ_HOST": "my host"}, "FEDIVERSE_BIZ_HOST"),
         ({"FEDIVERSE_BIZ_DB_POOL_MIN": "9", "FEDIVERSE_BIZ_DB_POOL_MAX": "3"}, "FEDIVERSE_BIZ_DB_POOL_MIN"),
+        ({"FEDIVERSE_BIZ_WORKERS": "-1"}, "FEDIVERSE_BIZ_WORKERS"),
+        ({"FEDIVERSE_BIZ_WORKER_CONCURRENCY": "0"}, "FEDIVERSE_BIZ_WORKER_CONCURRENCY"),
+        ({"FEDIVERSE_BIZ_WORKER_CONCURRENCY": "257"}, "FEDIVERSE_BIZ_WORKER_CONCURRENCY"),
+        ({"FEDIVERSE_BIZ_WORKER_CONCURRENCY": "many"}, "FEDIVERSE_BIZ_WORKER_CONCURRENCY"),
     ],
 )
 def test_each_bad_setting_is_named(env: dict[str, str], names: str) -> None:

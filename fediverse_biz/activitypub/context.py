@@ -20,8 +20,9 @@ from __future__ import annotations
 import copy
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any, Final
+
+from ..package_data import package_file
 
 __all__ = ["ACTIVITYSTREAMS", "CONTEXT", "PUBLIC", "SECURITY_V1", "load_context"]
 
@@ -115,7 +116,7 @@ CONTEXT: Final[list[Any]] = [
     },
 ]
 
-_CONTEXT_DIR = Path(__file__).resolve().parent / "contexts"
+_CONTEXT_DIR = package_file("activitypub", "contexts")
 
 # Spellings seen in the wild for the same two documents.
 _SHIPPED: Final[dict[str, str]] = {

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 import jsonschema_rs
@@ -30,9 +30,11 @@ from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ..package_data import package_file, schema_files
+
 __all__ = ["MAX_DEPTH", "SCHEMA_DIR", "SchemaError", "validate_activity", "validate_actor", "validate_object"]
 
-SCHEMA_DIR: Final = Path(__file__).resolve().parents[2] / "schemas" / "activitystreams"
+SCHEMA_DIR: Final = package_file("schemas", "activitystreams")
 
 # JSON nesting we accept, counted in objects/arrays. Real payloads stay under 10 (Lemmy's
 # Announce(Create(Page)) with tags is 6); the cap keeps recursion in the validator, and in every
@@ -162,14 +164,14 @@ def _one_of_types(types: object) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _compile(schema_dir: Path) -> dict[str, Draft202012Validator]:
+def _compile(schema_dir: Traversable) -> dict[str, Draft202012Validator]:
     if not schema_dir.is_dir():
         raise RuntimeError(
-            f"ActivityStreams schemas not found at {schema_dir}: they live in the repository's "
-            "schemas/ directory, so run fediverse_biz from a source checkout (pip install -e .)"
+            f"ActivityStreams schemas not found at {schema_dir}: the package was built without its data "
+            "files (reinstall fediverse_biz from a wheel or the repository)"
         )
     resources: list[tuple[str, Resource[Any]]] = []
-    for path in sorted(schema_dir.glob("*.schema.json")):
+    for path in schema_files(schema_dir):
         contents = json.loads(path.read_text(encoding="utf-8"))
         Draft202012Validator.check_schema(contents)
         resources.append((path.name, Resource.from_contents(contents, default_specification=DRAFT202012)))
@@ -184,10 +186,10 @@ def _compile(schema_dir: Path) -> dict[str, Draft202012Validator]:
 _BASE_URI: Final = "https://fediverse-biz.invalid/schemas/activitystreams/"
 
 
-def _compile_fast(schema_dir: Path) -> dict[str, jsonschema_rs.Validator]:
+def _compile_fast(schema_dir: Traversable) -> dict[str, jsonschema_rs.Validator]:
     registry = jsonschema_rs.Registry(
         [(_BASE_URI + path.name, json.loads(path.read_text(encoding="utf-8")))
-         for path in sorted(schema_dir.glob("*.schema.json"))]
+         for path in schema_files(schema_dir)]
     )
     return {
         kind: jsonschema_rs.validator_for({"$ref": f"{_BASE_URI}{kind}.schema.json"}, registry=registry)

@@ -8,6 +8,7 @@ import asyncpg
 from starlette.requests import Request
 
 from ..core import follows, profiles
+from ..core.ids import parse_id
 from .auth import INVALID_TOKEN, Viewer
 from .errors import NOT_FOUND, ApiError
 
@@ -20,7 +21,7 @@ def local_domains(request: Request) -> tuple[str, ...]:
 
 async def account_or_404(request: Request, text: str | None) -> asyncpg.Record:
     """The visible account whose id is `text` (a path segment); 404 for junk, unknown or suspended ids."""
-    actor = await profiles.visible_account(request.app.state.pool, profiles.parse_account_id(text))
+    actor = await profiles.visible_account(request.app.state.pool, parse_id(text))
     if actor is None:
         raise ApiError(404, NOT_FOUND)
     return actor

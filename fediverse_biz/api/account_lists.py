@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from ..business.roles import Permission
 from ..core import follows, graph, hydrate, profiles
 from ..core import search as account_search
+from ..core.ids import parse_id
 from ..core.paging import Page
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
 from ..jsonio import JSONResponse
@@ -140,7 +141,7 @@ async def familiar_followers(request: Request) -> Response:
     viewer = await require(request, "read:follows")
     assert viewer.actor_id is not None
     params = await read_params(request)  # Mastodon.py sends the ids as a JSON body, even on GET
-    ids = list(dict.fromkeys(i for i in (profiles.parse_account_id(t) for t in params.get_list("id")) if i))[:40]
+    ids = list(dict.fromkeys(i for i in (parse_id(t) for t in params.get_list("id")) if i))[:40]
     pool = request.app.state.pool
     found = await graph.familiar_followers(pool, viewer.actor_id, ids)
     actors = await hydrate.load_actors(pool, [a for accounts in found.values() for a in accounts])

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..business.roles import Permission
 from ..core import follows, graph, media, oauth, profiles, registrations, timelines
+from ..core.ids import parse_id
 from ..core.registrations import RegistrationError, SignUp
 from ..jsonio import JSONResponse
 from . import account_lists, acting, entities
@@ -164,7 +165,7 @@ async def show_account(request: Request) -> Response:
 async def list_accounts(request: Request) -> Response:
     await optional(request, "read:accounts")
     params = await read_params(request)
-    ids = [i for i in (profiles.parse_account_id(t) for t in params.get_list("id")) if i is not None]
+    ids = [i for i in (parse_id(t) for t in params.get_list("id")) if i is not None]
     if len(ids) > MAX_ACCOUNTS_PER_REQUEST:
         raise ApiError(422, f"Too many accounts requested (at most {MAX_ACCOUNTS_PER_REQUEST})")
     pool = request.app.state.pool
@@ -218,7 +219,7 @@ async def relationships(request: Request) -> Response:
     viewer = await require(request, "read:follows")
     assert viewer.actor_id is not None
     params = await read_params(request)
-    ids = list(dict.fromkeys(i for i in (profiles.parse_account_id(t) for t in params.get_list("id")) if i))
+    ids = list(dict.fromkeys(i for i in (parse_id(t) for t in params.get_list("id")) if i))
     if len(ids) > MAX_RELATIONSHIPS_PER_REQUEST:
         raise ApiError(422, f"Too many accounts requested (at most {MAX_RELATIONSHIPS_PER_REQUEST})")
     pool = request.app.state.pool

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from ..business import audit, communities, hall_moderation, roles
 from ..business.communities import Acting, Hall
 from ..business.sectors import SECTORS
+from ..core.ids import parse_id
 from ..jsonio import JSONResponse
 from . import entities
 from .auth import optional, require, require_permission
@@ -77,10 +78,13 @@ async def _moderating(request: Request, scope: str) -> tuple[Acting, Hall]:
 
 
 def _account_id(params: Any, name: str = "account_id") -> int:
-    value = params.get_int(name, min=1, max=2**63 - 1)
-    if value is None:
+    text = (params.get(name) or "").strip()
+    if not text:
         raise ApiError(422, f"Validation failed: {name} is required")
-    return int(value)
+    value = parse_id(text)
+    if value is None:
+        raise ApiError(422, f"Validation failed: {name} must be an id")
+    return value
 
 
 # ---- halls ---------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@
 endpoints by it and recurses forever when the call fails (mastodon-client-api.md §0, §2.3). The v2
 document is asked for first by Tusky, Elk and Phanpy; Ivory crashes without it.
 
-Instance texts (title, descriptions, contact email, rules, languages, source URL) are optional rows of
-`instance_settings`; defaults keep every field filled. Counts are cached for a minute per process,
-because count(*) over statuses is not free and clients fetch the document on every start.
+Instance texts (title, description, contact email, rules, privacy policy, languages, source URL) are
+optional rows of `instance_settings` (core/instance_settings.py, written by `fediverse-biz set-instance`);
+defaults keep every field filled. Texts and counts are cached for a minute per process, because count(*)
+over statuses is not free and clients fetch the document on every start; the privacy policy and the
+extended description are read fresh, they are asked for rarely.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from starlette.routing import BaseRoute, Route
 
 from .. import __version__
 from ..config import Settings
-from ..core import _images, media, statuses
+from ..core import _images, instance_settings, markdown, media, statuses
 from ..core.urls import LocalUrls
 from ..jsonio import JSONResponse
 from .auth import require
+from .entities import iso
 
 COMPATIBLE_MASTODON_VERSION = "4.3.0"
 # Mastodon.py splits on the first space and parses the semver before it; do not use GoToSocial's
@@ -72,7 +75,9 @@ STATUS_LIMITS = {
     "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
     "characters_reserved_per_url": CHARACTERS_RESERVED_PER_URL,
 }
-_TEXT_KEYS = ("title", "short_description", "description", "contact_email", "source_url", "languages", "rules")
+PRIVACY_POLICY_PAGE = "/privacy-policy"  # Mastodon's path for the page (web/about.py)
+# What the privacy policy endpoint says while none is published: clients show `content` as the policy.
+NO_PRIVACY_POLICY_HTML = "<p>This server has not published a privacy policy.</p>"
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class InstanceFacts:
 
 
 async def _load_facts(pool: asyncpg.Pool) -> InstanceFacts:
-    rows = await pool.fetch("SELECT key, value FROM instance_settings WHERE key = ANY($1::text[])", list(_TEXT_KEYS))
+    texts = await instance_settings.load(pool)
     counts = await pool.fetchrow(
         """SELECT
              (SELECT count(*) FROM actors WHERE domain IS NULL AND NOT is_instance_actor
@@ -97,7 +102,7 @@ async def _load_facts(pool: asyncpg.Pool) -> InstanceFacts:
                       OR EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.user_id = u.id
                                     AND t.last_used_at > now() - interval '30 days'))) AS active_month"""
     )
-    return InstanceFacts({r["key"]: r["value"] for r in rows}, **dict(counts))
+    return InstanceFacts(texts, **dict(counts))
 
 
 async def instance_facts(request: Request) -> InstanceFacts:
@@ -116,22 +121,24 @@ def _streaming_url(settings: Settings) -> str:
 
 
 def _rules(facts: InstanceFacts) -> list[dict[str, str]]:
-    rules = facts.texts.get("rules") or []
-    out = []
-    for number, rule in enumerate(rules, start=1):
-        text, hint = (rule.get("text", ""), rule.get("hint", "")) if isinstance(rule, dict) else (str(rule), "")
-        if text:
-            out.append({"id": str(number), "text": text, "hint": hint})
-    return out
+    return instance_settings.rules_of(facts.texts.get("rules"))
+
+
+def has_privacy_policy(facts: InstanceFacts) -> bool:
+    return bool(str(facts.texts.get("privacy_policy") or "").strip())
 
 
 def _common(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
     texts = facts.texts
     title = str(texts.get("title") or settings.domain)
+    description = str(texts.get("description") or "")
+    # Mastodon's short description is a setting of its own; ours is the description's first paragraph
+    # unless a short one was stored, so one description file fills both.
+    short = str(texts.get("short_description") or instance_settings.first_paragraph(description))
     return {
         "title": title,
-        "short_description": str(texts.get("short_description") or f"{title}: businesses on the fediverse"),
-        "description": str(texts.get("description") or texts.get("short_description") or title),
+        "short_description": short or f"{title}: businesses on the fediverse",
+        "description": description or short or title,
         "email": str(texts.get("contact_email") or ""),
         "languages": list(texts.get("languages") or ["en"]),
         "rules": _rules(facts),
@@ -189,7 +196,7 @@ def instance_v2(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
                 "streaming": _streaming_url(settings),
                 "status": None,
                 "about": f"{settings.base_url}/about",
-                "privacy_policy": None,
+                "privacy_policy": settings.base_url + PRIVACY_POLICY_PAGE if has_privacy_policy(facts) else None,
                 "terms_of_service": None,
             },
             "accounts": ACCOUNT_LIMITS,
@@ -223,6 +230,24 @@ async def get_instance_v2(request: Request) -> Response:
 
 async def get_rules(request: Request) -> Response:
     return JSONResponse(_rules(await instance_facts(request)))
+
+
+async def get_privacy_policy(request: Request) -> Response:
+    pool = request.app.state.pool
+    policy = await instance_settings.document(pool, instance_settings.PRIVACY_POLICY)
+    if policy is None:
+        # Mastodon always has a policy (its template); ours says plainly that there is none, dated from
+        # when the server was set up, since that is how long it has been so.
+        created = await instance_settings.instance_created_at(pool)
+        return JSONResponse({"updated_at": iso(created) if created else None, "content": NO_PRIVACY_POLICY_HTML})
+    return JSONResponse({"updated_at": iso(policy.updated_at), "content": markdown.render(policy.text)})
+
+
+async def get_extended_description(request: Request) -> Response:
+    description = await instance_settings.document(request.app.state.pool, instance_settings.DESCRIPTION)
+    if description is None:
+        return JSONResponse({"updated_at": None, "content": ""})  # Mastodon's answer when none is set
+    return JSONResponse({"updated_at": iso(description.updated_at), "content": markdown.render_plain(description.text)})
 
 
 async def get_peers(request: Request) -> Response:
@@ -268,6 +293,8 @@ routes: list[BaseRoute] = [
     *_both("/api/v1/instance", get_instance_v1),
     *_both("/api/v2/instance", get_instance_v2),
     Route("/api/v1/instance/rules", get_rules, methods=["GET"]),
+    Route("/api/v1/instance/privacy_policy", get_privacy_policy, methods=["GET"]),
+    Route("/api/v1/instance/extended_description", get_extended_description, methods=["GET"]),
     Route("/api/v1/instance/peers", get_peers, methods=["GET"]),
     Route("/api/v1/instance/activity", get_activity, methods=["GET"]),
     Route("/api/v1/preferences", get_preferences, methods=["GET"]),

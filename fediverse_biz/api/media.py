@@ -18,7 +18,7 @@ from ..jsonio import JSONResponse
 from .auth import Viewer, require
 from .entities import media_entity
 from .errors import ApiError
-from .params import read_params
+from .params import path_id, read_params
 
 SCOPE = "write:media"
 NO_FILE = "Validation failed: File can't be blank"
@@ -28,14 +28,6 @@ def _actor_id(viewer: Viewer) -> int:
     if viewer.actor_id is None:  # require() demands a user token, and user tokens act as an actor
         raise ApiError(422, "This method requires an authenticated user")
     return viewer.actor_id
-
-
-def _media_id(request: Request) -> int:
-    """Ids are bigints; anything else cannot name a row, so it is "not found" like Mastodon's."""
-    text = request.path_params["id"]
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
-        raise ApiError(404, "Record not found")
-    return int(text)
 
 
 def _api_error(exc: DomainError) -> ApiError:
@@ -70,7 +62,7 @@ async def upload_media(request: Request) -> Response:
 async def show_media(request: Request) -> Response:
     viewer = await require(request, SCOPE)
     try:
-        row = await media.get_media(request.app.state.pool, _actor_id(viewer), _media_id(request))
+        row = await media.get_media(request.app.state.pool, _actor_id(viewer), path_id(request))
     except DomainError as exc:
         raise _api_error(exc) from None
     return JSONResponse(media_entity(row, request.app.state.urls))
@@ -78,7 +70,7 @@ async def show_media(request: Request) -> Response:
 
 async def update_media(request: Request) -> Response:
     viewer = await require(request, SCOPE)
-    actor_id, media_id = _actor_id(viewer), _media_id(request)
+    actor_id, media_id = _actor_id(viewer), path_id(request)
     async with await read_params(request) as params:
         try:
             row = await media.update_media(

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..core import notifications
 from ..core.hydrate import load_actors
+from ..core.ids import parse_cursor
 from ..jsonio import JSONResponse
 from . import entities
 from .auth import require
@@ -179,10 +180,11 @@ def _last_read_ids(params: Params) -> dict[str, int]:
         value = params.raw.get(timeline)
         if not isinstance(value, dict) or "last_read_id" not in value:
             continue
-        text = str(value["last_read_id"]).strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
+        # A position in the timeline, so 0 ("nothing read yet") is one too.
+        last_read_id = parse_cursor(str(value["last_read_id"]).strip())
+        if last_read_id is None:
             raise ApiError(422, f"Validation failed: {timeline}[last_read_id] must be an id")
-        found[timeline] = int(text)
+        found[timeline] = last_read_id
     return found
 
 

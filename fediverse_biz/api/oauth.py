@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
@@ -29,7 +28,7 @@ from .params import Params, read_params
 # Autoescaping on (app names come from strangers); trimmed blocks keep the served HTML tidy.
 templates = Jinja2Templates(
     env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "web" / "templates"),
+        loader=jinja2.PackageLoader("fediverse_biz.web", "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -22,6 +22,7 @@ from ..business import offers
 from ..business._offer_values import DIRECTIONS, check_employment_type, check_region
 from ..business.sectors import check_sector
 from ..core.hydrate import load_actors
+from ..core.ids import parse_id
 from ..jsonio import JSONResponse
 from . import _offer_entity, acting, entities
 from .auth import optional, require
@@ -72,15 +73,16 @@ def board_filter(request: Request) -> offers.BoardFilter:
     direction = (request.query_params.get("direction") or "").strip().lower() or None
     if direction is not None and direction not in DIRECTIONS:
         raise ApiError(422, f"Validation failed: direction must be one of {', '.join(DIRECTIONS)}")
-    hall = (request.query_params.get("hall") or "").strip()
-    if hall and (not hall.isascii() or not hall.isdigit() or len(hall) > 19):
+    hall_text = (request.query_params.get("hall") or "").strip()
+    hall = parse_id(hall_text)
+    if hall_text and hall is None:
         raise ApiError(422, "Validation failed: hall must be the id of a community account")
     return offers.BoardFilter(
         kind=kind,
         sector=_code(request, "sector", check_sector),
         region=_code(request, "region", check_region),
         q=" ".join((request.query_params.get("q") or "").split())[:MAX_QUERY] or None,
-        hall=int(hall) if hall else None,
+        hall=hall,
         local=bool(_flag(request, "local")),
         direction=direction,
         employment_type=_code(request, "employment_type", check_employment_type),
@@ -108,11 +110,11 @@ async def show_offer(request: Request) -> Response:
 async def _hall(request: Request, text: str | None) -> asyncpg.Record | None:
     if text is None or not str(text).strip():
         return None
-    value = str(text).strip()
+    hall_id = parse_id(str(text).strip())
     row = None
-    if value.isascii() and value.isdigit() and len(value) <= 19:
+    if hall_id is not None:
         row = await request.app.state.pool.fetchrow(
-            "SELECT * FROM actors WHERE id = $1 AND actor_type = 'Group' AND suspended_at IS NULL", int(value)
+            "SELECT * FROM actors WHERE id = $1 AND actor_type = 'Group' AND suspended_at IS NULL", hall_id
         )
     if row is None:
         raise ApiError(422, "Validation failed: hall_id is not a community known here")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from functools import cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from .. import __version__
 from ..core.oauth import ALL_SCOPES
 from ..jsonio import JSONResponse
+from ..package_data import package_file, schema_files
 from ._openapi_communities import COMMUNITY_OPERATIONS
 from ._openapi_offers import OFFER_OPERATIONS
 from ._openapi_operations import OPERATIONS, Operation
@@ -31,8 +32,8 @@ from ._openapi_teams import TEAM_OPERATIONS
 
 __all__ = ["SCHEMA_DIR", "SNAPSHOT", "SNAPSHOT_BASE_URL", "document", "routes"]
 
-SCHEMA_DIR: Final = Path(__file__).resolve().parents[2] / "schemas" / "mastodon"
-SNAPSHOT: Final = SCHEMA_DIR.parent / "openapi.json"
+SCHEMA_DIR: Final = package_file("schemas", "mastodon")
+SNAPSHOT: Final = package_file("schemas", "openapi.json")
 SNAPSHOT_BASE_URL: Final = "http://localhost:8000"  # Settings' default domain, for the file in schemas/
 _COMPONENTS = "#/components/schemas/"
 _RATE_LIMIT_HEADERS: Final = {
@@ -51,15 +52,15 @@ its server-sent-event twins are."""
 
 
 # ---- bundling the entity schemas -----------------------------------------------------------------------
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Traversable) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return doc
 
 
-def _component_names(schema_dir: Path) -> dict[str, str]:
+def _component_names(schema_dir: Traversable) -> dict[str, str]:
     """file name -> component name: an entity's title (Status); `defs` for the shared definitions."""
     names = {}
-    for path in sorted(schema_dir.glob("*.schema.json")):
+    for path in schema_files(schema_dir):
         stem = path.name.removesuffix(".schema.json")
         names[path.name] = "defs" if stem == "defs" else str(_load(path)["title"])
     return names
@@ -89,7 +90,7 @@ def _rewrite(node: Any, file_name: str, names: dict[str, str]) -> Any:
     return result
 
 
-def bundled_schemas(schema_dir: Path = SCHEMA_DIR) -> dict[str, Any]:
+def bundled_schemas(schema_dir: Traversable = SCHEMA_DIR) -> dict[str, Any]:
     """components.schemas: every entity under its title, each `$defs` entry as `<owner>.<name>`."""
     names = _component_names(schema_dir)
     components: dict[str, Any] = {}

@@ -19,6 +19,7 @@ from ..business import organizations
 from ..business.organizations import OrgProfile
 from ..business.sectors import COUNTRIES, SECTORS
 from ..core import profiles
+from ..core.ids import parse_id
 from ..jsonio import JSONResponse
 from .auth import optional, require
 from .entities import iso
@@ -58,7 +59,7 @@ def profile_entity(actor: Mapping[str, Any], profile: OrgProfile | None) -> dict
 
 
 async def _organization_or_404(request: Request) -> Any:
-    actor = await profiles.visible_account(request.app.state.pool, profiles.parse_account_id(request.path_params["id"]))
+    actor = await profiles.visible_account(request.app.state.pool, parse_id(request.path_params["id"]))
     if actor is None or actor["actor_type"] != "Organization":
         raise ApiError(404, NOT_FOUND)
     return actor

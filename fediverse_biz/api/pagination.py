@@ -6,7 +6,9 @@ Contract (mastodon-client-api.md §7, docs api/guidelines.md):
 - `Link: <...?max_id=OLDEST>; rel="next", <...?min_id=NEWEST>; rel="prev"`: next first (toot matches
   `<([^>]+)>; rel="next"` at the start of the header), min_id in prev (Tusky), boundary items excluded,
   the caller's other query parameters kept, no header for an empty page.
-- Non-numeric or out-of-range ids are ignored rather than refused, as Mastodon does; limit is clamped.
+- A cursor that is not an id (core.ids: ASCII digits, no leading zero, within bigint; 0 is allowed) is
+  refused with 400 `{"error": "max_id must be an id"}` rather than read as some other number or left to
+  overflow in SQL; an empty one counts as absent. limit is clamped.
 
 The SQL side is core.paging (one implementation for core and doors); typical use in a handler:
 
@@ -23,10 +25,11 @@ from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection
 
+from ..core.ids import parse_cursor
 from ..core.paging import Page, keyset, newest_first
 from ..jsonio import JSONResponse
+from .errors import ApiError
 
-_MAX_ID = 2**63 - 1  # ids are bigint
 _CURSORS = ("max_id", "since_id", "min_id")
 __all__ = ["PageParams", "keyset", "link_header", "newest_first", "page_params", "paginated"]
 
@@ -43,19 +46,21 @@ def page_params(source: _HasGet | HTTPConnection, default: int = 20, maximum: in
     """Read the cursors from a Params object or, for a request/connection, from its query string."""
     getter: _HasGet = source.query_params if isinstance(source, HTTPConnection) else source
     return Page(
-        max_id=_cursor(getter.get("max_id")),
-        since_id=_cursor(getter.get("since_id")),
-        min_id=_cursor(getter.get("min_id")),
+        max_id=_cursor(getter, "max_id"),
+        since_id=_cursor(getter, "since_id"),
+        min_id=_cursor(getter, "min_id"),
         limit=_limit(getter.get("limit"), default, maximum),
     )
 
 
-def _cursor(text: str | None) -> int | None:
-    text = (text or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 19:
+def _cursor(getter: _HasGet, name: str) -> int | None:
+    text = getter.get(name)
+    if not text:  # `max_id=` from a client that fills in its URL template regardless
         return None
-    value = int(text)
-    return value if value <= _MAX_ID else None
+    value = parse_cursor(text)
+    if value is None:
+        raise ApiError(400, f"{name} must be an id")
+    return value
 
 
 def _limit(text: str | None, default: int, maximum: int) -> int:

@@ -23,7 +23,8 @@ from typing import Any, overload
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import HTTPConnection, Request
 
-from .errors import ApiError
+from ..core.ids import parse_id
+from .errors import NOT_FOUND, ApiError
 
 _TRUE = frozenset({"1", "true", "t", "on", "yes", "y"})
 _FALSE = frozenset({"0", "false", "f", "off", "no", "n"})
@@ -155,6 +156,14 @@ def query_params(connection: HTTPConnection) -> Params:
     return Params(raw, repeated)
 
 
+def path_id(request: Request, name: str = "id") -> int:
+    """The record id in the path (core.ids); anything else names no record: 404, as Mastodon's find."""
+    value = parse_id(request.path_params.get(name))
+    if value is None:
+        raise ApiError(404, NOT_FOUND)
+    return value
+
+
 def nest(items: Iterable[tuple[str, Any]]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """Rails-style parameter nesting: `a[]` appends to a list, `a[k]` fills a dict, `a` is a scalar
     (the last one wins; all of them are kept in the second result when a plain key repeats)."""
@@ -216,8 +225,13 @@ def _close_uploads(form: FormData) -> None:
 
 def _indexed_values(mapping: dict[str, Any]) -> list[Any]:
     """Values of a Rails "array as hash" (`{"0": .., "1": ..}`) in numeric order; other keys follow."""
-    keys = sorted(mapping, key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
+    keys = sorted(mapping, key=lambda k: (0, int(k), "") if _is_index(k) else (1, 0, k))
     return [mapping[k] for k in keys]
+
+
+def _is_index(key: str) -> bool:
+    """ASCII digits of a sane length: int() refuses '²' and numbers of thousands of digits (a 500)."""
+    return key.isascii() and key.isdigit() and len(key) <= 18
 
 
 def _text(name: str, value: Any) -> str | None:

@@ -21,13 +21,14 @@ from ..business import approvals, offers
 from ..core import statuses as core_statuses
 from ..core import timelines
 from ..core.content import MentionRef
+from ..core.ids import parse_id
 from ..core.visibility import can_see, status_and_original_visible
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
 from ..jsonio import JSONResponse
 from . import acting, entities
 from .auth import Viewer, optional, require
 from .errors import NOT_FOUND, ApiError, domain_errors
-from .params import Params, query_params, read_params
+from .params import Params, path_id, query_params, read_params
 from .status_page import render_page
 
 log = logging.getLogger(__name__)
@@ -36,22 +37,12 @@ MAX_MULTIPLE = 20  # GET /api/v1/statuses?id[]=: Mastodon's DEFAULT_STATUSES_LIM
 
 
 # ---- shared helpers -----------------------------------------------------------------------------
-def path_id(request: Request, name: str = "id") -> int:
-    """A numeric id from the path; anything else names no record (404, as Mastodon's find)."""
-    text = str(request.path_params.get(name, ""))
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
-        raise ApiError(404, NOT_FOUND)
-    return int(text)
-
-
 def ids_of(values: Sequence[str], name: str) -> list[int]:
-    try:
-        ids = [int(v) for v in values]
-    except ValueError:
-        raise ApiError(422, f"Validation failed: {name} must be ids") from None
-    if any(i <= 0 or i >= 2**63 for i in ids):
+    """Ids a client sends to act on (media_ids, account_id): all of them ids, or a 422."""
+    ids = [parse_id(v) for v in values]
+    if None in ids:
         raise ApiError(422, f"Validation failed: {name} must be ids")
-    return ids
+    return [i for i in ids if i is not None]
 
 
 async def acting_actor(request: Request, viewer: Viewer) -> asyncpg.Record:
@@ -165,9 +156,9 @@ async def create_status(request: Request) -> Response:
         draft = draft_from(params)
         reply_to = params.get("in_reply_to_id")
     if reply_to:
-        if not reply_to.isdigit() or len(reply_to) > 19:
+        draft.in_reply_to_id = parse_id(reply_to)
+        if draft.in_reply_to_id is None:  # names no status, like an unknown one
             raise ApiError(404, NOT_FOUND)
-        draft.in_reply_to_id = int(reply_to)
     state = request.app.state
     key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
     with domain_errors():
@@ -208,8 +199,9 @@ async def show_statuses(request: Request) -> Response:
     viewer_id = viewer_actor_id(viewer)
     wanted: list[int] = []
     for text in query_params(request).get_list("id")[:MAX_MULTIPLE]:
-        if text.isdigit() and len(text) <= 19 and int(text) < 2**63 and int(text) not in wanted:
-            wanted.append(int(text))
+        status_id = parse_id(text)
+        if status_id is not None and status_id not in wanted:
+            wanted.append(status_id)
     visible = await visible_ids(request.app.state.pool, wanted, viewer_id)
     return JSONResponse(await render(request, [i for i in wanted if i in visible], viewer_id))
 

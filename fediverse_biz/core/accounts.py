@@ -35,6 +35,8 @@ RESERVED_USERNAMES = frozenset(
 
 ACTOR_TYPES = ("Person", "Organization", "Group", "Application", "Service")
 USER_ROLES = ("admin", "moderator", "member")
+# pg_advisory_xact_lock key, "actr"; others: migrations 0x66656469, job claims 0x6A6F6273
+_INSTANCE_ACTOR_LOCK = 0x61637472
 
 
 class AccountError(ValueError):
@@ -184,6 +186,10 @@ async def ensure_instance_actor(pool: asyncpg.Pool, urls: LocalUrls, hostname: s
     allowed in usernames; bare `localhost` is reserved).
     """
     async with pool.acquire() as conn, conn.transaction():
+        # Several `serve` processes may start together on a fresh database: without the lock both find
+        # no row, and the second insert fails on the taken name and stops its process. The lock is held
+        # to the end of the transaction, so the second one's SELECT sees the first one's row.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _INSTANCE_ACTOR_LOCK)
         row = await conn.fetchrow("SELECT * FROM actors WHERE is_instance_actor")
         if row is not None:
             return row

@@ -451,7 +451,7 @@ def verify_form_token(
     secret: str, token: str | None, purpose: str, parts: Sequence[str | int | None], *, max_age: int
 ) -> bool:
     issued_text, _, mac = (token or "").partition(".")
-    if not issued_text.isdigit() or len(issued_text) > 12:
+    if not (issued_text.isascii() and issued_text.isdigit()) or len(issued_text) > 12:  # '²' passes isdigit()
         return False
     issued = int(issued_text)
     if not -60 <= time.time() - issued <= max_age:  # a minute of clock skew between processes

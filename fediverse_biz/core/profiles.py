@@ -50,15 +50,6 @@ def _invalid(message: str) -> DomainError:
 
 
 # ---- finding accounts --------------------------------------------------------------------------
-def parse_account_id(text: str | None) -> int | None:
-    """An account id from a path or parameter; None for anything that is not one (no 500s on junk)."""
-    text = (text or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 19:
-        return None
-    value = int(text)
-    return value if value < 2**63 else None
-
-
 async def visible_account(conn: Conn, account_id: int | None) -> asyncpg.Record | None:
     """An account clients may see: not suspended, not the instance actor."""
     if account_id is None:

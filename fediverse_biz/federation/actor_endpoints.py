@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from fediverse_biz.activitypub.actors import actor_to_ap
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.config import Settings
+from fediverse_biz.core.ids import parse_id
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.jsonio import JSONResponse
 
@@ -236,9 +237,10 @@ async def _graph_collection(request: Request, url_column: str, from_sql: str) ->
                 "first": f"{collection_id}?page=1",
             }
         )
-    if not page_param.isdigit() or not 1 <= int(page_param) <= 1_000_000:
+    # A page number is spelled as an id is (core.ids), so '²' and '007' are refused like '0' and '-1'.
+    page = parse_id(page_param)
+    if page is None or page > 1_000_000:
         return _failure(request, 400, "page must be a positive whole number")
-    page = int(page_param)
     uris = await pool.fetch(
         f"SELECT a.uri {from_sql} ORDER BY f.id DESC LIMIT {PAGE_SIZE} OFFSET $2",
         row["id"],

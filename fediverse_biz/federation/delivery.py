@@ -62,8 +62,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> time
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    # ASCII digits only ('²'.isdigit() is true and int() refuses it); more than nine digits is no delay
+    # a peer means, and would overflow timedelta.
+    if value.isascii() and value.isdigit():
+        return timedelta(seconds=int(value)) if len(value) <= 9 else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -76,7 +76,7 @@ async def _read_body(request: Request) -> bytes:
     """The body, refused with 413 as soon as it passes the cap (Content-Length first, then while streaming,
     so a chunked 100 MB body costs us 1 MB of memory at most)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_INBOX_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_INBOX_BYTES:
         raise _Refused(413, "request body too large")
     chunks: list[bytes] = []
     received = 0

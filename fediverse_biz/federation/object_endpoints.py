@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import asyncpg
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -22,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from fediverse_biz.activitypub import activities, notes
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.core.hydrate import StatusBundle, load_status, load_statuses
+from fediverse_biz.core.ids import parse_cursor, parse_id
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.core.visibility import can_see, is_public
 from fediverse_biz.federation import signed_requests
@@ -50,9 +52,8 @@ async def _local_status(request: Request) -> tuple[asyncpg.Record | None, Respon
     """The status addressed by the path, if it is a local one of that actor; or a 404/410 answer."""
     pool: asyncpg.Pool = request.app.state.pool
     username = request.path_params["username"]
-    try:
-        status_id = int(request.path_params["status_id"])
-    except ValueError:
+    status_id = parse_id(request.path_params["status_id"])
+    if status_id is None:
         return None, _not_found()
     actor = await find_published_actor(pool, username)
     if actor is None:
@@ -162,9 +163,14 @@ def outbox_head(outbox_uri: str, total: int, *, last: bool) -> dict[str, Any]:
 
 
 def outbox_cursor(request: Request) -> int | None:
-    """The `max_id` of an outbox page request; junk means the first page."""
-    max_id = request.query_params.get("max_id", "")
-    return int(max_id) if max_id.isdigit() and len(max_id) <= 19 else None
+    """The `max_id` of an outbox page request (None: the first page); one that is not an id is a 400."""
+    text = request.query_params.get("max_id")
+    if not text:
+        return None
+    max_id = parse_cursor(text)
+    if max_id is None:
+        raise HTTPException(400, "max_id must be an id")
+    return max_id
 
 
 def outbox_page(outbox_uri: str, cursor: int | None, items: list[dict[str, Any]], ids: list[int]) -> dict[str, Any]:

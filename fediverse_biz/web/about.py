@@ -1,21 +1,30 @@
 """`/about`: what this server is, its rules, who runs it, how to join. `/` sends visitors there.
+`/privacy-policy`: the privacy policy (Mastodon's path; the v2 instance document links to it).
 
 The texts are the ones the client API's instance document shows (api/instance.py reads them from
-`instance_settings`, with defaults), so an app and the web page never disagree.
+`instance_settings`, with defaults), so an app and the web page never disagree. Signing up happens in
+the apps; the "Joining" section says that signing up means agreeing to the rules and the privacy policy,
+and links to those that are published.
 """
 
 from __future__ import annotations
+
+import re
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..api.instance import instance_facts, instance_v1
+from ..api.instance import PRIVACY_POLICY_PAGE, has_privacy_policy, instance_facts, instance_v1
 from ..config import Settings
+from ..core import instance_settings, markdown
+from ..core.content import html_to_text
 from ..core.urls import LocalUrls
 from .rendering import Meta, excerpt, render
 from .static_files import INSTANCE_THUMBNAIL
 from .views import author_view
+
+NO_POLICY = "This server has not published a privacy policy."
 
 
 async def about(request: Request) -> Response:
@@ -28,8 +37,14 @@ async def about(request: Request) -> Response:
             WHERE u.role = 'admin' AND NOT u.disabled AND u.approved AND a.suspended_at IS NULL
             ORDER BY u.id LIMIT 5"""
     )
+    # The first paragraph is already the lead (the short description): not twice.
+    paragraphs = [p for p in re.split(r"\n\s*\n", document["description"].strip()) if p.strip()]
+    if paragraphs and " ".join(paragraphs[0].split()) == document["short_description"]:
+        paragraphs = paragraphs[1:]
     context = {
         "about": document,
+        "description_paragraphs": paragraphs,
+        "privacy_policy_url": urls.base + PRIVACY_POLICY_PAGE if has_privacy_policy(facts) else None,
         "stats": {
             "users": facts.user_count,
             "statuses": facts.status_count,
@@ -48,6 +63,27 @@ async def about(request: Request) -> Response:
     return await render(request, "about.html", context, meta=meta)
 
 
+async def privacy_policy(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    urls: LocalUrls = request.app.state.urls
+    policy = await instance_settings.document(request.app.state.pool, instance_settings.PRIVACY_POLICY)
+    title = str((await instance_facts(request)).texts.get("title") or settings.domain)
+    # Rendered by core/markdown.py, which sanitises its output: the template may mark it safe.
+    policy_html = markdown.render(policy.text) if policy else None
+    meta = Meta(
+        title=f"Privacy policy of {title}",
+        description=excerpt(html_to_text(policy_html)) if policy_html else NO_POLICY,
+        url=urls.base + PRIVACY_POLICY_PAGE,
+        image=urls.static(INSTANCE_THUMBNAIL),
+    )
+    context = {
+        "title": title,
+        "policy_html": policy_html,
+        "updated_at": policy.updated_at if policy else None,
+    }
+    return await render(request, "privacy_policy.html", context, meta=meta)
+
+
 async def home(request: Request) -> Response:
     return RedirectResponse(f"{request.app.state.urls.base}/about", status_code=302)
 
@@ -55,4 +91,5 @@ async def home(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/", home, methods=["GET", "HEAD"]),
     Route("/about", about, methods=["GET", "HEAD"]),
+    Route(PRIVACY_POLICY_PAGE, privacy_policy, methods=["GET", "HEAD"]),
 ]

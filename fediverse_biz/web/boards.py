@@ -29,9 +29,10 @@ from ..business.sectors import COUNTRIES, SECTORS, check_sector
 from ..core.content import html_to_text
 from ..core.errors import DomainError
 from ..core.hydrate import load_actors
+from ..core.ids import parse_id
 from ..core.paging import Page
 from ..core.urls import LocalUrls
-from .rendering import NO_STORE, Meta, excerpt, render
+from .rendering import NO_STORE, Meta, excerpt, max_id_or_error, render
 from .session import csrf_ok, csrf_token, current_user, login_redirect
 from .static_files import INSTANCE_THUMBNAIL
 from .views import AuthorView, author_view
@@ -104,7 +105,10 @@ def read_filters(kind: str, params: Any) -> tuple[offers.BoardFilter, list[str]]
             ignored.append(f"unknown {name} {text[:20]!r}")
             return None
 
-    hall = (params.get("hall") or "").strip()
+    hall_text = (params.get("hall") or "").strip()
+    hall = parse_id(hall_text)
+    if hall_text and hall is None:
+        ignored.append(f"unknown hall {hall_text[:20]!r}")
     direction = (params.get("direction") or "").strip().lower() or None
     if direction is not None and direction not in DIRECTIONS:
         ignored.append(f"unknown direction {direction[:20]!r}")
@@ -115,7 +119,7 @@ def read_filters(kind: str, params: Any) -> tuple[offers.BoardFilter, list[str]]
         sector=code("sector", check_sector),
         region=code("region", check_region),
         q=" ".join((params.get("q") or "").split())[:100] or None,
-        hall=int(hall) if hall.isascii() and hall.isdigit() and len(hall) < 19 else None,
+        hall=hall,
         local=flags["local"],
         direction=direction if kind == "opportunity" else None,
         employment_type=code("employment_type", check_employment_type) if kind == "job" else None,
@@ -144,8 +148,10 @@ async def board_page(request: Request) -> Response:
     kind = _KIND_OF_PATH[path]
     urls: LocalUrls = request.app.state.urls
     filters, ignored = read_filters(kind, request.query_params)
-    before = (request.query_params.get("max_id") or "").strip()
-    page = Page(max_id=int(before) if before.isdigit() and len(before) < 19 else None, limit=PAGE_SIZE)
+    max_id = await max_id_or_error(request)
+    if isinstance(max_id, Response):
+        return max_id
+    page = Page(max_id=max_id, limit=PAGE_SIZE)
     rows = await offers.board(request.app.state.pool, filters, page)
     board_url = f"{urls.base}/{path}"
     context = {
@@ -250,7 +256,7 @@ async def create_offer(request: Request) -> Response:
     hall_id = submitted.get("hall_id", "").strip()
     hall = await pool.fetchrow(
         "SELECT * FROM actors WHERE id = $1 AND actor_type = 'Group'",
-        int(hall_id) if hall_id.isascii() and hall_id.isdigit() and len(hall_id) < 19 else None,
+        parse_id(hall_id),
     )
     state = request.app.state
     try:

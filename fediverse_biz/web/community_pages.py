@@ -27,7 +27,7 @@ from ..core.urls import LocalUrls
 from ..federation.actor_endpoints import find_published_actor
 from .feeds import ATOM_TYPE, atom_feed
 from .pages import _status_views
-from .rendering import Feed, Meta, error_page, excerpt, render
+from .rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
 from .static_files import INSTANCE_THUMBNAIL
 from .views import author_view
 
@@ -37,10 +37,6 @@ THREADS_PAGE: Final = 20
 FEED_SIZE: Final = 20
 LIST_SIZE: Final = 40
 _FEED_HEADERS: Final = {"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
-
-
-def _cursor(text: str | None) -> int | None:
-    return int(text) if text and text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 async def _group(request: Request, name: str) -> asyncpg.Record | Response:
@@ -69,7 +65,9 @@ async def _page(request: Request, name: str) -> Response:
     urls: LocalUrls = request.app.state.urls
     domain: str = request.app.state.settings.domain
     hall = await communities.get_hall(pool, actor["id"])
-    max_id = _cursor(request.query_params.get("max_id"))
+    max_id = await max_id_or_error(request)
+    if isinstance(max_id, Response):
+        return max_id
     thread_ids = await communities.hall_threads(pool, actor["id"], Page(max_id=max_id, limit=THREADS_PAGE))
     pinned_ids = (
         [

@@ -5,8 +5,9 @@ exactly what the world may see: public and unlisted posts that are published —
 direct, held or rejected ones. Replies on the booth are left out (self-threads stay), as on
 Mastodon's default profile tab; boosts too: the booth shows what the company itself says.
 
-Unknown accounts get a 404 page, suspended and deleted ones a 410 page. Accounts that opted out of
-discovery still have a booth, as on Mastodon, but tell search engines not to index it.
+Unknown accounts get a 404 page, suspended and deleted ones a 410 page. A post id that is not an id
+(core.ids) is a 404 page too, and an `older` link whose max_id is not one a 400 page. Accounts that
+opted out of discovery still have a booth, as on Mastodon, but tell search engines not to index it.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from ..business._profile_fields import FACT_KEY
 from ..core import hydrate, timelines
 from ..core.accounts import USERNAME_RE
 from ..core.content import html_to_text
+from ..core.ids import parse_id
 from ..core.paging import Page
 from ..core.urls import LocalUrls
 from ..core.visibility import is_public
 from ..federation.actor_endpoints import find_published_actor
 from . import company
-from .rendering import Feed, Meta, error_page, excerpt, render
+from .rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
 from .views import AuthorView, StatusView, author_view, status_view, summary_of
 
 BOOTH_PAGE_SIZE: Final = 20
@@ -37,11 +39,6 @@ _BOOTH_FILTER: Final = timelines.AccountFilter(exclude_replies=True, exclude_reb
 _BLOCKED_DOMAINS: Final = "SELECT domain FROM domain_blocks WHERE domain = ANY($1::text[])"
 _GONE = ("Account gone", "This account has been suspended or deleted.")
 _UNKNOWN = ("Not found", "There is no account with this name here.")
-
-
-def _cursor(text: str | None) -> int | None:
-    """A max_id from the query string; junk is ignored rather than answered with an error."""
-    return int(text) if text and text.isascii() and text.isdigit() and len(text) <= 19 else None
 
 
 async def published_actor(pool: asyncpg.Pool, username: str) -> asyncpg.Record | None:
@@ -99,7 +96,9 @@ async def booth(request: Request) -> Response:
         return RedirectResponse(urls.profile_page(actor["username"], "Group"), status_code=302)
     pool: asyncpg.Pool = request.app.state.pool
     domain: str = request.app.state.settings.domain
-    max_id = _cursor(request.query_params.get("max_id"))
+    max_id = await max_id_or_error(request)
+    if isinstance(max_id, Response):
+        return max_id
     pinned_ids: list[int] = []
     if max_id is None:  # pinned posts head the first page only
         pinned_ids = await timelines.account(
@@ -152,7 +151,7 @@ async def permalink(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
     urls: LocalUrls = request.app.state.urls
     domain: str = request.app.state.settings.domain
-    status_id = _cursor(request.path_params["status_id"])
+    status_id = parse_id(request.path_params["status_id"])
     row = None
     if status_id is not None:
         row = await pool.fetchrow(

@@ -1,5 +1,5 @@
 """How the web door renders a page: one Jinja2 environment, the meta block every page carries, the
-headers that keep pages safe, and the 404/410 pages.
+headers that keep pages safe, and the 400/404/410 pages.
 
 Every public page extends `layout.html` (itself an extension of `base.html`, the authorize page's
 template) and is given a `Meta`: title, description, canonical URL and image, rendered as OpenGraph
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -24,10 +23,10 @@ from starlette.templating import Jinja2Templates
 
 from ..api.instance import instance_facts
 from ..config import Settings
+from ..core.ids import parse_cursor
 from ..core.urls import LocalUrls
 from .static_files import INSTANCE_THUMBNAIL
 
-TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 STYLESHEET: Final = "site.css"
 DESCRIPTION_LENGTH: Final = 200  # what link previews show; longer text is cut on a word boundary
 
@@ -58,7 +57,7 @@ def _number(value: int | None) -> str:
 
 
 environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+    loader=jinja2.PackageLoader("fediverse_biz.web", "templates"),
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -138,7 +137,7 @@ async def render(
 async def error_page(
     request: Request, status_code: int, heading: str, message: str, *, back: str | None = None
 ) -> Response:
-    """The 404/410 (and failed form) answers of the web door: a real page, never indexed or cached."""
+    """The 400/404/410 (and failed form) answers of the web door: a real page, never indexed or cached."""
     urls: LocalUrls = request.app.state.urls
     meta = Meta(
         title=heading,
@@ -150,3 +149,15 @@ async def error_page(
     )
     context = {"heading": heading, "message": message, "back": back}
     return await render(request, "error.html", context, meta=meta, status_code=status_code, headers=NO_STORE)
+
+
+async def max_id_or_error(request: Request) -> int | Response | None:
+    """The `max_id` of a paged page ("older" links), None for the first page, or the 400 page when it
+    is not an id (core.ids): a mangled link is said to be one rather than shown as another page."""
+    text = request.query_params.get("max_id")
+    if not text:
+        return None
+    max_id = parse_cursor(text)
+    if max_id is None:
+        return await error_page(request, 400, "Bad request", "This link's max_id is not a post id.")
+    return max_id

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..business import approvals, roles, teams
 from ..core.errors import DomainError
+from ..core.ids import parse_id
 from ..core.paging import Page
 from .session import PAGE_HEADERS, csrf_ok, csrf_token, current_user, login_redirect, page
 
@@ -145,18 +146,18 @@ async def _decide(request: Request, decision: str) -> Response:
     if organization is None:
         assert refusal is not None
         return refusal
-    status_text = str(request.path_params["status_id"])
-    if not status_text.isdigit() or len(status_text) > 19:
+    status_id = parse_id(request.path_params["status_id"])
+    if status_id is None:
         return _message(request, 404, "Not found", "There is no such post in the queue.")
     state = request.app.state
     try:
         if decision == "approve":
             await approvals.approve(
-                state.pool, state.urls, organization["id"], int(status_text), user["id"], seen_version=version
+                state.pool, state.urls, organization["id"], status_id, user["id"], seen_version=version
             )
             done = "approved"
         else:
-            await approvals.reject(state.pool, organization["id"], int(status_text), user["id"], reason)
+            await approvals.reject(state.pool, organization["id"], status_id, user["id"], reason)
             done = "rejected"
     except DomainError as exc:
         return _message(request, exc.status, "Not done", str(exc))

@@ -16,7 +16,6 @@ or the password changes.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from ..core import oauth
+from ..core.ids import parse_id
 
 COOKIE = "fediverse_biz_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -44,7 +44,7 @@ PAGE_HEADERS = {
 
 templates = Jinja2Templates(
     env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=jinja2.PackageLoader("fediverse_biz.web", "templates"),
         autoescape=True,  # post text, names and reasons come from people
         trim_blocks=True,
         lstrip_blocks=True,
@@ -78,12 +78,13 @@ async def current_user(request: Request) -> asyncpg.Record | None:
     if cached is not None:
         return cached
     user_text, _, signed = request.cookies.get(COOKIE, "").partition(".")
-    if not user_text.isdigit() or len(user_text) > 19:
+    user_id = parse_id(user_text)
+    if user_id is None:  # a cookie we did not write
         return None
     user = await request.app.state.pool.fetchrow(
         """SELECT u.*, a.username FROM users u JOIN actors a ON a.id = u.actor_id
             WHERE u.id = $1 AND NOT u.disabled AND u.approved""",
-        int(user_text),
+        user_id,
     )
     if user is None or not oauth.verify_form_token(
         _secret(request), signed, "session", [user["id"], user["password_hash"]], max_age=SESSION_MAX_AGE

@@ -6,15 +6,15 @@ URLs (gotosocial#513, takahe#275), so avatar, header and thumbnail always have a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_AVATAR = "default-avatar.png"
 DEFAULT_HEADER = "default-header.png"
 INSTANCE_THUMBNAIL = "thumbnail.png"
 
-# StaticFiles answers GET and HEAD with ETag/Last-Modified and never serves outside STATIC_DIR.
-routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
+# StaticFiles answers GET and HEAD with ETag/Last-Modified and never serves outside the package's static/
+# directory, which it finds through the package's import spec (wherever the package is installed).
+routes: list[BaseRoute] = [
+    Mount("/static", app=StaticFiles(packages=[("fediverse_biz.web", "static")]), name="static")
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from fediverse_biz.activitypub.validation import (
     validate_actor,
     validate_object,
 )
+from fediverse_biz.package_data import schema_files
 from tests.support.json_schemas import load, registry_of, schema_refs
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "federation"
@@ -267,11 +269,11 @@ def test_broken_posts_are_refused(change: dict[str, Any], message: str) -> None:
 
 # -- the schema files themselves ------------------------------------------------------------------
 
-AS_SCHEMAS = sorted(SCHEMA_DIR.glob("*.schema.json"))
+AS_SCHEMAS = schema_files(SCHEMA_DIR)
 
 
 @pytest.mark.parametrize("path", AS_SCHEMAS, ids=lambda path: path.name)
-def test_each_inbox_schema_is_valid_and_its_refs_resolve(path: Path) -> None:
+def test_each_inbox_schema_is_valid_and_its_refs_resolve(path: Traversable) -> None:
     schema = load(path)
     resolver = registry_of(AS_SCHEMAS).resolver(base_uri=path.name)
 

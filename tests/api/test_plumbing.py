@@ -193,12 +193,24 @@ async def test_no_link_header_for_an_empty_page(tiny: httpx.AsyncClient) -> None
     assert response.json() == [] and "link" not in response.headers
 
 
-async def test_page_params_ignore_junk_and_clamp_the_limit(tiny: httpx.AsyncClient) -> None:
-    request = Request({"type": "http", "query_string": b"max_id=abc&since_id=12&min_id=99999999999999999999&limit=500"})
+async def test_page_params_read_cursors_and_clamp_the_limit(tiny: httpx.AsyncClient) -> None:
+    request = Request({"type": "http", "query_string": b"max_id=&since_id=12&min_id=0&limit=500"})
     window = page_params(request)
-    assert (window.max_id, window.since_id, window.min_id, window.limit) == (None, 12, None, 40)
+    # an empty cursor is absent; 0 is a cursor before every id
+    assert (window.max_id, window.since_id, window.min_id, window.limit) == (None, 12, 0, 40)
     assert page_params(Request({"type": "http", "query_string": b"limit=-3"}), default=20, maximum=40).limit == 3
     assert page_params(Request({"type": "http", "query_string": b"limit=0"})).limit == 20
+
+
+@pytest.mark.parametrize(
+    "query", ["max_id=abc", "since_id=%C2%B2", "min_id=99999999999999999999", "max_id=9223372036854775808",
+              "since_id=-1", "max_id=+5", "min_id=%201", "max_id=007"],
+)  # fmt: skip
+async def test_a_cursor_that_is_not_an_id_is_a_400_naming_it(tiny: httpx.AsyncClient, query: str) -> None:
+    response = await tiny.get(f"/api/page?{query}&ids=1")
+    name = query.partition("=")[0]
+    assert response.status_code == 400
+    assert response.json() == {"error": f"{name} must be an id"}
 
 
 async def test_keyset_windows_min_id_pages_after_the_cursor(db: Database) -> None:

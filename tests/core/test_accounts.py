@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from fediverse_biz.activitypub.keys import load_private_key, load_public_key
@@ -105,3 +107,10 @@ async def test_instance_actor_is_created_once(db: Database, urls: LocalUrls) -> 
     assert first["actor_type"] == "Application"
     assert first["private_key_pem"]
     assert [r["username"] for r in await accounts.list_local_accounts(db.pool)] == []
+
+
+async def test_instance_actor_is_created_once_by_processes_starting_together(db: Database, urls: LocalUrls) -> None:
+    # as several `serve` processes do on a fresh database: each would otherwise find no row and insert one
+    made = await asyncio.gather(*(accounts.ensure_instance_actor(db.pool, urls, "127.0.0.1") for _ in range(3)))
+    assert len({row["id"] for row in made}) == 1
+    assert await db.pool.fetchval("SELECT count(*) FROM actors WHERE is_instance_actor") == 1

@@ -270,6 +270,8 @@ def test_parse_retry_after() -> None:
     assert delivery.parse_retry_after("Thu, 26 Nov 2026 12:30:00 GMT", now=now) == timedelta(minutes=30)
     assert delivery.parse_retry_after("Thu, 26 Nov 2026 11:00:00 GMT", now=now) == timedelta(0)
     assert delivery.parse_retry_after("soon") is None
+    assert delivery.parse_retry_after("²") is None  # isdigit() is true, int() refuses it
+    assert delivery.parse_retry_after("99999999999999999999") is None  # would overflow timedelta
     assert delivery.parse_retry_after("-5") is None
     assert delivery.parse_retry_after(None) is None
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 
-def load(path: Path) -> Any:
+def load(path: Traversable) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def registry_of(paths: Iterable[Path]) -> Registry[Any]:
+def registry_of(paths: Iterable[Traversable]) -> Registry[Any]:
     """The schemas at `paths`, addressed by file name as their $refs are."""
     return Registry().with_resources(
         (path.name, Resource.from_contents(load(path), default_specification=DRAFT202012)) for path in paths
