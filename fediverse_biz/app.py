@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -24,13 +24,24 @@ from .core import accounts
 from .core.errors import DomainError
 from .core.urls import LocalUrls
 from .db.database import Database, open_database
+from .db.pool import ping
 from .federation import domain_blocks, jobs
 from .federation.fetch import create_session
 from .federation.signed_requests import KeyCache
 from .federation.worker import run_workers
 from .jsonio import JSONResponse
-from .middleware import BodySizeLimit, CountRequests, DatabaseUnavailable, RequestLog, WebLoad, wants_json
+from .middleware import (
+    BodyReadTimeout,
+    BodySizeLimit,
+    CountRequests,
+    DatabaseUnavailable,
+    RequestLog,
+    WebLoad,
+    wants_json,
+)
 from .ratelimit import RateLimit
+from .web.inputs import BadPageInput
+from .web.rendering import bad_input_page
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +49,12 @@ USER_AGENT = f"fediverse_biz/{__version__}"
 
 
 async def healthz(request: Request) -> Response:
+    # Bounded by its own short timeout, not the statement bound every query gets: a load balancer asking
+    # must hear "down" while the database is frozen, not wait as long as it stays frozen.
     try:
-        await request.app.state.pool.fetchval("SELECT 1")
+        await ping(request.app.state.pool)
     except Exception as exc:  # any database failure means "not healthy", never a 500
-        log.warning("health check failed: %s", exc)
+        log.warning("health check failed: %s", f"{type(exc).__name__} {exc}".strip())
         return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "up", "version": __version__})
 
@@ -59,6 +72,17 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if wants_json(request.url.path):
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
     return PlainTextResponse(str(exc), status_code=exc.status)
+
+
+# nginx's "client closed request": a client-side event, which the access log shows and nothing else does.
+CLIENT_CLOSED_REQUEST = 499
+
+
+async def client_disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away before sending all of its body (Starlette's ClientDisconnect, from
+    request.body(), .stream(), .form()): nobody is left to read an answer, and nothing failed here, so
+    not a 500 with a traceback but 499 in the access log."""
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -101,7 +125,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
         app.state.suspended_domains = domain_blocks.SuspendedDomains(db.pool)
         app.state.signing_keys = KeyCache()  # peers' verified keys (federation/signed_requests.py)
         app.state.account_entities = AccountEntities()  # rendered authors of statuses (api/entities.py)
-        app.state.read_slots = read_slots(settings.db_pool_max)  # the heaviest reads queue here (api/read_slots.py)
+        # The heaviest reads queue here (api/read_slots.py), as long as a request may wait for a connection.
+        app.state.read_slots = read_slots(settings.db_pool_max, wait=settings.db_acquire_timeout)
         # `serve` runs the background workers in-process; settings.workers = 0 leaves them to
         # separate `fediverse-biz worker` processes.
         stop_workers = asyncio.Event()
@@ -131,12 +156,15 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
             Middleware(CountRequests, load=load),
             Middleware(DatabaseUnavailable),
             Middleware(RateLimit, settings=settings),
+            Middleware(BodyReadTimeout, idle_seconds=settings.body_timeout),
             Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes),
         ],
         exception_handlers={
             HTTPException: http_error,
             **api_exception_handlers,
+            BadPageInput: bad_input_page,  # a page's filter or form the text rule refuses: its 400 page
             DomainError: domain_error,
+            ClientDisconnect: client_disconnected,
             Exception: server_error,
         },
         lifespan=lifespan,

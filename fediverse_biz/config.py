@@ -46,6 +46,12 @@ class Settings:
     enable_password_grant: bool = False
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # Bounds on waiting for the database (db/pool.py, docs/reliability.md), in seconds: PostgreSQL's
+    # statement_timeout, after which the client gives up 3 s later and drops the connection 2 s after that
+    # if the server does not acknowledge the cancel (a frozen server); and the longest wait for a free
+    # pooled connection. Past either, a request is answered 503 with Retry-After.
+    db_statement_timeout: int = 30
+    db_acquire_timeout: int = 5
     max_request_bytes: int = 16 * 1024 * 1024  # media uploads are the largest legitimate bodies
     # In-process background job slots for `serve`. A running job holds no database connection (only its
     # short queries borrow one), and deliveries mostly wait on the network, so slots are cheap: with 4,
@@ -65,6 +71,14 @@ class Settings:
     rate_limit_logins: int = 25  # POST /oauth/token and the login form per IP (Mastodon: 25 / 5 min)
     rate_limit_media: int = 30  # media uploads per token (Mastodon: 30 / 30 min)
     rate_limit_inbox: int = 3000  # accepted deliveries per remote domain, and refused ones per IP / 5 min
+    # Slow clients (slow_clients.py, middleware.BodyReadTimeout, docs/reliability.md), in seconds: a
+    # request's headers must be complete this long after the connection opens (or after its first byte
+    # when the connection was idle)...
+    header_timeout: int = 10
+    # ...and its body may pause this long between parts; a slow upload that keeps moving is never cut.
+    body_timeout: int = 30
+    # Open HTTP connections per process (streams included); a request on one more is answered 503.
+    max_connections: int = 1000
     # Internal: was the scheme given explicitly (env/TOML)? Used to default http for localhost.
     _scheme_explicit: bool = field(default=False, repr=False, compare=False)
 
@@ -245,6 +259,12 @@ def _validate(raw: dict[str, Any], given: set[str]) -> Settings:
         values["db_pool_min"] = _parse_int("FEDIVERSE_BIZ_DB_POOL_MIN", raw["db_pool_min"], 1, 500)
     if "db_pool_max" in raw:
         values["db_pool_max"] = _parse_int("FEDIVERSE_BIZ_DB_POOL_MAX", raw["db_pool_max"], 1, 500)
+    if "db_statement_timeout" in raw:
+        values["db_statement_timeout"] = _parse_int(
+            "FEDIVERSE_BIZ_DB_STATEMENT_TIMEOUT", raw["db_statement_timeout"], 1, 3600
+        )
+    if "db_acquire_timeout" in raw:
+        values["db_acquire_timeout"] = _parse_int("FEDIVERSE_BIZ_DB_ACQUIRE_TIMEOUT", raw["db_acquire_timeout"], 1, 600)
     if values.get("db_pool_min", s.db_pool_min) > values.get("db_pool_max", s.db_pool_max):
         raise ConfigError("FEDIVERSE_BIZ_DB_POOL_MIN: must not exceed FEDIVERSE_BIZ_DB_POOL_MAX")
     if "max_request_bytes" in raw:
@@ -267,4 +287,10 @@ def _validate(raw: dict[str, Any], given: set[str]) -> Settings:
     for name in ("rate_limit_api", "rate_limit_sign_ups", "rate_limit_logins", "rate_limit_media", "rate_limit_inbox"):
         if name in raw:
             values[name] = _parse_int(_env_name(name), raw[name], 1, 10**9)
+    if "header_timeout" in raw:
+        values["header_timeout"] = _parse_int("FEDIVERSE_BIZ_HEADER_TIMEOUT", raw["header_timeout"], 1, 600)
+    if "body_timeout" in raw:
+        values["body_timeout"] = _parse_int("FEDIVERSE_BIZ_BODY_TIMEOUT", raw["body_timeout"], 1, 3600)
+    if "max_connections" in raw:
+        values["max_connections"] = _parse_int("FEDIVERSE_BIZ_MAX_CONNECTIONS", raw["max_connections"], 1, 10**6)
     return replace(s, **values)

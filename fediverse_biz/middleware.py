@@ -3,12 +3,14 @@
 - RequestLog: one structured line per request (method, path, status, duration).
 - CountRequests: how many requests the process is serving (WebLoad), which in-process workers yield to.
 - BodySizeLimit: refuses bodies over the configured cap with 413, before the handler reads them.
+- BodyReadTimeout: 408 and the connection closed when a client stops sending the body it announced.
 - DatabaseUnavailable: 503 with Retry-After, not a 500 and a traceback, while PostgreSQL cannot be reached
   (restarting, failing over); the pool reconnects by itself once it is back (tests/reliability/test_faults.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -143,6 +145,75 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await _reject(scope, send, 413, "request body too large")
+
+
+class BodyStalled(HTTPException):
+    """Raised from receive() when the client sent nothing of its body for the idle timeout; an
+    HTTPException so the app's error handler renders the 408 like any other error."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"request body not received in time (nothing for {seconds:g} s)")
+
+
+class BodyReadTimeout:
+    """A client that announced a body must keep it coming: when the application waits `idle_seconds` for
+    the next part of it in vain, the answer is 408 and the connection is closed (`Connection: close`).
+
+    The wait is per part, not for the whole body: a large upload over a slow link is fine as long as it
+    moves. Once the body is complete, receive() is passed through untouched: a streaming response waits
+    there for the client to go away, for as long as it likes. The headers' deadline is the HTTP
+    protocol's (slow_clients.py); this covers what only the application knows, that it is waiting.
+    """
+
+    def __init__(self, app: ASGIApp, idle_seconds: float) -> None:
+        self.app = app
+        self.idle_seconds = idle_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _announces_body(scope["headers"]):
+            await self.app(scope, receive, send)  # nothing to wait for: no wrappers on the common GET
+            return
+        body_complete = False
+        stalled = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_complete, stalled
+            if body_complete:
+                return await receive()
+            try:
+                async with asyncio.timeout(self.idle_seconds):
+                    message = await receive()
+            except TimeoutError:
+                stalled = True
+                raise BodyStalled(self.idle_seconds) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_complete = True
+            return message
+
+        async def closing_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if stalled:  # the rest of that body may still come: this connection cannot carry another request
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, closing_send)
+        except BodyStalled as exc:
+            # Handlers' own error handling renders it (app.http_error); this is for a middleware or
+            # handler that let it through. Once a response has started there is nothing to say: uvicorn
+            # closes a connection whose response the application left unfinished.
+            if not started:
+                await _reject(scope, closing_send, 408, exc.detail)
+
+
+def _announces_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    # HTTP/1.1 (RFC 9112 6.3): without either header a request has no body.
+    return any(
+        name == b"transfer-encoding" or (name == b"content-length" and value != b"0") for name, value in headers
+    )
 
 
 # The database is out of reach, as opposed to a query that failed: asyncpg's connection-level errors...

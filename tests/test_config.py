@@ -67,6 +67,30 @@ def test_worker_slots_are_apart_from_the_slots_inside_serve(tmp_path: Path) -> N
     assert load_settings(env={"FEDIVERSE_BIZ_CONFIG": str(config)}).worker_concurrency == 8
 
 
+def test_database_timeouts_are_seconds(tmp_path: Path) -> None:
+    s = load_settings(env={})
+    assert (s.db_statement_timeout, s.db_acquire_timeout) == (30, 5)
+    s = load_settings(env={"FEDIVERSE_BIZ_DB_STATEMENT_TIMEOUT": "12", "FEDIVERSE_BIZ_DB_ACQUIRE_TIMEOUT": "2"})
+    assert (s.db_statement_timeout, s.db_acquire_timeout) == (12, 2)
+
+
+def test_slow_client_limits(tmp_path: Path) -> None:
+    s = load_settings(env={})
+    assert (s.header_timeout, s.body_timeout, s.max_connections) == (10, 30, 1000)
+    s = load_settings(
+        env={
+            "FEDIVERSE_BIZ_HEADER_TIMEOUT": "5",
+            "FEDIVERSE_BIZ_BODY_TIMEOUT": "120",
+            "FEDIVERSE_BIZ_MAX_CONNECTIONS": "20000",
+        }
+    )
+    assert (s.header_timeout, s.body_timeout, s.max_connections) == (5, 120, 20000)
+    config = tmp_path / "fb.toml"
+    config.write_text("header_timeout = 15\nbody_timeout = 60\nmax_connections = 300\n")
+    s = load_settings(env={"FEDIVERSE_BIZ_CONFIG": str(config)})
+    assert (s.header_timeout, s.body_timeout, s.max_connections) == (15, 60, 300)
+
+
 def test_cli_overrides_win(tmp_path: Path) -> None:
     s = load_settings(env={"FEDIVERSE_BIZ_PORT": "9100"}, port=9200, host="0.0.0.0")
     assert (s.port, s.host) == (9200, "0.0.0.0")
@@ -90,9 +114,19 @@ def test_cli_overrides_win(tmp_path: Path) -> None:
         ({"FEDIVERSE_BIZ_HOST": "my host"}, "FEDIVERSE_BIZ_HOST"),
         ({"FEDIVERSE_BIZ_DB_POOL_MIN": "9", "FEDIVERSE_BIZ_DB_POOL_MAX": "3"}, "FEDIVERSE_BIZ_DB_POOL_MIN"),
         ({"FEDIVERSE_BIZ_WORKERS": "-1"}, "FEDIVERSE_BIZ_WORKERS"),
+        ({"FEDIVERSE_BIZ_DB_STATEMENT_TIMEOUT": "0"}, "FEDIVERSE_BIZ_DB_STATEMENT_TIMEOUT"),
+        ({"FEDIVERSE_BIZ_DB_STATEMENT_TIMEOUT": "2.5"}, "FEDIVERSE_BIZ_DB_STATEMENT_TIMEOUT"),
+        ({"FEDIVERSE_BIZ_DB_ACQUIRE_TIMEOUT": "0"}, "FEDIVERSE_BIZ_DB_ACQUIRE_TIMEOUT"),
+        ({"FEDIVERSE_BIZ_DB_ACQUIRE_TIMEOUT": "601"}, "FEDIVERSE_BIZ_DB_ACQUIRE_TIMEOUT"),
         ({"FEDIVERSE_BIZ_WORKER_CONCURRENCY": "0"}, "FEDIVERSE_BIZ_WORKER_CONCURRENCY"),
         ({"FEDIVERSE_BIZ_WORKER_CONCURRENCY": "257"}, "FEDIVERSE_BIZ_WORKER_CONCURRENCY"),
         ({"FEDIVERSE_BIZ_WORKER_CONCURRENCY": "many"}, "FEDIVERSE_BIZ_WORKER_CONCURRENCY"),
+        ({"FEDIVERSE_BIZ_HEADER_TIMEOUT": "0"}, "FEDIVERSE_BIZ_HEADER_TIMEOUT"),
+        ({"FEDIVERSE_BIZ_HEADER_TIMEOUT": "601"}, "FEDIVERSE_BIZ_HEADER_TIMEOUT"),
+        ({"FEDIVERSE_BIZ_BODY_TIMEOUT": "0"}, "FEDIVERSE_BIZ_BODY_TIMEOUT"),
+        ({"FEDIVERSE_BIZ_BODY_TIMEOUT": "a minute"}, "FEDIVERSE_BIZ_BODY_TIMEOUT"),
+        ({"FEDIVERSE_BIZ_MAX_CONNECTIONS": "0"}, "FEDIVERSE_BIZ_MAX_CONNECTIONS"),
+        ({"FEDIVERSE_BIZ_MAX_CONNECTIONS": "-5"}, "FEDIVERSE_BIZ_MAX_CONNECTIONS"),
     ],
 )
 def test_each_bad_setting_is_named(env: dict[str, str], names: str) -> None:

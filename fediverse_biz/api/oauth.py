@@ -122,8 +122,19 @@ def _authorize_error(request: Request, params: Params, exc: oauth.OAuthError) ->
     return RedirectResponse(_with_query(redirect_uri, target), status_code=302, headers=NO_STORE)
 
 
+async def _page_params(request: Request) -> Params | Response:
+    """The API's reader (it tolerates Mastodon.py's force_login=False&state=None&lang=None); what it
+    refuses (text that is not storable, a malformed body) is this HTML page's 400, not a JSON error."""
+    try:
+        return await read_params(request)
+    except ApiError as exc:
+        return _page(request, None, 400, page="error", error=exc.error)
+
+
 async def authorize_page(request: Request) -> Response:
-    params = await read_params(request)  # tolerates force_login=False&state=None&lang=None (Mastodon.py)
+    params = await _page_params(request)
+    if isinstance(params, Response):
+        return params
     try:
         auth = await _authorization_request(request, params)
     except oauth.OAuthError as exc:
@@ -132,7 +143,9 @@ async def authorize_page(request: Request) -> Response:
 
 
 async def authorize_submit(request: Request) -> Response:
-    params = await read_params(request)
+    params = await _page_params(request)
+    if isinstance(params, Response):
+        return params
     secret = _secret(request)
     signed = [params.get("client_id"), params.get("redirect_uri")]
     if not oauth.verify_form_token(secret, params.get("csrf_token"), "authorize", signed, max_age=CSRF_MAX_AGE):

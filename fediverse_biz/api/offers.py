@@ -28,7 +28,7 @@ from . import _offer_entity, acting, entities
 from .auth import optional, require
 from .errors import NOT_FOUND, ApiError, domain_errors
 from .pagination import page_params, paginated
-from .params import read_params
+from .params import Params, query_params, read_params
 from .statuses import acting_actor, mention_resolver, path_id
 
 MAX_QUERY = 100
@@ -45,8 +45,8 @@ async def render(request: Request, rows: list[asyncpg.Record]) -> list[dict[str,
     return [_offer_entity.board_entity(row, offers.offer_of(row), by_id[row["actor_id"]]) for row in rows]
 
 
-def _code(request: Request, name: str, check: Any) -> Any:
-    text = (request.query_params.get(name) or "").strip()
+def _code(params: Params, name: str, check: Any) -> Any:
+    text = (params.get(name) or "").strip()
     if not text:
         return None
     try:
@@ -55,8 +55,8 @@ def _code(request: Request, name: str, check: Any) -> Any:
         raise ApiError(422, f"Validation failed: {name} {exc}") from None
 
 
-def _flag(request: Request, name: str) -> bool | None:
-    text = (request.query_params.get(name) or "").strip().lower()
+def _flag(params: Params, name: str) -> bool | None:
+    text = (params.get(name) or "").strip().lower()
     if not text:
         return None
     if text in ("1", "true", "yes", "on"):
@@ -67,26 +67,27 @@ def _flag(request: Request, name: str) -> bool | None:
 
 
 def board_filter(request: Request) -> offers.BoardFilter:
-    kind = (request.query_params.get("kind") or "").strip() or None
+    params = query_params(request)  # every value storable text (422 otherwise): q reaches the database
+    kind = (params.get("kind") or "").strip() or None
     if kind is not None and kind not in offers.KINDS:
         raise ApiError(422, f"Validation failed: kind must be one of {', '.join(offers.KINDS)}")
-    direction = (request.query_params.get("direction") or "").strip().lower() or None
+    direction = (params.get("direction") or "").strip().lower() or None
     if direction is not None and direction not in DIRECTIONS:
         raise ApiError(422, f"Validation failed: direction must be one of {', '.join(DIRECTIONS)}")
-    hall_text = (request.query_params.get("hall") or "").strip()
+    hall_text = (params.get("hall") or "").strip()
     hall = parse_id(hall_text)
     if hall_text and hall is None:
         raise ApiError(422, "Validation failed: hall must be the id of a community account")
     return offers.BoardFilter(
         kind=kind,
-        sector=_code(request, "sector", check_sector),
-        region=_code(request, "region", check_region),
-        q=" ".join((request.query_params.get("q") or "").split())[:MAX_QUERY] or None,
+        sector=_code(params, "sector", check_sector),
+        region=_code(params, "region", check_region),
+        q=" ".join((params.get("q") or "").split())[:MAX_QUERY] or None,
         hall=hall,
-        local=bool(_flag(request, "local")),
+        local=bool(_flag(params, "local")),
         direction=direction,
-        employment_type=_code(request, "employment_type", check_employment_type),
-        remote=_flag(request, "remote"),
+        employment_type=_code(params, "employment_type", check_employment_type),
+        remote=_flag(params, "remote"),
     )
 
 

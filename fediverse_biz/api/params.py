@@ -6,6 +6,12 @@ POSTs without a Content-Type (favourite, follow). Query parameters are merged in
 (Rails merges the same way; Takahē's get_json_and_formdata too). Unknown fields are simply ignored:
 Mastodon.py even leaks `oauth_info=...` fields into its token POST (mastodon-client-api.md §5).
 
+Text: every string in the query, a form or a JSON body (keys included) must pass `storable`'s rule —
+valid Unicode, no NUL — or the request is refused with 422 naming the field, whichever endpoint reads it
+and whether or not it reads that field. Query strings and urlencoded bodies are decoded strictly as UTF-8
+(storable.form_pairs). A body that is not JSON at all (invalid UTF-8, `NaN`, a number beyond a double,
+nesting too deep to parse) is a 400, as at the inbox.
+
 Files: multipart bodies keep Starlette UploadFile objects, valid for the whole request. Their
 spooled temporary files are closed when the request object goes away (after the response is sent),
 or earlier with `await params.close()` / `async with params:`; an unclosed one would warn.
@@ -14,6 +20,7 @@ or earlier with `await params.close()` / `async with params:`; an unclosed one w
 from __future__ import annotations
 
 import json
+import math
 import re
 import weakref
 from collections.abc import Iterable
@@ -23,6 +30,7 @@ from typing import Any, overload
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import HTTPConnection, Request
 
+from .. import storable
 from ..core.ids import parse_id
 from .errors import NOT_FOUND, ApiError
 
@@ -45,13 +53,13 @@ class Params:
 
     def get(self, name: str) -> str | None:
         """A scalar as text (JSON numbers and booleans included); None when absent, null or not a scalar."""
-        return _text(name, self.raw.get(name))
+        return _text(self.raw.get(name))
 
     def get_bool(self, name: str, default: bool = False) -> bool:
         value = self.raw.get(name)
         if isinstance(value, bool):
             return value
-        text = _text(name, value)
+        text = _text(value)
         if text is None or text.strip() == "":
             return default
         text = text.strip().lower()
@@ -95,7 +103,7 @@ class Params:
                 values = _indexed_values(value)
             else:
                 values = [value]
-        return [text for text in (_text(name, v) for v in values) if text is not None]
+        return [text for text in (_text(v) for v in values) if text is not None]
 
     def get_dict_list(self, name: str) -> list[dict[str, Any]]:
         """`name[0][key]=v` (form), `[{...}]` or `{"0": {...}}` (JSON) -> a list of dicts, in index order."""
@@ -122,7 +130,14 @@ class Params:
 
 async def read_params(request: Request) -> Params:
     """Parse the body (JSON object, urlencoded, multipart or nothing) and merge it over the query."""
-    raw, repeated = nest(request.query_params.multi_items())
+    try:
+        return await _read_params(request)
+    except storable.UnstorableText as exc:
+        raise ApiError(422, f"Validation failed: {exc}") from None
+
+
+async def _read_params(request: Request) -> Params:
+    raw, repeated = nest(storable.form_pairs(request.scope.get("query_string", b"")))
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     form: FormData | None = None
     body_raw: dict[str, Any] = {}
@@ -130,18 +145,19 @@ async def read_params(request: Request) -> Params:
     if content_type == "application/json" or content_type.endswith("+json"):
         body = await request.body()
         if body.strip():
-            try:
-                decoded = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise ApiError(400, "The request body is not valid JSON") from None
+            decoded = _parse_json(body)
             if not isinstance(decoded, dict):
                 raise ApiError(422, "The JSON body must be an object")
+            storable.check_tree(decoded)
             body_raw = decoded
-    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    elif content_type == "application/x-www-form-urlencoded":
+        body_raw, body_repeated = nest(storable.form_pairs(await request.body()))
+    elif content_type == "multipart/form-data":
         form = await request.form()
         # Starlette leaves closing the form to the caller; tie it to the request's lifetime so that no
         # handler can forget it (SpooledTemporaryFile warns when collected open).
         weakref.finalize(request, _close_uploads, form)
+        _check_multipart(form)
         body_raw, body_repeated = nest(form.multi_items())
     for key in body_raw:
         repeated.pop(key, None)  # the body's value replaces the query's entirely
@@ -152,8 +168,39 @@ async def read_params(request: Request) -> Params:
 
 def query_params(connection: HTTPConnection) -> Params:
     """The query string alone, for GET handlers and WebSocket connections (no body to read)."""
-    raw, repeated = nest(connection.query_params.multi_items())
+    try:
+        raw, repeated = nest(storable.form_pairs(connection.scope.get("query_string", b"")))
+    except storable.UnstorableText as exc:
+        raise ApiError(422, f"Validation failed: {exc}") from None
     return Params(raw, repeated)
+
+
+def _parse_json(body: bytes) -> Any:
+    """Standard JSON in UTF-8 (a leading BOM tolerated); what the inbox's parser refuses is refused here too."""
+    try:
+        return json.loads(body.decode("utf-8-sig"), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ApiError(400, "The request body is not valid JSON") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: no double holds it, and jsonb would refuse the infinity
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+def _check_multipart(form: FormData) -> None:
+    for name, value in form.multi_items():
+        storable.check("a parameter name", name)
+        if isinstance(value, UploadFile):
+            storable.check(f"{name} (its file name)", value.filename or "")
+        else:
+            storable.check(name, value)
 
 
 def path_id(request: Request, name: str = "id") -> int:
@@ -234,13 +281,11 @@ def _is_index(key: str) -> bool:
     return key.isascii() and key.isdigit() and len(key) <= 18
 
 
-def _text(name: str, value: Any) -> str | None:
+def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
     if not isinstance(value, str):
         return None
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse here rather than fail in SQL
-        raise ApiError(422, f"Validation failed: {name} contains a NUL character")
-    return value
+    return value  # storable already: the readers above checked every string

@@ -22,21 +22,47 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..db.pool import ACQUIRE_TIMEOUT
+from .errors import ApiError
+
 Handler = Callable[[Request], Awaitable[Response]]
+BUSY_RETRY_AFTER = "5"  # seconds, as for an unreachable database (middleware.DatabaseUnavailable)
 
 
-def read_slots(db_pool_max: int) -> asyncio.Semaphore:
+class ReadSlots(asyncio.Semaphore):
+    """The slots, and how long a reader waits for one (`wait`, seconds) before it is told to come back."""
+
+    def __init__(self, value: int, wait: float) -> None:
+        super().__init__(value)
+        self.wait = wait
+
+
+def read_slots(db_pool_max: int, *, wait: float = ACQUIRE_TIMEOUT) -> ReadSlots:
     """Half the database pool: the readers in their slots never wait for a connection, and the other half
-    serves everything else. asyncio.Semaphore hands freed slots to its waiters in arrival order."""
-    return asyncio.Semaphore(max(1, db_pool_max // 2))
+    serves everything else. asyncio.Semaphore hands freed slots to its waiters in arrival order.
+
+    The wait for a slot is bounded like the wait for a pooled connection (settings.db_acquire_timeout): while
+    the database does not answer, each slot is held for the whole statement bound (db/pool.py), and a line
+    behind them would wait that long several times over."""
+    return ReadSlots(max(1, db_pool_max // 2), wait)
 
 
 def queued(handler: Handler) -> Handler:
-    """The handler, run in one of app.state.read_slots."""
+    """The handler, run in one of app.state.read_slots; 503 with Retry-After if none comes free in time."""
 
     @functools.wraps(handler)
     async def in_a_slot(request: Request) -> Response:
-        async with request.app.state.read_slots:
+        slots: ReadSlots = request.app.state.read_slots
+        try:
+            async with asyncio.timeout(slots.wait):
+                await slots.acquire()
+        except TimeoutError:
+            raise ApiError(
+                503, "the server is busy, try again shortly", headers={"Retry-After": BUSY_RETRY_AFTER}
+            ) from None
+        try:
             return await handler(request)
+        finally:
+            slots.release()
 
     return in_a_slot

@@ -8,6 +8,10 @@ WebSocket, and a health check.
 Every stream needs a user token (Mastodon ≥ 4.2, PR #23989) with `read` or the stream's narrower scope;
 errors use the streaming server's words and status (401 for every token problem, as Mastodon's
 streaming/index.js does, also on the WebSocket upgrade). Events come from the process's StreamingHub.
+
+A stream lives only as long as its token stays valid: the hub ends it when the token is revoked, the
+user leaves the organization the token acts for, the login is disabled or deleted or the account
+suspended (streaming_hub.py). An event stream then ends, a WebSocket closes with 1008.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ..jsonio import JSONResponse
 from .auth import Viewer, bearer_token, current_viewer, has_scope
 from .errors import ApiError
 from .streaming_events import Stream
-from .streaming_hub import StreamingHub, Subscription
+from .streaming_hub import OVERFLOWED, REVOKED, UNVERIFIED, StreamingHub, Subscription
 
 STREAM_SCOPES = {  # any token with `read` also passes (auth.has_scope)
     "user": "read:statuses",
@@ -57,7 +61,20 @@ SSE_PATHS = {
 }
 TRUTHY = ("1", "t", "true", "y", "yes", "on")  # Mastodon streaming's isTruthy
 CLOSE_GOING_AWAY = 1001  # the server is stopping
-CLOSE_TRY_AGAIN_LATER = 1013  # the client fell too far behind; it should reconnect
+CLOSE_TRY_AGAIN_LATER = 1013  # the client fell too far behind, or its token could not be re-checked: reconnect
+# The token no longer grants the stream. Mastodon's streaming server ends such a stream when Rails
+# publishes {"event": "kill"} on timeline:access_token:<id> (a token revoked or destroyed:
+# app/lib/access_token_extension.rb) or timeline:system:<account> (User#disable!, a suspension):
+# createSystemMessageListener's onKill in streaming/index.js ends an event stream with res.end() and
+# closes a WebSocket with websocket.close(), without a code (the client sees 1005). We close with 1008,
+# policy violation, the code _deny uses for a refused token, so that a client can tell "this token is
+# done" from a restart (1001) or a dropped connection; one that reconnects anyway meets the 401 at the
+# upgrade, as on Mastodon.
+CLOSE_POLICY_VIOLATION = 1008
+REVOKED_REASON = "Invalid access token"  # the words of the 401 a reconnection gets
+# An event stream ends as Mastodon's does, after a comment: ignored by EventSource and every client
+# parser (like the `:thump` heartbeat), it tells a person reading the stream why it ended.
+REVOKED_COMMENT = b":access token no longer valid\n\n"
 
 
 class StreamError(Exception):
@@ -110,9 +127,30 @@ async def hub_for(app: Starlette) -> StreamingHub:
     return hub
 
 
-async def subscribe(hub: StreamingHub, viewer: Viewer) -> Subscription:
+def authority_mark(app: Starlette) -> int | None:
+    """The hub's authority mark, taken before the token is checked (StreamingHub.authority_mark)."""
+    hub: StreamingHub | None = getattr(app.state, "streaming", None)
+    return hub.authority_mark() if hub is not None else None
+
+
+async def subscribe(hub: StreamingHub, viewer: Viewer, mark: int | None) -> Subscription:
     assert viewer.actor_id is not None  # stream_viewer admits user tokens only
-    return await hub.subscribe(viewer.actor_id, reads_notifications=has_scope(viewer, "read:notifications"))
+    return await hub.subscribe(
+        viewer.actor_id,
+        reads_notifications=has_scope(viewer, "read:notifications"),
+        token_id=viewer.token_id,
+        user_id=viewer.user_id,
+        since=mark,
+    )
+
+
+def close_code(sub: Subscription) -> int:
+    """The WebSocket close code for a subscription the hub ended."""
+    if sub.reason == REVOKED:
+        return CLOSE_POLICY_VIOLATION
+    if sub.reason in (OVERFLOWED, UNVERIFIED):
+        return CLOSE_TRY_AGAIN_LATER
+    return CLOSE_GOING_AWAY
 
 
 async def _leave(hub: StreamingHub, sub: Subscription) -> None:
@@ -127,15 +165,15 @@ class EventStreamResponse(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, hub: StreamingHub, viewer: Viewer, stream: Stream) -> None:
-        self.hub, self.viewer, self.stream = hub, viewer, stream
+    def __init__(self, hub: StreamingHub, viewer: Viewer, stream: Stream, mark: int | None) -> None:
+        self.hub, self.viewer, self.stream, self.mark = hub, viewer, stream, mark
         self.status_code = 200
         self.background = None
         self.init_headers({"Cache-Control": "private, no-store", "X-Accel-Buffering": "no"})  # no length
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self.hub
-        sub = await subscribe(hub, self.viewer)
+        sub = await subscribe(hub, self.viewer, self.mark)
         hub.add_stream(sub, self.stream)
 
         async def watch_disconnect() -> None:
@@ -158,7 +196,8 @@ class EventStreamResponse(Response):
                     break
                 chunk = f"event: {message.event}\ndata: {message.payload}\n\n".encode()
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            ending = REVOKED_COMMENT if sub.reason == REVOKED else b""
+            await send({"type": "http.response.body", "body": ending, "more_body": False})
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
@@ -167,12 +206,13 @@ class EventStreamResponse(Response):
 
 def event_stream(name: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
+        mark = authority_mark(request.app)
         try:
             viewer = await stream_viewer(request)
             stream = parse_stream(name, request.query_params, viewer)
         except StreamError as exc:
             return JSONResponse({"error": exc.error}, status_code=exc.status)
-        return EventStreamResponse(await hub_for(request.app), viewer, stream)
+        return EventStreamResponse(await hub_for(request.app), viewer, stream, mark)
 
     return handler
 
@@ -247,6 +287,7 @@ async def _deny(ws: WebSocket, exc: StreamError) -> None:
 
 
 async def websocket_stream(ws: WebSocket) -> None:
+    mark = authority_mark(ws.app)
     try:
         viewer = await stream_viewer(ws)
         name = ws.query_params.get("stream")
@@ -255,7 +296,7 @@ async def websocket_stream(ws: WebSocket) -> None:
         await _deny(ws, exc)
         return
     hub = await hub_for(ws.app)
-    sub = await subscribe(hub, viewer)
+    sub = await subscribe(hub, viewer, mark)
     try:
         if initial is not None:
             hub.add_stream(sub, initial)
@@ -274,7 +315,8 @@ async def websocket_stream(ws: WebSocket) -> None:
                 raise result
         if reader not in done and ws.client_state == WebSocketState.CONNECTED:  # the hub ended it
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                await ws.close(code=CLOSE_TRY_AGAIN_LATER if sub.overflowed else CLOSE_GOING_AWAY)
+                code = close_code(sub)
+                await ws.close(code=code, reason=REVOKED_REASON if code == CLOSE_POLICY_VIOLATION else None)
     finally:
         await _leave(hub, sub)
 

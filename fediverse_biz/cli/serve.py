@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import errno
 import fcntl
+import logging
 import os
+import resource
 import signal
 import socket
 from collections.abc import Iterator
@@ -15,6 +17,15 @@ from contextlib import contextmanager
 from .. import __version__, gc_tuning
 from ..config import Settings
 from ._common import CliError, open_db, run
+
+log = logging.getLogger(__name__)
+
+# Descriptors a `serve` needs besides its clients' connections: the database pool, the federation HTTP
+# client (up to 100 connections, federation/fetch.py), files being uploaded, logs.
+OTHER_FILES = 512
+# uvicorn closes an idle keep-alive connection after this many seconds (its default, said aloud). A
+# reverse proxy keeping connections to us should give up on them sooner (docs/operations.md).
+KEEP_ALIVE_SECONDS = 5
 
 
 @contextmanager
@@ -59,12 +70,35 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _raise_file_limit(connections: int) -> None:
+    """Let the process hold `connections` clients: past its open-file limit accept() fails and the cap's
+    503 is never reached. Often the soft limit is 1024 and the hard one far higher; ask for what is needed."""
+    needed = connections + OTHER_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            target = soft
+    if target < needed:
+        log.warning(
+            "the open-file limit (%d) is below FEDIVERSE_BIZ_MAX_CONNECTIONS + %d: new connections may be "
+            "refused before the cap's 503; raise the limit (LimitNOFILE= in a systemd unit) or lower the cap",
+            target, OTHER_FILES,
+        )
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from ..app import create_app
+    from ..slow_clients import protocol_class
 
     with _serve_lock(settings):
+        _raise_file_limit(settings.max_connections)
         sock = _bind(settings.host, settings.port)
         # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal once its handlers are
         # restored; with the default SIGTERM action the process would die before our `finally`
@@ -80,6 +114,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
                     proxy_headers=True, forwarded_allow_ips="127.0.0.1",
                     # Open streaming connections must not hold a shutdown hostage.
                     timeout_graceful_shutdown=5,
+                    # Slow clients (docs/reliability.md): httptools with a deadline for the request's
+                    # headers and a cap on their size (the body's deadline is middleware.BodyReadTimeout).
+                    http=protocol_class(settings.header_timeout),
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                    # uvicorn answers 503 once open connections, the one asking included, reach this.
+                    limit_concurrency=settings.max_connections + 1,
                 )
                 server = uvicorn.Server(config)
                 gc_tuning.tune()

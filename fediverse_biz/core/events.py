@@ -3,6 +3,10 @@
 NOTIFY inside a transaction is delivered at commit, so a client is never told about a status that
 was rolled back. Payloads carry ids only (NOTIFY payloads are capped at 8000 bytes); listeners load
 and filter by visibility themselves.
+
+One kind is not sent from here: "authority", from the triggers of migration 0013 whenever a token may
+have stopped being valid (revoked or deleted, a team member removed or given another role, a login
+disabled or deleted, an account suspended). The streaming hub re-checks the streams it names.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import asyncpg
 
 CHANNEL = "fb_events"
+AUTHORITY = "authority"  # {"kind": "authority", "tokens" | "users" | "actors": [ids]} (migration 0013)
 
 
 async def emit(conn: asyncpg.Connection | asyncpg.Pool, kind: str, **fields: Any) -> None:

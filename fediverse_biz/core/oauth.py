@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -408,20 +408,28 @@ async def revoke_token(pool: asyncpg.Pool, app: App, token: str | None) -> None:
     await pool.execute("UPDATE oauth_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", row["id"])
 
 
-async def find_token(pool: asyncpg.Pool, token: str) -> TokenInfo | None:
-    """A live token: not revoked, its user enabled and approved, its actor not suspended, and the
-    user still a member of the organization it acts for."""
-    row = await pool.fetchrow(
-        """SELECT t.id, t.app_id, t.user_id, t.actor_id, t.scopes, t.last_used_at, u.role
+# What makes a token live, as one FROM … WHERE for both its readers: find_token (every request, every
+# stream that opens) and live_token_ids (the streaming hub's re-check of open streams), so an open stream
+# is held to exactly the rule a new request meets. Migration 0013 notifies the hub whenever a change may
+# break it; a new condition here needs a trigger there.
+_LIVE_TOKENS = """
              FROM oauth_tokens t
              LEFT JOIN users u ON u.id = t.user_id
              LEFT JOIN actors a ON a.id = t.actor_id
-            WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.suspended_at IS NULL
+            WHERE t.revoked_at IS NULL AND a.suspended_at IS NULL
               AND (t.user_id IS NULL
                    OR (NOT u.disabled AND u.approved
                        AND (t.actor_id = u.actor_id
                             OR EXISTS (SELECT 1 FROM organization_members m
-                                        WHERE m.organization_id = t.actor_id AND m.user_id = t.user_id))))""",
+                                        WHERE m.organization_id = t.actor_id AND m.user_id = t.user_id))))"""
+
+
+async def find_token(pool: asyncpg.Pool, token: str) -> TokenInfo | None:
+    """A live token: not revoked, its user enabled and approved, its actor not suspended, and the
+    user still a member of the organization it acts for."""
+    row = await pool.fetchrow(
+        f"SELECT t.id, t.app_id, t.user_id, t.actor_id, t.scopes, t.last_used_at, u.role {_LIVE_TOKENS}"
+        " AND t.token_hash = $1",
         hash_secret(token),
     )
     if row is None:
@@ -438,6 +446,12 @@ async def find_token(pool: asyncpg.Pool, token: str) -> TokenInfo | None:
         scopes=frozenset(row["scopes"].split()),
         user_role=row["role"],
     )
+
+
+async def live_token_ids(conn: asyncpg.Pool | asyncpg.Connection, token_ids: Collection[int]) -> set[int]:
+    """Which of these tokens are still live (find_token's rule), in one query."""
+    rows = await conn.fetch(f"SELECT t.id {_LIVE_TOKENS} AND t.id = ANY($1::bigint[])", sorted(token_ids))
+    return {r["id"] for r in rows}
 
 
 # ---- signed form tokens ------------------------------------------------------------------------

@@ -74,7 +74,10 @@ async def open_database(
                 await conn.close()
             for migration in applied:
                 log.info("applied migration %s", migration.name)
-        pool = await create_pool(dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        pool = await create_pool(
+            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+            statement_timeout=settings.db_statement_timeout, acquire_timeout=settings.db_acquire_timeout,
+        )
     except BaseException:
         if embedded is not None and (embedded.started_here or own_embedded):
             await asyncio.to_thread(embedded.stop)

@@ -5,7 +5,8 @@ all take the same path; which inbox a peer chose changes nothing (Mastodon treat
 door is fast and stores nothing from bad input. Checks run in this order, cheapest and least trusting
 first, so garbage never makes us fetch a key and nothing is written before the last check passes:
 
-1. Content-Type AS2 or JSON (415); body at most 1 MB, read incrementally (413); a JSON object (400).
+1. Content-Type AS2 or JSON (415); body at most 1 MB, read incrementally (413); a JSON object whose
+   every string is storable text, no NUL (fediverse_biz/storable.py, the API's rule too) (400).
 2. `id` and `actor` present (400). An actor on a suspended domain is answered 202 and dropped, as
    Mastodon does, so the peer does not retry for days (the door reads the list of suspended domains at
    most once a second: domain_blocks.SuspendedDomains); a Delete of an actor we never knew is dropped
@@ -40,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse_biz import jsonio
+from fediverse_biz import jsonio, storable
 from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, object_id, types
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES
@@ -97,6 +98,10 @@ def _parse(body: bytes) -> dict[str, Any]:
         raise _Refused(400, f"malformed JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise _Refused(400, "an activity must be a JSON object")
+    try:
+        storable.check_tree(doc)  # a NUL (`\u0000`): orjson takes it, PostgreSQL's jsonb would not
+    except storable.UnstorableText as exc:
+        raise _Refused(400, f"activity cannot be stored: {exc}") from None
     return doc
 
 
@@ -167,8 +172,8 @@ async def _store(
             wakeups=wakeups,  # one NOTIFY per burst, not one per delivery
         )
     except (asyncpg.DataError, UnicodeEncodeError) as exc:
-        # JSON allows what PostgreSQL refuses: \u0000 and lone surrogates (jsonb), which in a text column
-        # cannot even be encoded as UTF-8.
+        # The net under _parse's checks (storable, orjson's refusal of lone surrogates): anything else
+        # PostgreSQL's jsonb would still refuse is the sender's problem, not a 500.
         raise _Refused(400, f"activity cannot be stored: {exc.__class__.__name__}") from None
 
 

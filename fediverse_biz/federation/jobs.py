@@ -45,6 +45,7 @@ class Job:
     attempts: int  # including the current one: the claim counts it; also the lease's fencing token
     created_at: datetime
     give_up_at: datetime | None
+    locked_until: datetime | None = None  # the end of the lease the claim granted
 
 
 def _job(row: asyncpg.Record) -> Job:
@@ -59,6 +60,7 @@ def _job(row: asyncpg.Record) -> Job:
         attempts=row["attempts"],
         created_at=row["created_at"],
         give_up_at=row["give_up_at"],
+        locked_until=row["locked_until"],
     )
 
 
@@ -211,7 +213,7 @@ _LEASE_PICKED = """
 UPDATE jobs SET locked_until = now() + $2, locked_by = $1, attempts = jobs.attempts + 1
 FROM picked WHERE jobs.id = picked.id
 RETURNING jobs.id, jobs.kind, jobs.payload, jobs.host, jobs.attempts, jobs.created_at, jobs.give_up_at,
-          jobs.run_at
+          jobs.run_at, jobs.locked_until
 """
 
 # 1. `leased`: jobs per host whose lease is still running, in any process (index jobs_leased).
@@ -387,6 +389,38 @@ async def release(pool: Executor, jobs: Sequence[Job], worker_id: str) -> None:
         "UPDATE jobs SET locked_until = NULL, locked_by = NULL WHERE id = ANY($1::bigint[]) AND locked_by = $2",
         [job.id for job in jobs], worker_id,
     )
+
+
+async def release_lost_claims(pool: Executor, worker_id: str, *, after: datetime | None) -> int:
+    """Give back the leases `worker_id` holds that end after `after`: granted by a claim whose answer never
+    reached the worker (its connection was dropped while the database did not answer, and the server ran
+    the claim when it woke). Every lease the worker knows of ends at or before the end of its last
+    answered claim, `after` (None: it has none), since claims run one at a time and the server's clock
+    only moves on. Returns how many were given back."""
+    status = await pool.execute(
+        """UPDATE jobs SET locked_until = NULL, locked_by = NULL
+            WHERE locked_by = $1 AND locked_until > coalesce($2, '-infinity'::timestamptz)""",
+        worker_id, after,
+    )
+    return int(status.split()[-1])
+
+
+async def lease_holders(pool: Executor, like: str) -> list[str]:
+    """The workers (`locked_by`) matching the LIKE pattern that hold a lease still running."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT locked_by FROM jobs WHERE locked_until > now() AND locked_by LIKE $1", like
+    )
+    return [row["locked_by"] for row in rows]
+
+
+async def release_holders(pool: Executor, holders: Sequence[str]) -> int:
+    """Give back every running lease of these workers (dead ones: worker_ids.is_dead); returns how many."""
+    status = await pool.execute(
+        """UPDATE jobs SET locked_until = NULL, locked_by = NULL
+            WHERE locked_by = ANY($1::text[]) AND locked_until > now()""",
+        list(holders),
+    )
+    return int(status.split()[-1])
 
 
 async def purge_expired(pool: Executor, *, grace: timedelta = timedelta(hours=1)) -> int:

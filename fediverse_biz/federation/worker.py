@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,7 +22,8 @@ import asyncpg
 
 from fediverse_biz.config import Settings
 from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.federation import hosts, jobs
+from fediverse_biz.db.pool import ping
+from fediverse_biz.federation import hosts, jobs, worker_ids
 from fediverse_biz.federation.batched_reads import BatchedReads
 from fediverse_biz.federation.jobs import Job
 
@@ -34,6 +32,9 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL = 600.0  # seconds between clean-ups of jobs that expired without being attempted
 RELISTEN_INTERVAL = 30.0  # seconds between attempts to restore a lost LISTEN connection
 SHUTDOWN_GRACE = 35.0  # seconds for in-flight jobs on stop: one full HTTP request (fetch's 30 s) and change
+# While the database does not answer, the worker only pings it (db/pool.py's short check), after waits
+# that double from poll_interval up to this: it resumes within this long of the database's return.
+DOWN_RETRY_MAX = 5.0
 
 
 class RetryableError(Exception):
@@ -91,7 +92,8 @@ class Worker:
         self.per_host_limit = per_host_limit
         self.backoff_scale = backoff_scale
         self.shutdown_grace = shutdown_grace
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # An identity from which a later worker on this machine can tell that this process died (worker_ids.py).
+        self.worker_id = worker_id or worker_ids.new_identity()
         # A handler still running when its lease ends would run twice: stop it well before.
         self._handler_timeout = lease.total_seconds() * 0.8
         self._in_flight: dict[asyncio.Task[None], Job] = {}
@@ -104,6 +106,16 @@ class Worker:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._listen_attempted = -RELISTEN_INTERVAL
+        # The database stopped answering (a claim failed): since when (monotonic), and the wait before the
+        # next ping. Meanwhile the worker claims nothing and writes nothing, so no statement waits out the
+        # full statement bound against a database that is not there.
+        self._down_since: float | None = None
+        self._down_wait = poll_interval
+        # A claim failed: the server may still have run it (it does when it wakes from a freeze), leasing
+        # jobs this worker never heard of. The end of the last lease the worker does know about tells
+        # those apart (jobs.release_lost_claims).
+        self._claim_lost = False
+        self._known_lease_end: datetime | None = None
 
     # ---- the loops --------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -114,20 +126,23 @@ class Worker:
         log.info("worker %s started: %d slots, lease %s, %d per host",
                  self.worker_id, self.concurrency, self.lease, self.per_host_limit)
         try:
+            await self._reclaim_from_dead_workers()
             while not stop.is_set():
                 self._wake.clear()  # before claiming, so a NOTIFY arriving during the claim is not lost
-                await self._ensure_listening()
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + PURGE_INTERVAL
-                    await self._purge()
+                if self._down_since is None:
+                    await self._ensure_listening()
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_INTERVAL
+                        await self._purge()
                 free = self.concurrency - len(self._in_flight)
                 claimed = await self._fill()
                 if claimed is not None and claimed == free > 0:
                     await asyncio.sleep(0)  # a full batch: more may be due, claim again at once
                     continue
-                # Wake on NOTIFY, on a finished job (a free slot), on stop, or at the next poll.
+                # Wake on NOTIFY, on a finished job (a free slot), on stop, or at the next poll (or ping).
+                wait = self.poll_interval if self._down_since is None else self._down_wait
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 except TimeoutError:
                     pass
         finally:
@@ -150,8 +165,13 @@ class Worker:
 
     # ---- claiming and running ---------------------------------------------------------------------
     async def _fill(self) -> int | None:
-        """Claim as many jobs as there are free slots and start them; None if the claim failed."""
-        await self._flush_completed()
+        """Claim as many jobs as there are free slots and start them; None if the claim failed or the
+        database is still down."""
+        if self._down_since is not None and not await self._database_back():
+            return None
+        if not await self._flush_completed():
+            self._database_lost()
+            return None
         slots = self._reserve if self._yield_to is not None and self._yield_to() else self.concurrency
         free = slots - len(self._in_flight)
         if free <= 0 or (self._in_flight and free < min(self._batch, slots)):
@@ -163,10 +183,14 @@ class Worker:
                 self.ctx.pool, worker_id=self.worker_id, limit=free, lease=self.lease,
                 per_host_limit=self.per_host_limit,
             )
-        except Exception:  # the database is down or restarting: keep polling, never crash
+        except Exception:  # the database is down or restarting: wait for it, never crash
             log.exception("worker %s could not claim jobs", self.worker_id)
+            self._claim_lost = True
+            self._database_lost()
             return None
         for job in claimed:
+            if job.locked_until is not None:
+                self._known_lease_end = max(self._known_lease_end or job.locked_until, job.locked_until)
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}-{job.kind}")
             self._in_flight[task] = job
             task.add_done_callback(self._finished)
@@ -212,11 +236,68 @@ class Worker:
         except Exception:  # the lease runs out and the job is tried again: at-least-once holds
             log.exception("worker %s could not record a job outcome", self.worker_id)
 
-    async def _flush_completed(self) -> None:
-        await self._settle(hosts.flush_successes(self.ctx.pool))  # noted by deliveries (hosts.py)
+    async def _flush_completed(self) -> bool:
+        """Write what finished jobs left to write; False if the database failed us."""
+        try:
+            await hosts.flush_successes(self.ctx.pool)  # noted by deliveries (hosts.py)
+        except Exception:  # only bookkeeping is lost: the next failure or success of the host writes it again
+            log.exception("worker %s could not record host successes", self.worker_id)
+            return False
         if self._completed:
             done, self._completed = self._completed, []
-            await self._settle(jobs.complete_many(self.ctx.pool, done))
+            try:
+                await jobs.complete_many(self.ctx.pool, done)
+            except Exception:
+                # Kept for the next flush: they are done, and once their leases ran out another worker
+                # would run them again (a delivery sent twice) if they were forgotten here.
+                log.exception("worker %s could not delete %d finished jobs", self.worker_id, len(done))
+                self._completed = done + self._completed
+                return False
+        return True
+
+    # ---- the database going away and coming back --------------------------------------------------
+    def _database_lost(self) -> None:
+        if self._down_since is None:
+            log.warning("worker %s: the database does not answer; claiming nothing until it does", self.worker_id)
+            self._down_since = time.monotonic()
+            self._down_wait = self.poll_interval
+
+    async def _database_back(self) -> bool:
+        """While the database is down: ping it (a short bound); once it answers, give back the leases of
+        claims that were lost meanwhile and carry on."""
+        try:
+            await ping(self.ctx.pool)
+            if self._claim_lost:
+                released = await jobs.release_lost_claims(self.ctx.pool, self.worker_id, after=self._known_lease_end)
+                self._claim_lost = False
+                if released:
+                    log.warning("worker %s gave back %d jobs claimed while the database was not answering",
+                                self.worker_id, released)
+        except Exception as exc:
+            self._down_wait = min(self._down_wait * 2, DOWN_RETRY_MAX)
+            log.debug("worker %s: the database is still down (%s)", self.worker_id, type(exc).__name__)
+            return False
+        assert self._down_since is not None
+        log.warning("worker %s: the database answers again after %.1f s",
+                    self.worker_id, time.monotonic() - self._down_since)
+        self._down_since = None
+        return True
+
+    async def _reclaim_from_dead_workers(self) -> None:
+        """Give back at once the leases of workers of this machine whose process has died (worker_ids.py):
+        their jobs would otherwise wait for the leases to run out (5 minutes by default), and a worker
+        restarted after a crash would sit idle beside them."""
+        pattern = worker_ids.holders_here_pattern()
+        if pattern is None:
+            return
+        try:
+            dead = [h for h in await jobs.lease_holders(self.ctx.pool, pattern) if worker_ids.is_dead(h)]
+            if dead:
+                released = await jobs.release_holders(self.ctx.pool, dead)
+                log.warning("worker %s took back %d jobs leased by dead workers %s",
+                            self.worker_id, released, ", ".join(dead))
+        except Exception:  # they come back when their leases run out, as before
+            log.exception("worker %s could not look for the leases of dead workers", self.worker_id)
 
     async def _drain(self, grace: float) -> None:
         """Wait up to `grace` seconds for running jobs; cancel the rest and hand their leases back."""

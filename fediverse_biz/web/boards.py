@@ -32,6 +32,7 @@ from ..core.hydrate import load_actors
 from ..core.ids import parse_id
 from ..core.paging import Page
 from ..core.urls import LocalUrls
+from .inputs import BadPageInput, PageInput, page_form, page_query
 from .rendering import NO_STORE, Meta, excerpt, max_id_or_error, render
 from .session import csrf_ok, csrf_token, current_user, login_redirect
 from .static_files import INSTANCE_THUMBNAIL
@@ -91,8 +92,8 @@ async def _entries(pool: asyncpg.Pool, rows: list[asyncpg.Record], urls: LocalUr
     return entries
 
 
-def read_filters(kind: str, params: Any) -> tuple[offers.BoardFilter, list[str]]:
-    """The filters from the query string, and a note for each value that was ignored."""
+def read_filters(kind: str, params: PageInput) -> tuple[offers.BoardFilter, list[str]]:
+    """The filters from the query string (web/inputs.py: storable text), and a note for each value that was ignored."""
     ignored: list[str] = []
 
     def code(name: str, check: Any) -> Any:
@@ -147,7 +148,8 @@ async def board_page(request: Request) -> Response:
     path = request.url.path.strip("/")
     kind = _KIND_OF_PATH[path]
     urls: LocalUrls = request.app.state.urls
-    filters, ignored = read_filters(kind, request.query_params)
+    query = page_query(request)
+    filters, ignored = read_filters(kind, query)
     max_id = await max_id_or_error(request)
     if isinstance(max_id, Response):
         return max_id
@@ -164,7 +166,7 @@ async def board_page(request: Request) -> Response:
         "employment_types": {code: EMPLOYMENT_LABELS[code] for code in EMPLOYMENT_TYPES},
         "directions": DIRECTIONS,
         "older": f"{board_url}?{_query(filters, max_id=rows[-1]['status_id'])}" if len(rows) == PAGE_SIZE else None,
-        "held": request.query_params.get("held") == "1",  # back from the form: the offer awaits review
+        "held": query.get("held") == "1",  # back from the form: the offer awaits review
     }
     filtered = replace(filters, kind=None) != offers.BoardFilter() or page.max_id is not None
     title = BOARDS[kind][1]
@@ -192,6 +194,9 @@ async def _identities(pool: asyncpg.Pool, user: asyncpg.Record) -> list[dict[str
 
 async def _form(request: Request, user: asyncpg.Record, status: int = 200, **context: Any) -> Response:
     kind = _KIND_OF_PATH[request.url.path.strip("/").removesuffix("/new")]
+    values = context.pop("values", None)
+    if values is None:  # a new form: the hall it was opened from, if any
+        values = {"hall_id": page_query(request).get("hall") or ""}
     pool = request.app.state.pool
     halls = await pool.fetch(
         "SELECT id, username, display_name FROM actors WHERE actor_type = 'Group' AND domain IS NULL "
@@ -207,7 +212,7 @@ async def _form(request: Request, user: asyncpg.Record, status: int = 200, **con
         "employment_types": {code: EMPLOYMENT_LABELS[code] for code in EMPLOYMENT_TYPES},
         "directions": DIRECTIONS,
         "csrf_token": csrf_token(request, user),
-        "values": context.pop("values", {"hall_id": request.query_params.get("hall", "")}),
+        "values": values,
         "error": None,
         "error_field": None,
         **context,
@@ -239,8 +244,10 @@ async def create_offer(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    async with request.form() as form:
-        submitted = {name: str(value) for name, value in form.items() if isinstance(value, str)}
+    try:
+        submitted: dict[str, str] = dict((await page_form(request)).pairs)
+    except BadPageInput as exc:  # nothing posted yet, so no token to check: the form again, the field marked
+        return await _form(request, user, 422, values=exc.values, error=f"{exc}.", error_field=exc.field)
     if not csrf_ok(request, user, submitted.get("csrf_token")):
         return await _form(request, user, 403, values=submitted, error="This form has expired. Please send it again.")
     kind = _KIND_OF_PATH[request.url.path.strip("/").removesuffix("/new")]

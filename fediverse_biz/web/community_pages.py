@@ -26,6 +26,7 @@ from ..core.paging import Page
 from ..core.urls import LocalUrls
 from ..federation.actor_endpoints import find_published_actor
 from .feeds import ATOM_TYPE, atom_feed
+from .inputs import page_query
 from .pages import _status_views
 from .rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
 from .static_files import INSTANCE_THUMBNAIL
@@ -135,12 +136,13 @@ async def community_list(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
     urls: LocalUrls = request.app.state.urls
     domain: str = request.app.state.settings.domain
-    sector_text = (request.query_params.get("sector") or "").strip()
+    filters = page_query(request)  # storable text, else the 400 page (web/inputs.py)
+    sector_text = (filters.get("sector") or "").strip()
     try:
         sector = check_sector(sector_text) if sector_text else None
     except ValueError:
         sector = None  # a page is for people: an unknown code is ignored, not an error
-    q = (request.query_params.get("q") or "").strip()[:100]
+    q = (filters.get("q") or "").strip()[:100]
     q = q if q.isprintable() else ""
     halls = await communities.list_halls(pool, sector=sector, q=q or None, limit=LIST_SIZE)
     elsewhere = [] if sector or q else await directory.search(pool, actor_type="Group", order="new", limit=LIST_SIZE)

@@ -22,6 +22,7 @@ from ..business.sectors import COUNTRIES, SECTORS, check_country, check_sector
 from ..core.content import html_to_text
 from ..core.urls import LocalUrls
 from .company import CompanyView, companies_of
+from .inputs import PageInput, page_query
 from .rendering import Meta, excerpt, render
 from .static_files import INSTANCE_THUMBNAIL
 from .views import AuthorView, author_view
@@ -64,8 +65,8 @@ class Entry:
     bio: str
 
 
-def read_filters(params: Any) -> tuple[Filters, list[str]]:
-    """The filters from the query string, and a note for each value that was ignored."""
+def read_filters(params: PageInput) -> tuple[Filters, list[str]]:
+    """The filters from the query string (web/inputs.py: storable text), and a note for each value that was ignored."""
     ignored: list[str] = []
 
     def code(name: str, check: Any) -> str | None:
@@ -82,7 +83,8 @@ def read_filters(params: Any) -> tuple[Filters, list[str]]:
     if actor_type is not None and actor_type not in ACTOR_TYPES:
         ignored.append(f"unknown type {actor_type[:20]!r}")
         actor_type = None
-    order = params.get("order") if params.get("order") in ORDERS else "active"
+    order = params.get("order") or "active"
+    order = order if order in ORDERS else "active"
     page_text = params.get("page") or "1"
     page = min(int(page_text), MAX_PAGE) if page_text.isascii() and page_text.isdigit() and len(page_text) < 6 else 1
     q = " ".join((params.get("q") or "").split())[:MAX_QUERY] or None
@@ -107,7 +109,7 @@ async def directory_page(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
     urls: LocalUrls = request.app.state.urls
     domain: str = request.app.state.settings.domain
-    filters, ignored = read_filters(request.query_params)
+    filters, ignored = read_filters(page_query(request))
     rows = await directory.search(
         pool,
         sector=filters.sector,

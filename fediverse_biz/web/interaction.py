@@ -31,6 +31,7 @@ from ..core.errors import DomainError
 from ..core.urls import LocalUrls
 from ..federation.fetch import FetchError, fetch_json
 from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
+from .inputs import BadPageInput, page_form, page_query
 from .pages import published_actor
 from .rendering import NO_STORE, Meta, error_page, render
 from .static_files import INSTANCE_THUMBNAIL
@@ -66,8 +67,11 @@ async def remote_follow(request: Request) -> Response:
     if actor is None or actor["suspended_at"] is not None:
         return await error_page(request, 404, "Not found", "There is no account with this name here.")
     booth = urls.profile_page(actor["username"])
-    form = await request.form()
-    address = str(form.get("acct") or "").strip()
+    try:
+        address = ((await page_form(request)).get("acct") or "").strip()
+    except BadPageInput as exc:
+        message = f"This is not a fediverse address: {exc}. It looks like you@your.server."
+        return await error_page(request, 422, "Check your address", message, back=booth)
     try:
         acct = parse_acct(address[:MAX_ADDRESS])
     except InvalidResource:
@@ -152,26 +156,33 @@ async def _interaction_page(
 
 
 async def authorize_interaction(request: Request) -> Response:
-    uri = request.query_params.get("uri", "").strip().removeprefix("acct:")
+    uri = (page_query(request).get("uri") or "").strip().removeprefix("acct:")
     if not uri or len(uri) > 2048 or not uri.isprintable():
         return await error_page(request, 400, "Nothing to follow", "This link does not name an account.")
     return await _interaction_page(request, uri)
 
 
 async def confirm_interaction(request: Request) -> Response:
-    form = await request.form()
-    uri, login = str(form.get("uri") or "").strip(), str(form.get("login") or "").strip()
+    try:
+        form = await page_form(request)
+    except BadPageInput as exc:
+        uri = exc.values.get("uri", "").strip()
+        if not uri or exc.field == "uri":
+            raise  # nothing to show the form for: the 400 page
+        error = f"{exc}."  # the form again, saying which field could not be read
+        return await _interaction_page(request, uri, status_code=400, error=error, login=exc.values.get("login", ""))
+    uri, login = (form.get("uri") or "").strip(), (form.get("login") or "").strip()
     if not oauth.verify_form_token(
-        _secret(request), str(form.get("csrf_token") or ""), FORM_PURPOSE, [uri], max_age=FORM_MAX_AGE
+        _secret(request), form.get("csrf_token") or "", FORM_PURPOSE, [uri], max_age=FORM_MAX_AGE
     ):
         message = "This form has expired or was not issued here. Please start again from the other server."
         return await error_page(request, 403, "Please start again", message)
     pool: asyncpg.Pool = request.app.state.pool
     try:
-        user = await oauth.authenticate_user(pool, login, str(form.get("password") or ""))
+        user = await oauth.authenticate_user(pool, login, form.get("password") or "")
     except oauth.OAuthError as exc:
         return await _interaction_page(request, uri, status_code=403, error=exc.description, login=login)
-    follower = await _acting_actor(pool, user, str(form.get("actor") or "").strip())
+    follower = await _acting_actor(pool, user, (form.get("actor") or "").strip())
     if isinstance(follower, str):
         return await _interaction_page(request, uri, status_code=403, error=follower, login=login)
     try:

@@ -25,6 +25,7 @@ from ..api.instance import instance_facts
 from ..config import Settings
 from ..core.ids import parse_cursor
 from ..core.urls import LocalUrls
+from .inputs import BadPageInput, page_query
 from .static_files import INSTANCE_THUMBNAIL
 
 STYLESHEET: Final = "site.css"
@@ -151,10 +152,17 @@ async def error_page(
     return await render(request, "error.html", context, meta=meta, status_code=status_code, headers=NO_STORE)
 
 
+async def bad_input_page(request: Request, exc: Exception) -> Response:
+    """The app's answer to a BadPageInput (web/inputs.py) that no page caught: the 400 page, naming the field."""
+    assert isinstance(exc, BadPageInput)
+    message = f"This link or form cannot be read: {exc}. Check what was typed, or follow the link again."
+    return await error_page(request, 400, "Bad request", message)
+
+
 async def max_id_or_error(request: Request) -> int | Response | None:
     """The `max_id` of a paged page ("older" links), None for the first page, or the 400 page when it
     is not an id (core.ids): a mangled link is said to be one rather than shown as another page."""
-    text = request.query_params.get("max_id")
+    text = page_query(request).get("max_id")
     if not text:
         return None
     max_id = parse_cursor(text)

@@ -25,6 +25,7 @@ from ..business import approvals, roles, teams
 from ..core.errors import DomainError
 from ..core.ids import parse_id
 from ..core.paging import Page
+from .inputs import page_form, page_query
 from .session import PAGE_HEADERS, csrf_ok, csrf_token, current_user, login_redirect, page
 
 QUEUE_PAGE = 40
@@ -119,7 +120,7 @@ async def queue_page(request: Request) -> Response:
         user=user,
         organization=organization,
         posts=posts,
-        outcome=OUTCOMES.get(request.query_params.get("done", "")),
+        outcome=OUTCOMES.get(page_query(request).get("done") or ""),
         csrf_token=csrf_token(request, user),
     )
 
@@ -137,9 +138,8 @@ async def _decide(request: Request, decision: str) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    async with request.form() as form:
-        token, version = str(form.get("csrf_token") or ""), str(form.get("version") or "")
-        reason = str(form.get("reason") or "")
+    form = await page_form(request)  # a value that is not storable text: the 400 page (web/inputs.py)
+    token, version, reason = form.get("csrf_token") or "", form.get("version") or "", form.get("reason") or ""
     if not csrf_ok(request, user, token):
         return _message(request, 403, "Form expired", "This form has expired. Reload the queue and try again.")
     organization, refusal = await _reviewed_organization(request, user)
@@ -185,8 +185,7 @@ async def accept_invitation(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    async with request.form() as form:
-        token = str(form.get("csrf_token") or "")
+    token = (await page_form(request)).get("csrf_token") or ""
     if not csrf_ok(request, user, token):
         return _message(request, 403, "Form expired", "This form has expired. Open the invitation link again.")
     try:

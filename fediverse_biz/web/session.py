@@ -28,6 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from ..core import oauth
 from ..core.ids import parse_id
+from .inputs import BadPageInput, page_form, page_query
 
 COOKIE = "fediverse_biz_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -128,14 +129,17 @@ def _login_page(request: Request, next_path: str, status: int = 200, **context: 
 
 
 async def login_page(request: Request) -> Response:
-    return _login_page(request, safe_next(request.query_params.get("next")))
+    return _login_page(request, safe_next(page_query(request).get("next")))
 
 
 async def login_submit(request: Request) -> Response:
-    async with request.form() as form:
-        next_path = safe_next(str(form.get("next") or ""))
-        login, password = str(form.get("login") or ""), str(form.get("password") or "")
-        token = str(form.get("csrf_token") or "")
+    try:
+        form = await page_form(request)
+    except BadPageInput as exc:  # the form again, saying which field could not be read
+        next_path = safe_next(exc.values.get("next"))
+        return _login_page(request, next_path, 400, error=f"{exc}.", login=exc.values.get("login", ""))
+    next_path = safe_next(form.get("next"))
+    login, password, token = form.get("login") or "", form.get("password") or "", form.get("csrf_token") or ""
     if not oauth.verify_form_token(_secret(request), token, "session-login", [next_path], max_age=LOGIN_FORM_MAX_AGE):
         return _login_page(request, next_path, 403, error="This form has expired. Please sign in again.")
     try:
@@ -149,8 +153,7 @@ async def login_submit(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     user = await current_user(request)
-    async with request.form() as form:
-        token = str(form.get("csrf_token") or "")
+    token = (await page_form(request)).get("csrf_token") or ""
     if user is not None and not csrf_ok(request, user, token):  # a forged sign-out is a nuisance, refuse it
         return page(request, 403, page="message", heading="Sign-out failed", message="This form has expired.")
     response = RedirectResponse("/session/login", status_code=303, headers=PAGE_HEADERS)

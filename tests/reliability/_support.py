@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,39 @@ class OwnCluster:
 
     async def restart(self) -> None:
         await asyncio.to_thread(self.server.start)
+
+    def processes(self) -> list[int]:
+        """The postmaster (first) and every process it started: backends and background workers."""
+        postmaster = int((self.server.pgdata / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:  # field 4 of proc(5): the parent
+                children.append(int(entry.name))
+        return [postmaster, *children]
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the cluster stopped (SIGSTOP), not dead: sockets stay open and unanswered, as
+        with a stalled VM or disk. The postmaster first, so that it starts nothing new; all resumed on exit."""
+        stopped: list[int] = []
+        try:
+            postmaster = self.processes()[0]
+            os.kill(postmaster, signal.SIGSTOP)
+            stopped.append(postmaster)
+            for pid in self.processes()[1:]:  # listed once the postmaster can start no more
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            yield
+        finally:
+            for pid in reversed(stopped):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
 
 @dataclass

@@ -132,6 +132,131 @@ async def test_postgresql_restart_under_load(tmp_path: Path) -> None:
     assert {o.status for o in traffic.between(recovered + RECOVERY_GRACE, float("inf"))} == {200}, late
 
 
+# ---- PostgreSQL frozen (processes stopped, not dead) ------------------------------------------------------
+# A frozen server keeps its sockets open and answers nothing, so its own statement_timeout never fires; only
+# the client's bounds end the waits (db/pool.py). The test's server has a 2 s statement_timeout, so a
+# statement against the frozen server gives up after 2 + 3 s and its cancel request 2 s later.
+FROZEN_STATEMENT_TIMEOUT = 2
+HEALTH_CLIENT_TIMEOUT = 5.0  # /healthz must say 503 before this: its own bound is 1.5 s
+API_CLIENT_TIMEOUT = 30.0  # an API call must be answered 503 before this: its bound is 2 + 3 + 2 s
+
+
+def _content_of(received: Any) -> str:
+    obj = received.activity.get("object")
+    return str(obj.get("content", "")) if isinstance(obj, dict) else ""
+
+
+async def test_a_frozen_postgresql_is_a_prompt_503_and_everything_resumes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a server on a cluster of its own, a member, a remote follower on loopback whose server answers
+    # at once, except for one post, which it holds until the database is frozen
+    cluster = await OwnCluster.start(tmp_path)
+    frozen = asyncio.Event()
+
+    async def respond(request: web.Request) -> web.StreamResponse:
+        if "in flight" in _content_of(inbox.received[-1]):
+            await frozen.wait()
+        return web.Response(status=202)
+
+    inbox = await FakeInbox(respond=respond).start()
+    server: LiveServer | None = None
+    figures: dict[str, float] = {}
+    try:
+        server = LiveServer(cluster.dsn, tmp_path / "server", rate_limits=False, workers=2,
+                            db_statement_timeout=FROZEN_STATEMENT_TIMEOUT, db_acquire_timeout=3)  # fmt: skip
+        pool = await create_pool(cluster.dsn, min_size=1, max_size=2)
+        try:
+            user = await accounts.create_user(pool, LocalUrls(server.base_url), "alice", "a@example.com", PASSWORD)
+            alice = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", user.actor_id)
+            await remote_follower(pool, alice, inbox, "rita")
+            headers = await api_headers(pool, user)
+        finally:
+            await pool.close()
+
+        def delivered(text: str) -> int:
+            return sum(1 for r in inbox.received if text in _content_of(r))
+
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=API_CLIENT_TIMEOUT) as client:
+
+            async def post(text: str) -> httpx.Response:
+                return await client.post("/api/v1/statuses", headers=headers, json={"status": text})
+
+            assert (await post("before")).status_code == 200
+            assert (await post("in flight")).status_code == 200
+
+            async def in_flight_held() -> bool:
+                return delivered("before") == 1 and delivered("in flight") == 1
+
+            await _wait_until(in_flight_held, 30, "the second post's delivery to be held by the receiver")
+
+            # when every PostgreSQL process is stopped, and the held delivery is answered meanwhile
+            with cluster.frozen():
+                frozen.set()
+                # then /healthz says so within its short bound, in its usual shape
+                started = time.monotonic()
+                health = await client.get("/healthz", timeout=HEALTH_CLIENT_TIMEOUT)
+                figures["healthz 503"] = time.monotonic() - started
+                assert health.status_code == 503
+                assert health.json() == {"status": "unavailable", "database": "down"}
+
+                # and API calls, a timeline among them, are answered 503 with Retry-After, not held
+                async def timed(path: str) -> httpx.Response:
+                    started = time.monotonic()
+                    response = await client.get(path, headers=headers)
+                    figures[f"{path} 503"] = time.monotonic() - started
+                    return response
+
+                answers = await asyncio.gather(
+                    timed("/api/v1/accounts/verify_credentials"), timed("/api/v1/timelines/home")
+                )
+                for answer in answers:
+                    assert answer.status_code == 503, answer.text
+                    assert answer.headers["Retry-After"] == "5"
+                    assert set(answer.json()) == {"error"}
+                # (a post sent now waits on the frozen server, and goes through when it wakes)
+                during = asyncio.create_task(post("during"))
+                await asyncio.sleep(0.5)
+                thawed = time.monotonic()
+
+            # then, once PostgreSQL runs again, the same process answers as before...
+            async def healthy() -> bool:
+                return (await client.get("/healthz", timeout=HEALTH_CLIENT_TIMEOUT)).status_code == 200
+
+            await _wait_until(healthy, 30, "/healthz to answer 200 again")
+            figures["healthz 200 after thaw"] = time.monotonic() - thawed
+            assert (await client.get("/api/v1/accounts/verify_credentials", headers=headers)).status_code == 200
+            assert (await client.get("/api/v1/timelines/home", headers=headers)).status_code == 200
+            assert (await during).status_code == 200
+            assert (await post("after")).status_code == 200
+
+            # ...and its worker, which stopped claiming while the database was away, resumes by itself:
+            # the posts of the freeze and after it are delivered, and the delivery answered during the
+            # freeze is deleted then, not left to run again when its lease ends
+            async def settled() -> bool:
+                conn = await asyncpg.connect(cluster.dsn)
+                try:
+                    remaining = await conn.fetchval("SELECT count(*) FROM jobs")
+                finally:
+                    await conn.close()
+                return remaining == 0 and delivered("during") >= 1 and delivered("after") >= 1
+
+            await _wait_until(settled, 30, "every post delivered and no job left")
+            figures["queue empty after thaw"] = time.monotonic() - thawed
+    finally:
+        frozen.set()
+        if server is not None:
+            server.stop()
+        await inbox.stop()
+        await cluster.stop()
+
+    # each post arrived exactly once: none lost, none sent twice
+    assert [delivered(text) for text in ("before", "in flight", "during", "after")] == [1, 1, 1, 1]
+    assert "the database does not answer; claiming nothing until it does" in caplog.text
+    assert "the database answers again" in caplog.text
+    print("frozen PostgreSQL:", {name: round(seconds, 2) for name, seconds in figures.items()})
+
+
 # ---- a receiver failing every way, then recovering ------------------------------------------------------
 class Misbehaving:
     """Answers the n-th POST as the script says: 500s, a 429 with Retry-After, hangs (timeouts), then 202."""

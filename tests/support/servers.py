@@ -75,7 +75,10 @@ class LiveServer:
             self._ready.set()
 
     async def _serve(self) -> None:
-        pool = await create_pool(self.dsn, min_size=1, max_size=self.settings.db_pool_max)
+        pool = await create_pool(
+            self.dsn, min_size=1, max_size=self.settings.db_pool_max,
+            statement_timeout=self.settings.db_statement_timeout, acquire_timeout=self.settings.db_acquire_timeout,
+        )
         db = Database(pool=pool, dsn=self.dsn)
         try:
             app = create_app(self.settings, db)
