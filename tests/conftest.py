@@ -17,6 +17,7 @@ from fediverse_biz.core import passwords
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.db.pool import create_pool
+from tests.support.cli_processes import served  # noqa: F401  (a fixture for the CLI tests)
 from tests.support.cluster import PgCluster
 from tests.support.servers import LiveServer, make_settings
 

@@ -15,11 +15,11 @@ from starlette.applications import Starlette
 
 from fediverse_biz.db.database import Database
 from tests.support.accounts import PASSWORD
+from tests.support.cli_processes import cli_env, one_error_line
+from tests.support.cli_processes import run as run_cli
 from tests.support.cluster import PgCluster
 from tests.support.html import parse, text
 from tests.support.oauth_flows import bearer, register, token_request
-from tests.test_cli import cli_env, one_error_line
-from tests.test_cli import run as run_cli
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import shutil
-import signal
 import stat
 import tarfile
 import threading
@@ -24,20 +23,11 @@ import pytest
 from fediverse_biz.activitypub.signatures import verify_request
 from fediverse_biz.db.backup import BackupError, _split_password, check_pg_dump_can_dump
 from fediverse_biz.db.embedded import EmbeddedPostgres
+from tests.support.cli_processes import PASSWORD, Served, cli_env, free_port, one_error_line, run
 from tests.support.cluster import PgCluster
 from tests.support.images import png
-from tests.test_cli import PASSWORD, Served, cli_env, free_port, one_error_line, run
 
 AP = {"Accept": "application/activity+json"}
-
-
-@pytest.fixture
-def served() -> Iterator[list[Served]]:
-    running: list[Served] = []
-    yield running
-    for s in running:
-        if s.proc.poll() is None:
-            s.stop(signal.SIGKILL)
 
 
 def _token(server: Served) -> str:

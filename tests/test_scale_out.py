@@ -19,10 +19,10 @@ import pytest
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from tests.support import factories
+from tests.support.cli_processes import cli_env, free_port
 from tests.support.images import png
 from tests.support.inbox import FakeInbox
 from tests.support.streaming import sse
-from tests.test_cli import cli_env, free_port
 
 START_WITHIN = 60.0  # seconds a process may take to start on a loaded machine
 DELIVERED_WITHIN = 30.0
