@@ -5,100 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
-from tests.support import factories
-from tests.support.cli_processes import cli_env, free_port
+from tests.support import cli_processes, factories
+from tests.support.cli_processes import START_WITHIN, Process, cli_env, client, free_port, healthy, until
 from tests.support.images import png
 from tests.support.inbox import FakeInbox
 from tests.support.streaming import sse
 
-START_WITHIN = 60.0  # seconds a process may take to start on a loaded machine
 DELIVERED_WITHIN = 30.0
 
-
-class Process:
-    """A `fediverse-biz` command run in the background, its output kept in files (a pipe nobody reads
-    would fill up and stall it)."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name = name
-        self.out_path, self.err_path = logs / f"{name}.out", logs / f"{name}.err"
-        with self.out_path.open("w") as out, self.err_path.open("w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "fediverse_biz.cli", *args], env=env,
-                                         stdout=out, stderr=err)
-
-    def output(self) -> str:
-        return self.out_path.read_text()
-
-    def log(self) -> str:
-        return f"--- {self.name} stdout\n{self.output()}--- {self.name} stderr\n{self.err_path.read_text()}"
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.alive():
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    """Every process a test starts is gone after it, whatever happened."""
-    running: list[Process] = []
-    yield running
-    for p in running:
-        if p.alive():
-            p.proc.kill()
-            p.proc.wait()
-
-
-async def until(check: Any, what: str, within: float, *watched: Process) -> Any:
-    """Poll `check` (sync or async) until it is truthy; fail at once if a watched process died."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        for p in watched:
-            if not p.alive():
-                raise AssertionError(f"{p.name} exited while waiting for {what}\n{p.log()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n" + "\n".join(p.log() for p in watched))
-        await asyncio.sleep(0.05)
-
-
-@asynccontextmanager
-async def client(port: int, domain: str) -> AsyncIterator[httpx.AsyncClient]:
-    # The Host header of the public domain, as the proxy in front of the web processes sends it.
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Host": domain},
-                                 timeout=10) as http:
-        yield http
-
-
-async def healthy(http: httpx.AsyncClient) -> bool:
-    try:
-        return (await http.get("/healthz")).status_code == 200
-    except httpx.TransportError:
-        return False
+processes = cli_processes.processes  # the fixture: every process a test starts is gone after it
 
 
 async def password_token(http: httpx.AsyncClient, username: str, password: str) -> str:

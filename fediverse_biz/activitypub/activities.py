@@ -5,7 +5,7 @@ Every builder returns a complete document with our `@context`. Embedded objects 
 are the ones we use, Mastodon's own patterns (app/serializers/activitypub/*_serializer.rb):
 
     Create            <status uri>/activity                   (TagManager#activity_uri_for)
-    Update (status)   <status uri>#updates/<edited_at unix>   (UpdateNoteSerializer)
+    Update (status)   <status uri>#updates/<serial>           (UpdateNoteSerializer has <edited_at unix>)
     Delete (status)   <status uri>#delete                     (DeleteNoteSerializer)
     Announce          <actor>/statuses/<boost id>/activity    (the boost's stored uri, TagManager#uri_for)
     Undo Announce     <actor>#announces/<boost id>/undo       (UndoAnnounceSerializer)
@@ -17,7 +17,7 @@ are the ones we use, Mastodon's own patterns (app/serializers/activitypub/*_seri
     Undo Like         <actor>#likes/<favourite id>/undo       (UndoLikeSerializer)
     Block             <actor>#blocks/<block id>               (BlockSerializer)
     Undo Block        <actor>#blocks/<block id>/undo          (UndoBlockSerializer)
-    Update (actor)    <actor>#updates/<updated_at unix>       (UpdateActorSerializer)
+    Update (actor)    <actor>#updates/<serial>                (UpdateActorSerializer has <updated_at unix>)
     Delete (actor)    <actor>#delete                          (DeleteActorSerializer)
     Move              <actor>#moves/<move id>                 (MoveSerializer)
     Flag              <instance actor>#flags/<report id>      (Mastodon sends none; we always send an id)
@@ -25,6 +25,12 @@ are the ones we use, Mastodon's own patterns (app/serializers/activitypub/*_seri
 
 `create`, `update_note`, `delete_note`, `update_actor` and `delete_actor` derive their ids this way
 themselves, since the object's id fixes them.
+
+An Update's id ends in a `serial` the caller draws for that one activity (federation/outbox.py takes the
+database's `next_id()`), not in Mastodon's whole seconds: two edits within one second would otherwise
+be two activities under one id, and receivers that drop a repeated id (Fedify's inbox idempotence)
+would never see the second. A retried delivery re-sends the stored job body, so a re-sent activity
+keeps its id.
 """
 
 from __future__ import annotations
@@ -141,11 +147,15 @@ def parse_datetime(value: Any) -> datetime | None:
 
 
 # ---- building ---------------------------------------------------------------------------------
-def format_datetime(value: datetime) -> str:
-    """Mastodon's `Time#iso8601` in UTC: second precision with a 'Z' ("2024-01-01T12:00:00Z")."""
+def format_datetime(value: datetime, *, precise: bool = False) -> str:
+    """Mastodon's `Time#iso8601` in UTC: second precision with a 'Z' ("2024-01-01T12:00:00Z").
+
+    `precise` keeps the microseconds ("2024-01-01T12:00:00.123456Z"), as Lemmy and Pleroma write every
+    time (Lemmy's crates/apub/apub/assets/lemmy/objects/group.json), which Mastodon's `Time.parse` reads
+    too: an `updated` compared to order edits must tell two edits within one second apart."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # our timestamps are timestamptz; naive means UTC
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if precise else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def _embedded(value: Any) -> Any:
@@ -194,12 +204,12 @@ def create(note: Mapping[str, Any], actor_uri: str) -> dict[str, Any]:
     )
 
 
-def update_note(note: Mapping[str, Any], actor_uri: str, updated_at: datetime) -> dict[str, Any]:
+def update_note(note: Mapping[str, Any], actor_uri: str, updated_at: datetime, *, serial: int | str) -> dict[str, Any]:
     """An edit: the whole new object, addressed like the original (Mastodon 3.5+ treats an Update with
-    `updated` set as an edit)."""
+    `updated` set as an edit). `serial` is unique to this activity (module docstring)."""
     return activity(
         "Update",
-        id=f"{note['id']}#updates/{int(updated_at.timestamp())}",
+        id=f"{note['id']}#updates/{serial}",
         actor=actor_uri,
         object=note,
         to=as_list(note.get("to")),
@@ -215,11 +225,18 @@ def delete_note(status_uri: str, actor_uri: str, to: list[str], cc: list[str]) -
     return activity("Delete", id=f"{status_uri}#delete", actor=actor_uri, object=tombstone, to=to, cc=cc)
 
 
-def update_actor(actor_doc: Mapping[str, Any], updated_at: datetime | None = None) -> dict[str, Any]:
-    """Profile refresh, to Public (UpdateActorSerializer). `updated_at` defaults to now."""
+def update_actor(
+    actor_doc: Mapping[str, Any], *, serial: int | str, updated_at: datetime | None = None
+) -> dict[str, Any]:
+    """Profile refresh, to Public (UpdateActorSerializer). `serial` is unique to this activity (module
+    docstring). With `updated_at`, the embedded document says when it changed (`updated`, to the
+    microsecond), so a receiver can keep the newer of two profile Updates that arrive out of order;
+    Mastodon's actor documents carry no `updated`, Lemmy's do."""
     uri = str(actor_doc["id"])
-    stamp = int((updated_at or datetime.now(UTC)).timestamp())
-    return activity("Update", id=f"{uri}#updates/{stamp}", actor=uri, object=actor_doc, to=[PUBLIC])
+    doc = dict(actor_doc)
+    if updated_at is not None:
+        doc["updated"] = format_datetime(updated_at, precise=True)
+    return activity("Update", id=f"{uri}#updates/{serial}", actor=uri, object=doc, to=[PUBLIC])
 
 
 def delete_actor(actor_uri: str) -> dict[str, Any]:

@@ -31,7 +31,19 @@ from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.core.sanitize import sanitize_plain, sanitize_remote_html
 from fediverse_biz.core.urls import LocalUrls
 
-__all__ = ["PUBLIC", "NoteSource", "ParsedNote", "addressing", "announce_to_ap", "note_from_ap", "status_to_ap"]
+__all__ = [
+    "PUBLIC",
+    "SELF_REPLIES_IN_NOTE",
+    "NoteSource",
+    "ParsedNote",
+    "addressing",
+    "announce_to_ap",
+    "note_from_ap",
+    "replies_collection",
+    "replies_page_uri",
+    "replies_uri",
+    "status_to_ap",
+]
 
 # Caps on what one remote object may make us store. Mastodon keeps every tag; a 1 MB payload can
 # carry ~20k of them, and each becomes a row and a lookup, so we keep the first ones only.
@@ -52,6 +64,7 @@ _MEDIA_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8}){0,4}", re.IGNORECASE)
 _HASHTAG_RE = re.compile(r"[\w\u00b7\u30fb\u200c]+")  # Tag::HASHTAG_NAME_RE's characters
 _BLURHASH_RE = re.compile(r"[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]+")  # base83
+SELF_REPLIES_IN_NOTE = 5  # NoteSerializer#replies: `object.self_replies(5)`
 _B83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 
 
@@ -146,9 +159,18 @@ _PROTECTED = frozenset({"id", "type", "attributedTo", "to", "cc"})
 
 
 def status_to_ap(
-    bundle: NoteSource, urls: LocalUrls, *, extra_properties: Mapping[str, Any] | None = None
+    bundle: NoteSource,
+    urls: LocalUrls,
+    *,
+    extra_properties: Mapping[str, Any] | None = None,
+    self_replies: Sequence[tuple[int, str]] | None = None,
 ) -> dict[str, Any]:
     """Our status as a Note (or an Article with `name`), without `@context` (callers wrap it).
+
+    `self_replies`: (id, uri) of the author's first public or unlisted replies to it, oldest first (at
+    most SELF_REPLIES_IN_NOTE; federation/replies.py reads them). Given, a local status carries its
+    `replies` collection (replies_collection); a caller that did not read them leaves it out rather than
+    send a first page that would skip the author's replies.
 
     `extra_properties` is the extension hook: business data from status["extra"] (e.g. schema.org
     JobPosting terms) is rendered by its owner and merged in here, after the core keys. It may add
@@ -192,9 +214,13 @@ def status_to_ap(
     if status["language"]:
         doc["contentMap"] = {status["language"]: status["content"]}
     if status["edited_at"]:
-        doc["updated"] = format_datetime(status["edited_at"])
+        # To the microsecond: receivers keep the newer of two Updates by `updated` (Mastodon's
+        # already_updated_more_recently?), and two edits can fall within one second.
+        doc["updated"] = format_datetime(status["edited_at"], precise=True)
     doc["attachment"] = [a for a in (_attachment(m, urls) for m in bundle.media) if a is not None]
     doc["tag"] = _tags(bundle, urls)
+    if self_replies is not None and status["local"]:
+        doc["replies"] = replies_collection(status["uri"], self_replies)
     if extra_properties is None:
         # Issue 6 hook: a job offer or opportunity (statuses.extra["offer"]) carries its structure on
         # every rendering — deliveries, fetches of the object, outbox pages (activitypub/offers.py).
@@ -205,6 +231,44 @@ def status_to_ap(
             raise ValueError(f"extra_properties may not replace {sorted(clash)}")
         doc.update(extra_properties)
     return doc
+
+
+def replies_uri(status_uri: str) -> str:
+    """The `replies` collection of one of our statuses (Mastodon's TagManager#replies_uri_for)."""
+    return f"{status_uri}/replies"
+
+
+def replies_page_uri(status_uri: str, *, min_id: int | None = None, only_other_accounts: bool = False) -> str:
+    """A page of it: the author's own replies after `min_id`, or everyone else's (Mastodon's two kinds
+    of page, app/controllers/activitypub/replies_controller.rb)."""
+    query = "page=true"
+    if min_id is not None:
+        query += f"&min_id={min_id}"
+    if only_other_accounts:
+        query += "&only_other_accounts=true"
+    return f"{replies_uri(status_uri)}?{query}"
+
+
+def replies_collection(status_uri: str, self_replies: Sequence[tuple[int, str]]) -> dict[str, Any]:
+    """A Note's `replies` as Mastodon's NoteSerializer#replies writes it: a `Collection` whose first page
+    is inline and holds the author's own first replies (a thread's continuation, which Mastodon fetches
+    with the post), and whose `next` goes on with the author's replies, or to the other accounts'."""
+    collection = replies_uri(status_uri)
+    last_id = self_replies[-1][0] if self_replies else None
+    if last_id is not None:
+        following = replies_page_uri(status_uri, min_id=last_id)
+    else:
+        following = replies_page_uri(status_uri, only_other_accounts=True)
+    return {
+        "id": collection,
+        "type": "Collection",
+        "first": {
+            "type": "CollectionPage",
+            "next": following,
+            "partOf": collection,
+            "items": [reply_uri for _, reply_uri in self_replies],
+        },
+    }
 
 
 def _audience(status: Mapping[str, Any]) -> str | None:

@@ -169,6 +169,11 @@ def _text(obj: Mapping[str, Any], *keys: str) -> str | None:
     return None
 
 
+def _stated(obj: Mapping[str, Any], key: str) -> bool:
+    """Whether `obj` has the property at all, empty or not (JSON-LD drops a null: that is not stating it)."""
+    return obj.get(key) is not None or obj.get(f"{key}Map") is not None
+
+
 def _map(value: Any) -> Mapping[str, Any]:
     value = _first(value)
     return value if isinstance(value, Mapping) else {}
@@ -221,8 +226,10 @@ def _job_from(posting: Mapping[str, Any]) -> dict[str, Any]:
 def _opportunity_from(obj: Mapping[str, Any]) -> dict[str, Any]:
     reciprocal = _map(obj.get("reciprocal"))
     description = _text(obj, "description")
-    if description is None and isinstance(obj.get("content"), str):
-        description = html_to_text(obj["content"])  # FEP-0837: `content` is the description
+    # FEP-0837: `content` is the description — when none is stated. A stated empty one ("description": "",
+    # which we send for an opportunity without one) means empty: the whole post is not its description.
+    if not _stated(obj, "description") and isinstance(obj.get("content"), str):
+        description = html_to_text(obj["content"])
     return {
         "kind": "opportunity",
         "direction": _first(obj.get("purpose")),

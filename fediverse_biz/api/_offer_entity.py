@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..business._offer_values import Offer
-from ..business.sectors import COUNTRIES, SECTORS
+from ..business.sectors import SECTORS, region_name
 
 
 def iso(value: datetime | None) -> str | None:
@@ -34,7 +34,7 @@ def _values(offer: Offer) -> dict[str, Any]:
     values = offer.to_json()
     values["valid_through"] = iso(offer.valid_through)
     values["sector_label"] = SECTORS.get(offer.sector) if offer.sector else None
-    values["region_name"] = COUNTRIES.get(offer.region[:2]) if offer.region else None
+    values["region_name"] = region_name(offer.region)
     return values
 
 
@@ -67,11 +67,16 @@ def _stored_values(key: tuple[tuple[str, type, Any], ...]) -> tuple[dict[str, An
 
 
 def board_entity(row: Mapping[str, Any], offer: Offer, account: dict[str, Any]) -> dict[str, Any]:
-    """A board entry (GET /api/v1/offers): the offer, its post, its author, its hall."""
+    """A board entry (GET /api/v1/offers): the offer, its post, its author, its hall, and whether it is
+    published. A held or rejected offer (read by its author or a reviewer) has no `url`: its page does
+    not exist for anyone, and approval publishes it under a new id (docs/teams.md), so no link to it
+    would ever work."""
     entity = offer_fields(offer, row["status_id"])
+    state = row["approval_state"]
     entity.update(
+        approval_state=state,
         uri=row["uri"],
-        url=row["url"] or row["uri"],
+        url=(row["url"] or row["uri"]) if state == "published" else None,
         created_at=iso(row["published_at"]),
         local=row["local"],
         hall_id=str(row["hall"]) if row["hall"] is not None else None,

@@ -56,9 +56,12 @@ OFFER_OPERATIONS: Final[tuple[Operation, ...]] = (
     _op("POST", "/api/v1/offers", "create_offer", "Post a job offer or business opportunity", OFFER,
         scope="write:statuses", body=OFFER_FIELDS,
         description=f"Posted as a public status in the text convention, with the structure attached ({_CODES}). "
-                    "422 names the first field that breaks its rule; nothing is stored then."),
+                    "422 names the first field that breaks its rule; nothing is stored then. A contributor's offer "
+                    "waits for review: approval_state pending, url null (docs/teams.md)."),
     _op("GET", "/api/v1/offers", "offers", "The job and opportunity boards: unexpired, newest first", array(OFFER),
         auth="optional", scope="read:statuses", query=(*BOARD_FILTERS, *paging()), paginated=True),
     _op("GET", "/api/v1/offers/{id}", "show_offer", "One offer (the id of its status), expired ones included",
-        OFFER, auth="optional", scope="read:statuses"),
+        OFFER, auth="optional", scope="read:statuses",
+        description="A held or rejected offer answers its author and the organization's reviewers, with its "
+                    "approval_state; 404 for everyone else."),
 )  # fmt: skip

@@ -16,6 +16,15 @@ MEMBER: Final[Schema] = {
     "required": ["user_id", "role", "created_at", "account"],
     "properties": {"user_id": ID, "role": ROLE, "created_at": STRING, "account": ref("Account")},
 }
+REMOTE_CONTRIBUTOR: Final[Schema] = {
+    "type": "object",
+    "required": ["account", "visibility", "created_at"],
+    "properties": {
+        "account": ref("Account"),
+        "visibility": {"enum": ["public", "unlisted", "private"]},
+        "created_at": STRING,
+    },
+}
 INVITATION: Final[Schema] = {
     "type": "object",
     "required": ["id", "role", "created_at", "expires_at"],
@@ -69,6 +78,17 @@ TEAM_OPERATIONS: Final[tuple[Operation, ...]] = (
         "write:accounts", body=(Param("role", ROLE, required=True),)),
     _op("DELETE", f"{_ORG}/members/{{user_id}}", "remove_member", "Remove a member, or leave", EMPTY,
         "write:accounts"),
+    _op("GET", f"{_ORG}/remote_contributors", "list_remote_contributors",
+        "Accounts on other servers whose submissions the organization reviews", array(REMOTE_CONTRIBUTOR),
+        "read:accounts"),
+    _op("POST", f"{_ORG}/remote_contributors", "add_remote_contributor",
+        "Accept an account on another server as a contributor (owners, managers)", REMOTE_CONTRIBUTOR,
+        "write:accounts",
+        body=(Param("account", STRING, "@name@host or an actor URI", required=True),
+              Param("visibility", {"enum": ["public", "unlisted", "private"]},
+                    "the audience its approved submissions are published to (default public)"))),
+    _op("DELETE", f"{_ORG}/remote_contributors/{{account_id}}", "remove_remote_contributor",
+        "Stop accepting a remote contributor", EMPTY, "write:accounts"),
     _op("GET", f"{_ORG}/invitations", "list_invitations", "Open invitations", array(INVITATION), "read:accounts"),
     _op("POST", f"{_ORG}/invitations", "create_invitation", "Invite someone with a single-use link", NEW_INVITATION,
         "write:accounts", body=(Param("role", ROLE), Param("expires_in", {"type": "integer"}, "seconds"))),

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ..business import approvals, audit, roles
+from ..core.wording import with_article
 from .auth import ROLE_FORBIDDEN, Viewer, org_role
 from .errors import NOT_FOUND, ApiError
 
@@ -61,4 +62,5 @@ async def check_status_change(request: Request, viewer: Viewer, status_id: int, 
             raise ApiError(403, ROLE_FORBIDDEN, "A contributor may edit a post only while it awaits review")
         return
     if not roles.allows(role, roles.Permission.EDIT_OTHERS):
-        raise ApiError(403, ROLE_FORBIDDEN, f"A {role} may not change posts other team members wrote")
+        who = with_article(role, capital=True)
+        raise ApiError(403, ROLE_FORBIDDEN, f"{who} may not change posts other team members wrote")

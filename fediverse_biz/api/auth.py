@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 
 from ..business import roles
 from ..core import oauth, scopes
+from ..core.wording import with_article
 from .errors import ApiError
 
 INVALID_TOKEN = "The access token is invalid"
@@ -126,5 +127,6 @@ async def require_permission(connection: HTTPConnection, viewer: Viewer, permiss
     tokens acting for the user's own account may do everything. Returns the role."""
     role = await org_role(connection, viewer)
     if not roles.allows(role, permission):
-        raise ApiError(403, ROLE_FORBIDDEN, f"A {role} of this organization may not do this ({permission.value})")
+        who = with_article(str(role), capital=True)
+        raise ApiError(403, ROLE_FORBIDDEN, f"{who} of this organization may not do this ({permission.value})")
     return role

@@ -1,9 +1,10 @@
 """`GET /api/v1/directory` (docs methods/directory.md) with the business filters of docs/organizations.md.
 
 Mastodon's parameters — offset, limit (default 40, at most 80, larger values are clamped as Mastodon
-does), order=active|new, local — plus `sector`, `country`, `type` and `q`. Who may be listed is
-business/directory.py's rule. Organization accounts carry their structured profile in the extension
-field `fediverse_biz.organization` (null when they have none); other clients ignore it.
+does), order=active|new, local — plus `sector`, `country`, `region` (ISO 3166-2, as the boards), `type`
+and `q`. Who may be listed is business/directory.py's rule. Organization accounts carry their structured
+profile in the extension field `fediverse_biz.organization` (null when they have none); other clients
+ignore it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def list_directory(request: Request) -> Response:
             country=params.get("country"),
             actor_type=params.get("type"),
             q=params.get("q"),
+            region=params.get("region"),
             local_only=params.get_bool("local"),
             order=params.get("order") or "active",
             offset=params.get_int("offset", 0, 0, MAX_OFFSET),

@@ -24,6 +24,9 @@ Row = Mapping[str, Any]
 
 
 _ZERO = timedelta(0)
+# users.role's default (core.accounts.USER_ROLES): what CredentialAccount.role names for an account that
+# holds no staff role on this server, an organization's included.
+DEFAULT_ROLE = "member"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -199,9 +202,12 @@ async def credential_account(conn: Conn, actor: Row, urls: LocalUrls, user: Row 
         "discoverable": actor["discoverable"],
         "indexable": actor["indexable"],
     }
+    # The user's instance role (admin, moderator) belongs to their own account: a token acting as an
+    # organization shows the organization's, which has none beyond the default every member has.
+    own_account = user is not None and user["actor_id"] == actor["id"]
     entity["role"] = {
         "id": "0",
-        "name": (user["role"] if user else "") or "",
+        "name": (user["role"] if user is not None and own_account else DEFAULT_ROLE) or "",
         "color": "",
         "permissions": "0",
         "highlighted": False,

@@ -3,7 +3,8 @@
     POST /api/v1/offers              post a structured offer (JSON or form fields), as the token's actor
     GET  /api/v1/offers              the boards: ?kind=job|opportunity&sector=&region=&q=&hall=&local=
                                      &direction=&employment_type=&remote=, newest first, Mastodon paging
-    GET  /api/v1/offers/{id}         one offer (the id of its status), expired ones included
+    GET  /api/v1/offers/{id}         one offer (the id of its status), expired ones included; a held or
+                                     rejected one for its author and the organization's reviewers only
 
 Thin handlers: scope check -> business.offers -> api/_offer_entity. A filter that is not a valid code
 is a 422 here (a program sent it); the HTML boards ignore it instead (a person typed it).
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import offers
+from ..business import approvals, offers
 from ..business._offer_values import DIRECTIONS, check_employment_type, check_region
 from ..business.sectors import check_sector
 from ..core.hydrate import load_actors
@@ -101,8 +102,16 @@ async def list_offers(request: Request) -> Response:
 
 
 async def show_offer(request: Request) -> Response:
-    await optional(request, "read:statuses")
-    row = await offers.get(request.app.state.pool, path_id(request))
+    viewer = await optional(request, "read:statuses")
+    pool = request.app.state.pool
+    status_id = path_id(request)
+    row = await offers.get(pool, status_id)
+    if row is None and viewer is not None:
+        # A held or rejected offer, like a held post: for the member who wrote it and the organization's
+        # reviewers, whichever account their token acts as; "not found" for everyone else.
+        held = await offers.get(pool, status_id, published_only=False)
+        if held is not None and await approvals.may_view_held(pool, held, viewer.user_id):
+            row = held
     if row is None:
         raise ApiError(404, NOT_FOUND)
     return JSONResponse((await render(request, [row]))[0])
@@ -147,7 +156,8 @@ async def create_offer(request: Request) -> Response:
     row = await offers.get(state.pool, status_id, published_only=False)
     assert row is not None
     entity = (await render(request, [row]))[0]
-    await acting.record(request, viewer, "post", entity["uri"], {"status_id": entity["id"], "offer": row["kind"]})
+    details = {"status_id": entity["id"], "approval_state": entity["approval_state"], "offer": row["kind"]}
+    await acting.record(request, viewer, "post", entity["uri"], details)
     return JSONResponse(entity)
 
 

@@ -134,7 +134,7 @@ class AuthorityChange:
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> AuthorityChange:
         def ids(key: str) -> set[int]:
-            values = event.get(key) or ()
+            values = event.get(key) or []  # a message names one kind of id
             if not isinstance(values, list):
                 raise ValueError(f"{key} is not a list")
             return {int(v) for v in values}
@@ -239,7 +239,9 @@ class StreamingHub:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         conn, self._conn = self._conn, None
-        self._listening = False
+        if self._listening:  # what is sent until the next start goes unheard (see _on_lost)
+            self._listening = False
+            self._log_authority(AuthorityChange(everyone=True))
         if conn is not None and not conn.is_closed():
             await conn.close(timeout=5)
         while not self._inbox.empty():  # events for nobody: the next start begins afresh
@@ -258,7 +260,9 @@ class StreamingHub:
         self._conn = conn
         self._listening = True
 
-    def _on_lost(self, _conn: object) -> None:
+    def _on_lost(self, conn: object) -> None:
+        if conn is not self._conn:
+            return  # a connection _stop_locked closed: called late (asyncpg schedules it), nothing is lost now
         # Messages sent from now until LISTEN is back are lost. A stream between its token check and
         # its subscription must not count on hearing them: this entry makes subscribe() re-check it.
         self._listening = False
@@ -315,7 +319,6 @@ class StreamingHub:
 
     def _authority_changed(self, change: AuthorityChange, *, log_it: bool = True) -> None:
         """Queue a re-check of the subscriptions `change` names, in order with the events around it."""
-        return
         if log_it:
             self._log_authority(change)
         affected = [sub for sub in self._subscriptions if change.concerns(sub)]

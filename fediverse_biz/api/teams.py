@@ -1,4 +1,5 @@
-"""Teams: members, invitations, the review queue and the audit log of an organization (docs/teams.md).
+"""Teams: members, contributors on other servers, invitations, the review queue and the audit log of an
+organization (docs/teams.md).
 
 `{id}` is the organization's account id. What counts is the calling user's role in that
 organization (organization_members, read on every request), whichever account the token acts as:
@@ -17,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import approvals, audit, roles, teams
+from ..business import approvals, audit, remote_contributors, roles, submissions, teams
 from ..core.paging import Page
+from ..core.wording import with_article
+from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
 from ..jsonio import JSONResponse
 from . import entities
 from .auth import ROLE_FORBIDDEN, Viewer, require
@@ -50,7 +53,8 @@ async def _team_call(request: Request, scope: str, permission: roles.Permission 
     if role is None:
         raise ApiError(403, NOT_A_MEMBER)
     if permission is not None and not roles.member_may(role, permission):
-        raise ApiError(403, ROLE_FORBIDDEN, f"A {role} of this organization may not do this ({permission.value})")
+        who = with_article(role, capital=True)
+        raise ApiError(403, ROLE_FORBIDDEN, f"{who} of this organization may not do this ({permission.value})")
     return TeamCall(viewer, viewer.user_id, int(organization["id"]), role)
 
 
@@ -107,9 +111,72 @@ async def remove_member(request: Request) -> Response:
     call = await _team_call(request, "write:accounts", None)
     user_id = path_id(request, "user_id")
     if user_id != call.user_id and not roles.member_may(call.role, roles.Permission.MEMBERS):
-        raise ApiError(403, ROLE_FORBIDDEN, f"A {call.role} of this organization may not remove members")
+        who = with_article(call.role, capital=True)
+        raise ApiError(403, ROLE_FORBIDDEN, f"{who} of this organization may not remove members")
     with domain_errors():
         await teams.remove_member(request.app.state.pool, call.organization_id, call.user_id, user_id)
+    return JSONResponse({})
+
+
+# ---- contributors on other servers ---------------------------------------------------------------
+async def _remote_entities(request: Request, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    pool, urls = request.app.state.pool, request.app.state.urls
+    accounts = {a["id"]: a for a in await entities.accounts_by_id(pool, [r["id"] for r in rows], urls)}
+    return [
+        {
+            "account": accounts.get(str(r["id"])),
+            "visibility": r["visibility"],
+            "created_at": entities.iso(r["accepted_at"]),
+        }
+        for r in rows
+    ]
+
+
+async def _remote_account(request: Request, text: str) -> asyncpg.Record:
+    """The account named by `@name@host` (WebFinger) or by its actor URI, fetched if we do not know it."""
+    text = text.strip()
+    if not text:
+        raise ApiError(422, "Validation failed: account must be a handle (@name@host) or an actor URI")
+    state = request.app.state
+    signer = instance_signer(state.instance_actor)
+    scheme = state.settings.scheme if state.settings.is_local_development else "https"
+    try:
+        if text.startswith(("https://", "http://")):
+            row: asyncpg.Record = await resolve_actor(state.pool, state.http, text, signer=signer)
+        else:
+            row = await resolve_handle(state.pool, state.http, text, signer=signer, scheme=scheme)
+    except (RemoteActorError, ValueError) as exc:
+        raise ApiError(422, f"Validation failed: no account found for {text!r}", str(exc)) from None
+    return row
+
+
+async def list_remote_contributors(request: Request) -> Response:
+    call = await _team_call(request, "read:accounts", None)
+    rows = await remote_contributors.contributors(request.app.state.pool, call.organization_id)
+    return JSONResponse(await _remote_entities(request, rows))
+
+
+async def add_remote_contributor(request: Request) -> Response:
+    """Accept an account on another server as a contributor: owners and managers, as for inviting one."""
+    call = await _team_call(request, "write:accounts", roles.Permission.MEMBERS)
+    async with await read_params(request) as params:
+        text, visibility = params.get("account") or "", params.get("visibility")
+    actor = await _remote_account(request, text)
+    pool = request.app.state.pool
+    with domain_errors():
+        await remote_contributors.add(pool, call.organization_id, call.user_id, actor, visibility)
+    row = await remote_contributors.contributor(pool, call.organization_id, actor["id"])
+    if row is None:  # removed again in between
+        raise ApiError(404, NOT_FOUND)
+    return JSONResponse((await _remote_entities(request, [row]))[0])
+
+
+async def remove_remote_contributor(request: Request) -> Response:
+    call = await _team_call(request, "write:accounts", roles.Permission.MEMBERS)
+    with domain_errors():
+        await remote_contributors.remove(
+            request.app.state.pool, call.organization_id, call.user_id, path_id(request, "account_id")
+        )
     return JSONResponse({})
 
 
@@ -182,15 +249,30 @@ async def _held_entities(request: Request, ids: list[int], viewer: Viewer) -> li
             ids,
         )
     }
+    sent = await submissions.of_statuses(pool, ids)
+    senders = {
+        a["id"]: a
+        for a in await entities.accounts_by_id(pool, [r["actor_id"] for r in sent.values()], request.app.state.urls)
+    }
     for entity in rendered:
         row = rows[int(entity["id"])]
+        submission = sent.get(row["id"])
         entity.setdefault("fediverse_biz", {}).update(
             approval_state=row["approval_state"],
-            written_by={"user_id": str(row["created_by_user_id"]), "username": row["written_by"]},
+            # A remote contributor's submission has no member as its writer: `submitted_by` names its author.
+            written_by=None
+            if submission is not None
+            else {"user_id": str(row["created_by_user_id"]), "username": row["written_by"]},
             version=approvals.version(row),
             rejection_reason=row["rejection_reason"],
             reviewed_at=entities.iso(row["reviewed_at"]),
         )
+        if submission is not None:
+            entity["fediverse_biz"]["submitted_by"] = {
+                "account": senders.get(str(submission["actor_id"])),
+                "uri": submission["object_uri"],
+                "url": submission["object_url"],
+            }
     return rendered
 
 
@@ -229,7 +311,12 @@ async def reject_status(request: Request) -> Response:
         reason = params.get("reason") or ""
     with domain_errors():
         row = await approvals.reject(
-            request.app.state.pool, call.organization_id, path_id(request, "status_id"), call.user_id, reason
+            request.app.state.pool,
+            call.organization_id,
+            path_id(request, "status_id"),
+            call.user_id,
+            reason,
+            urls=request.app.state.urls,
         )
     return JSONResponse((await _held_entities(request, [row["id"]], call.viewer))[0])
 
@@ -264,6 +351,9 @@ routes: list[BaseRoute] = [
     Route(f"{_ORG}/members", add_member, methods=["POST"]),
     Route(f"{_ORG}/members/{{user_id}}", change_member, methods=["PATCH", "PUT"]),
     Route(f"{_ORG}/members/{{user_id}}", remove_member, methods=["DELETE"]),
+    Route(f"{_ORG}/remote_contributors", list_remote_contributors, methods=["GET"]),
+    Route(f"{_ORG}/remote_contributors", add_remote_contributor, methods=["POST"]),
+    Route(f"{_ORG}/remote_contributors/{{account_id}}", remove_remote_contributor, methods=["DELETE"]),
     Route(f"{_ORG}/invitations", list_invitations, methods=["GET"]),
     Route(f"{_ORG}/invitations", create_invitation, methods=["POST"]),
     Route(f"{_ORG}/invitations/{{invitation_id}}", revoke_invitation, methods=["DELETE"]),

@@ -160,10 +160,12 @@ def check_value(name: str, value: Any, *, allow_http: bool = False) -> Any:
     return result if result != "" else None
 
 
-def clean_remote_values(claims: Mapping[str, Any]) -> dict[str, Any]:
+def clean_remote_values(claims: Mapping[str, Any], *, allow_http: bool = False) -> dict[str, Any]:
     """Validated values from organization_from_ap's candidates; anything that breaks a rule is dropped.
 
     Dropped, not cut: a 10 KB legal name is junk or an attack, and half of it is no better.
+    `allow_http`: an http website is kept from a peer that itself runs on plain http (a development
+    server, as the local rule allows one on ours), so its link can be shown and checked.
     """
     values: dict[str, Any] = {}
     for name, raw in claims.items():
@@ -177,7 +179,7 @@ def clean_remote_values(claims: Mapping[str, Any]) -> dict[str, Any]:
                 codes = [c for c in (_remote_language(item) for item in raw) if c is not None]
                 values[name] = tuple(dict.fromkeys(codes))[:MAX_LANGUAGES]
             elif name in _CHECKS:
-                values[name] = check_value(name, raw)
+                values[name] = check_value(name, raw, allow_http=allow_http)
         except (ValueError, TypeError):
             continue
     return {name: value for name, value in values.items() if value not in (None, ())}

@@ -16,6 +16,11 @@ one delivery job per remote inbox, all in the approval's transaction.
 Rejection keeps the post (visible to the same few people), stores the reason, and tells the author
 with a `moderation_warning` notification (a Mastodon type, so every client shows it; the reason is
 its text).
+
+A held post may also be a remote contributor's submission (business/submissions.py): the same row, with
+no member as its writer and a row in organization_submissions naming the remote author, which the
+rekeying carries along like any other reference. Its review is the same; a rejection is answered with a
+direct message from the organization (reject's `urls`), since the author has no notifications here.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from ..core import events, notifications, statuses
 from ..core.errors import DomainError, forbidden, not_found
 from ..core.paging import Page, keyset, newest_first
 from ..core.urls import LocalUrls
-from . import audit, roles
+from . import audit, roles, submissions
 from .teams import member_role
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -148,21 +153,31 @@ async def approve(
         row = await _held(conn, organization_id, status_id, reviewer_id)
         if seen_version and seen_version != version(row):
             raise DomainError("This post was edited after you loaded it: review it again", 409)
+        author_name = await _author_name(conn, row)  # before the post (and its submission row) moves
         new_id = await _rekey(conn, urls, row, reviewer_id)
         bundle = await statuses.publish(conn, urls, new_id)
         author_actor = await _author_actor(conn, row)
         if author_actor is not None:
             # "acme posted": tells the author the post is out and gives its new id.
             await notifications.notify(conn, author_actor, organization_id, "status", new_id)
-        details = {"status_id": str(new_id), "held_id": str(status_id), "author": await _author_name(conn, row)}
+        details = {"status_id": str(new_id), "held_id": str(status_id), "author": author_name}
         await audit.record(conn, organization_id, reviewer_id, "approve", bundle.status["uri"], details)
     return new_id
 
 
 async def reject(
-    pool: asyncpg.Pool, organization_id: int, status_id: int, reviewer_id: int, reason: str
+    pool: asyncpg.Pool,
+    organization_id: int,
+    status_id: int,
+    reviewer_id: int,
+    reason: str,
+    *,
+    urls: LocalUrls | None = None,
 ) -> asyncpg.Record:
-    """Refuse a held post for good; the author is told why. Returns the updated row."""
+    """Refuse a held post for good; the author is told why. Returns the updated row.
+
+    With `urls`, a remote contributor's submission is answered by a direct message from the organization
+    (submissions.answer_rejection); a local author is notified either way."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Validation failed: a reason is required")
@@ -183,6 +198,8 @@ async def reject(
             await _notify_rejection(conn, author_actor, organization_id, updated)
         details = {"status_id": str(status_id), "reason": reason, "author": await _author_name(conn, row)}
         await audit.record(conn, organization_id, reviewer_id, "reject", row["uri"], details)
+    if urls is not None:
+        await submissions.answer_rejection(pool, urls, updated, reviewer_id)
     return updated
 
 
@@ -195,10 +212,11 @@ async def _author_actor(conn: asyncpg.Connection, row: Mapping[str, Any]) -> int
 
 
 async def _author_name(conn: asyncpg.Connection, row: Mapping[str, Any]) -> str | None:
+    """The member's username, or `@name@host` for a remote contributor's submission."""
     name: str | None = await conn.fetchval(
         "SELECT a.username FROM users u JOIN actors a ON a.id = u.actor_id WHERE u.id = $1", row["created_by_user_id"]
     )
-    return name
+    return name if name is not None else await submissions.author_handle(conn, row["id"])
 
 
 async def _notify_rejection(

@@ -43,6 +43,9 @@ ACTIONS = frozenset(
         "add_member",
         "role_change",
         "remove_member",
+        # contributors on other servers (business/remote_contributors.py)
+        "add_remote_contributor",
+        "remove_remote_contributor",
         # communities (halls, issue 6): a hall's log, kept under the hall's actor id
         # (business/communities.py, business/hall_moderation.py)
         "hall_create",

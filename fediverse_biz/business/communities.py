@@ -262,8 +262,12 @@ async def create_hall(
         raise forbidden("Only administrators may create halls on this server")
     try:
         accounts.validate_username(name)
-    except accounts.AccountError as exc:
-        raise HallInvalid("name", str(exc).replace("username", "name")) from None
+    except accounts.AccountError:
+        # Said of the name itself: the message starts with the field's name ("name 'x' is …"), so the
+        # account module's own wording ("invalid username 'x': …") would name it twice.
+        if accounts.USERNAME_RE.match(name or ""):
+            raise HallInvalid("name", f"{name!r} is reserved") from None
+        raise HallInvalid("name", f"{name!r} is not a valid name (1 to 30 letters, digits and underscores)") from None
     cleaned = check_changes({"membership": "open", **values})
     if "title" not in cleaned:
         raise HallInvalid("title", "can't be blank")
@@ -274,8 +278,8 @@ async def create_hall(
             actor = await accounts.insert_local_actor(
                 conn, urls, name, actor_type="Group", display_name=cleaned["title"]
             )
-        except accounts.AccountError as exc:
-            raise HallInvalid("name", str(exc)) from None
+        except accounts.AccountError:  # taken in the meantime (insert_local_actor's only refusal for a Group)
+            raise HallInvalid("name", f"{name!r} is already taken") from None
         await conn.execute(
             """INSERT INTO communities (actor_id, title, description, sector, region, rules, membership,
                                         created_by_user_id)

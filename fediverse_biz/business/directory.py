@@ -6,6 +6,17 @@ its DirectoriesController): an account that opted in (`discoverable`), not suspe
 actor, not moved away, not an unapproved or disabled login, not on a blocked domain. A remote actor
 is discoverable only if its own document said so (actor_from_ap: absent means no).
 
+Search (`q`): PostgreSQL full text ('simple' configuration, websearch syntax: words, "a phrase", -not,
+or) over name, handle, bio, profile fields, legal name and places (the generated `directory_document`
+columns, migration 0018), or a substring of a name (display name, username, legal name; trigram
+indexes), or a name similar to the words (pg_trgm's word similarity, for a typo). A search is ordered by
+rank first, then by the chosen order.
+
+Region (`region`): an ISO 3166-2 code as the boards take it (`_offer_values.check_region`). A
+country code ("DE") matches every organization of that country, whatever its region; a subdivision
+("DE-BY") matches a profile whose region is that code, its part after the country ("BY", with country
+DE) or its name in the standard ("Bayern"), since profiles store the region as the member typed it.
+
 Orders: "active" puts accounts with the most recent published post first (never-posted last), "new"
 the accounts this server learned about most recently (our ids are time-sortable), as Mastodon does.
 """
@@ -15,9 +26,11 @@ from __future__ import annotations
 from typing import Final, TypeAlias
 
 import asyncpg
+import pycountry
 
 from ..core.errors import DomainError
 from . import sectors
+from ._offer_values import check_region
 
 __all__ = ["DEFAULT_LIMIT", "DIRECTORY_TYPES", "MAX_LIMIT", "MAX_QUERY", "ORDERS", "search"]
 
@@ -43,11 +56,25 @@ SELECT a.* FROM actors a
    AND ($1::text IS NULL OR p.sector = $1)
    AND ($2::text IS NULL OR p.country = $2)
    AND ($3::text IS NULL OR a.actor_type = $3)
-   AND ($4::text IS NULL OR a.display_name ILIKE $4 OR a.username ILIKE $4 OR p.legal_name ILIKE $4)
+   AND ($4::text IS NULL OR a.display_name ILIKE $4 OR a.username ILIKE $4 OR p.legal_name ILIKE $4
+        OR a.directory_document @@ websearch_to_tsquery('simple', $8)
+        OR p.directory_document @@ websearch_to_tsquery('simple', $8)
+        OR $8 <% a.display_name OR $8 <% p.legal_name)
    AND (NOT $5::boolean OR a.domain IS NULL)
+   AND ($9::text IS NULL OR CASE WHEN length($9) = 2 THEN p.country = $9 OR upper(p.region) LIKE $9 || '-%'
+        ELSE upper(p.region) = $9 OR (p.country = left($9, 2) AND (upper(p.region) = substr($9, 4)
+             OR lower(p.region) = lower($10))) END)
  ORDER BY {order}
  OFFSET $6 LIMIT $7
 """
+# A search's best matches first: words in the name weigh most (setweight A), then the bio, then the
+# fields; a name that contains the words or resembles them counts as much as a full-text hit there.
+_RANK: Final = """(CASE WHEN $4::text IS NULL THEN 0 ELSE
+    ts_rank(a.directory_document, websearch_to_tsquery('simple', $8))
+    + coalesce(ts_rank(p.directory_document, websearch_to_tsquery('simple', $8)), 0)
+    + greatest(word_similarity($8, a.display_name), coalesce(word_similarity($8, p.legal_name), 0))
+    + CASE WHEN a.display_name ILIKE $4 OR a.username ILIKE $4 OR p.legal_name ILIKE $4 THEN 1 ELSE 0 END
+ END) DESC"""
 _ORDER_BY: Final = {
     "active": "last.published_at DESC NULLS LAST, a.id DESC",
     "new": "a.id DESC",
@@ -71,6 +98,7 @@ async def search(
     country: str | None = None,
     actor_type: str | None = None,
     q: str | None = None,
+    region: str | None = None,
     local_only: bool = False,
     order: str = "active",
     offset: int = 0,
@@ -80,7 +108,8 @@ async def search(
 
     sector: NACE section letter, country: ISO 3166-1 alpha-2 (any case; both match the structured
     profile, so only organizations with one); actor_type: Person | Organization | Group; q: free text,
-    case-insensitive substring of display name, username or legal name; local_only: our accounts only.
+    full text over name, handle, bio, fields and company facts, or a substring or near match of a name
+    (module docstring); region: ISO 3166-1 country or ISO 3166-2 subdivision; local_only: our accounts only.
     Empty strings mean "no filter". DomainError(422) for an unknown code, type or order, a negative
     offset or a limit outside 1..MAX_LIMIT.
     """
@@ -92,6 +121,10 @@ async def search(
         country_code = sectors.check_country(country) if country else None
     except ValueError as exc:
         raise _invalid(f"country {exc}") from None
+    try:
+        region_code = check_region(region) if region else None
+    except ValueError as exc:
+        raise _invalid(f"region {exc}") from None
     if actor_type and actor_type not in DIRECTORY_TYPES:
         raise _invalid(f"type must be one of {', '.join(DIRECTORY_TYPES)}")
     if order not in ORDERS:
@@ -100,11 +133,11 @@ async def search(
         raise _invalid("offset must not be negative")
     if not 1 <= limit <= MAX_LIMIT:
         raise _invalid(f"limit must be between 1 and {MAX_LIMIT}")
-    text = (q or "").strip().lstrip("@")
+    text = "".join(c for c in (q or "") if c != "\x00" and not "\ud800" <= c <= "\udfff").strip().lstrip("@")
     if len(text) > MAX_QUERY:
         raise _invalid(f"q is too long (maximum is {MAX_QUERY} characters)")
     rows = await conn.fetch(
-        _SQL.format(order=_ORDER_BY[order]),
+        _SQL.format(order=f"{_RANK}, {_ORDER_BY[order]}"),
         sector_code,
         country_code,
         actor_type or None,
@@ -112,5 +145,15 @@ async def search(
         local_only,
         offset,
         limit,
+        text or None,
+        region_code,
+        _subdivision_name(region_code),
     )
     return list(rows)
+
+
+def _subdivision_name(code: str | None) -> str | None:
+    if code is None or len(code) <= 2:
+        return None
+    subdivision = pycountry.subdivisions.get(code=code)
+    return str(subdivision.name) if subdivision is not None else None

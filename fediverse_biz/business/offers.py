@@ -206,7 +206,9 @@ _PUBLISHED: Final = """
    AND s.visibility IN ('public', 'unlisted') AND s.approval_state = 'published' AND a.suspended_at IS NULL"""
 # The hall of an offer: the one business.communities.hall_of reads now (statuses.community_id, which a
 # hall may set after the offer was indexed), else the one found when it was indexed.
-_SELECT: Final = "SELECT o.*, coalesce(s.community_id, o.hall_id) AS hall, s.actor_id, s.uri, s.url, s.published_at"
+# approval_state and created_by_user_id: who may read a held offer (approvals.may_view_held) and what it says.
+_SELECT: Final = """SELECT o.*, coalesce(s.community_id, o.hall_id) AS hall, s.actor_id, s.uri, s.url, s.published_at,
+       s.approval_state, s.created_by_user_id"""
 
 
 def _like(text: str) -> str:
@@ -250,7 +252,8 @@ async def board(conn: Conn, filters: BoardFilter, page: Page, *, now: datetime |
 
 async def get(conn: Conn, status_id: int, *, published_only: bool = True) -> asyncpg.Record | None:
     """One offer anyone may see (expired ones included: a link to it keeps working), or None. With
-    published_only=False also one held for review, for its author's own answer."""
+    published_only=False any offer, held or rejected too: the caller decides who may read it
+    (approvals.may_view_held, on the row's actor_id, created_by_user_id and approval_state)."""
     return await conn.fetchrow(
         f"{_SELECT}{_FROM}{_PUBLISHED if published_only else ''} AND o.status_id = $1", status_id
     )

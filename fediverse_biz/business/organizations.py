@@ -216,7 +216,8 @@ async def store_remote_profile(conn: Conn, actor_id: int, doc: Mapping[str, Any]
     """
     types = doc.get("type")
     is_organization = "Organization" in (types if isinstance(types, list) else [types])
-    values = clean_remote_values(organization_from_ap(doc)) if is_organization else {}
+    on_http = str(doc.get("id", "")).startswith("http://")  # a development peer: its website may be http too
+    values = clean_remote_values(organization_from_ap(doc), allow_http=on_http) if is_organization else {}
     if not values:
         await conn.execute(
             """DELETE FROM organization_profiles p USING actors a
@@ -229,7 +230,10 @@ async def store_remote_profile(conn: Conn, actor_id: int, doc: Mapping[str, Any]
             SELECT a.id, {", ".join(f"${n}" for n in range(2, len(PROFILE_FIELDS) + 2))}, now()
               FROM actors a WHERE a.id = $1 AND a.domain IS NOT NULL
             ON CONFLICT (actor_id) DO UPDATE SET
-                {", ".join(f"{name} = EXCLUDED.{name}" for name in PROFILE_FIELDS)}, updated_at = now()
+                {", ".join(f"{name} = EXCLUDED.{name}" for name in PROFILE_FIELDS)}, updated_at = now(),
+                -- our own finding (verified_links.py): kept while the website stays, gone when it changes
+                website_verified_at = CASE WHEN organization_profiles.website = EXCLUDED.website
+                                           THEN organization_profiles.website_verified_at END
             RETURNING *""",
         actor_id,
         *(values.get(name, [] if name == "languages" else None) for name in PROFILE_FIELDS),

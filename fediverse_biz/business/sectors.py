@@ -17,7 +17,10 @@ message that a caller prefixes with the field's name.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
+
+import pycountry
 
 __all__ = [
     "COUNTRIES",
@@ -29,6 +32,7 @@ __all__ = [
     "check_sector",
     "check_size_band",
     "employee_range",
+    "region_name",
     "section_for_isic",
     "size_band_for_employees",
 ]
@@ -190,6 +194,20 @@ def check_country(value: Any) -> str:
     if code not in COUNTRIES:
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code
+
+
+@functools.lru_cache(maxsize=1024)
+def region_name(code: str | None) -> str | None:
+    """An ISO 3166-1 country or ISO 3166-2 subdivision code in words: "DE" is "Germany", "DE-BY" is
+    "Bayern, Germany" (subdivision names as ISO 3166-2 gives them, from pycountry's copy of the standard);
+    a subdivision code the standard does not know names its country only."""
+    if not code:
+        return None
+    country = COUNTRIES.get(code[:2])
+    if len(code) <= 2 or country is None:
+        return country
+    subdivision = pycountry.subdivisions.get(code=code)
+    return f"{subdivision.name}, {country}" if subdivision is not None else country
 
 
 def check_language(value: Any) -> str:

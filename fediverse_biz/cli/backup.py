@@ -15,6 +15,7 @@ import asyncpg
 
 from ..config import Settings
 from ..db import backup as archive
+from ..db import restore as restoring
 from ..db.embedded import EmbeddedPostgresError
 from ._common import CliError, run
 
@@ -55,7 +56,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
-    result = _guarded(settings, archive.restore(settings, Path(args.file)))
+    result = _guarded(settings, restoring.restore(settings, Path(args.file)))
     manifest = result.manifest
     for warning in result.warnings:
         print(f"fediverse-biz: warning: {warning}", file=sys.stderr)

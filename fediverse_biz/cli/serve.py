@@ -116,7 +116,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
                     timeout_graceful_shutdown=5,
                     # Slow clients (docs/reliability.md): httptools with a deadline for the request's
                     # headers and a cap on their size (the body's deadline is middleware.BodyReadTimeout).
-                    http=protocol_class(settings.header_timeout),
+                    http=protocol_class(settings.header_timeout, settings.body_timeout),
                     timeout_keep_alive=KEEP_ALIVE_SECONDS,
                     # uvicorn answers 503 once open connections, the one asking included, reach this.
                     limit_concurrency=settings.max_connections + 1,

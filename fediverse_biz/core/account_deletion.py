@@ -1,13 +1,20 @@
 """Deleting a local account (a person, or an organization by one of its owners) for good.
 
 One transaction (STYLE.md: nothing half-done survives a failure):
-1. Delete(actor) is queued for the inboxes of everyone who follows the account, everyone it follows,
-   and both sides of pending follow requests (shared inboxes first) — before the graph it is computed
-   from is removed. Workers sign it with the account's key, which is kept for that.
+1. Delete(actor) is queued for every server that may hold the account or any of its posts — before
+   what that is computed from is removed: the inboxes of everyone who follows the account, everyone it
+   follows (halls and groups included), both sides of pending follow requests, the actors its posts
+   mention or reply to and the groups it posted in, and every inbox that was ever sent anything of the
+   account's or whose server fetched it (federation/reach.py: deliveries of every kind, halls' relays,
+   boosted posts fetched by the boosters' followers, lookups); shared inboxes first. Each local hall the
+   account belonged to or posted in announces the Delete to its audience
+   (group_relay.relay_account_deletion), as a hall of another server does when it receives it. Workers
+   sign it with the account's key, which is kept for that.
 2. Everything the account owns goes: statuses and boosts (each leaving a tombstone, so its URI answers
    410 and a late copy is not stored again), favourites, bookmarks, pins, follows both ways, requests,
    blocks, mutes, notifications, home feed, markers, media, tokens and codes, the company profile and
-   the team of an organization; for a person also the login itself (users row).
+   the team of an organization, the record of where it reached; for a person also the login itself
+   (users row).
 3. The actor row stays as a suspended, emptied tombstone (Mastodon keeps the account row too): the
    name can never be registered again, so nobody inherits the old followers' trust, the actor URI and
    WebFinger answer 410, and the API no longer finds the account.
@@ -26,7 +33,7 @@ from pathlib import Path
 import asyncpg
 
 from ..activitypub import activities
-from ..federation import outbox
+from ..federation import group_relay, outbox
 from .errors import DomainError, forbidden, not_found
 from .remote_statuses import remove_actor_statuses
 from .urls import LocalUrls
@@ -39,14 +46,20 @@ class Deleted:
     statuses: int  # statuses (posts and boosts) removed
 
 
-# Whoever may have stored the account: followers, followees, and both ends of pending requests.
+# Whoever may have stored the account: followers, followees, both ends of pending requests, the actors
+# its posts mention or reply to and the groups they were posted in (also for posts older than the
+# record below), and every inbox that was sent or fetched anything of it (actor_reach).
 _AUDIENCE = """
-    SELECT DISTINCT coalesce(a.shared_inbox_url, a.inbox_url) AS inbox FROM actors a
+    SELECT coalesce(a.shared_inbox_url, a.inbox_url) AS inbox FROM actors a
      WHERE a.domain IS NOT NULL AND a.inbox_url IS NOT NULL AND a.id IN (
            SELECT actor_id FROM follows WHERE target_actor_id = $1
            UNION SELECT target_actor_id FROM follows WHERE actor_id = $1
            UNION SELECT actor_id FROM follow_requests WHERE target_actor_id = $1
-           UNION SELECT target_actor_id FROM follow_requests WHERE actor_id = $1)"""
+           UNION SELECT target_actor_id FROM follow_requests WHERE actor_id = $1
+           UNION SELECT m.actor_id FROM statuses s JOIN status_mentions m ON m.status_id = s.id WHERE s.actor_id = $1
+           UNION SELECT in_reply_to_actor_id FROM statuses WHERE actor_id = $1 AND in_reply_to_actor_id IS NOT NULL
+           UNION SELECT community_id FROM statuses WHERE actor_id = $1 AND community_id IS NOT NULL)
+    UNION SELECT inbox FROM actor_reach WHERE actor_id = $1"""
 
 # (table, condition on the account $1) for everything removed outright.
 _OWNED = (
@@ -65,7 +78,9 @@ _OWNED = (
     ("organization_profiles", "actor_id = $1"),
     ("organization_invitations", "organization_id = $1"),
     ("organization_members", "organization_id = $1"),
+    ("organization_remote_contributors", "organization_id = $1"),  # the team's members on other servers
     ("organization_audit_log", "organization_id = $1"),
+    ("actor_reach", "actor_id = $1"),  # after the Delete was queued to it: which servers saw the account
 )
 
 
@@ -107,7 +122,9 @@ async def delete_account(
             raise not_found()
         is_person = await _check_may_delete(conn, actor, user_id)
         inboxes = [r["inbox"] for r in await conn.fetch(_AUDIENCE, actor_id)]
-        deliveries = await outbox.deliver(conn, actor, activities.delete_actor(actor["uri"]), inboxes)
+        deletion = activities.delete_actor(actor["uri"])
+        deliveries = await outbox.deliver(conn, actor, deletion, inboxes)
+        await group_relay.relay_account_deletion(conn, deletion, actor)
         removed = await remove_actor_statuses(conn, actor_id)
         files = await conn.fetch(
             "DELETE FROM media_attachments WHERE actor_id = $1 RETURNING file_path, preview_path", actor_id

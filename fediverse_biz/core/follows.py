@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from ..activitypub import activities
-from ..federation import outbox
+from ..federation import directory_sources, outbox
 from . import notifications
 from .errors import DomainError, forbidden
 
@@ -88,6 +88,9 @@ async def follow(pool: asyncpg.Pool, follower: Row, target: Row, *, reblogs: boo
         uri = f"{follower['uri']}#follows/{request_id}"
         await conn.execute("UPDATE follow_requests SET uri = $2 WHERE id = $1", request_id, uri)
         await outbox.send_to_actor(conn, follower, target, activities.follow(uri, follower["uri"], target["uri"]))
+        if target["actor_type"] == "Group":
+            # A remote hall we now take part in: its members' servers feed our directory (hall_members.py).
+            await directory_sources.schedule_hall(conn, target["uri"], after=directory_sources.HALL_FIRST_PULL_DELAY)
 
 
 async def unfollow(pool: asyncpg.Pool, follower: Row, target: Row) -> None:

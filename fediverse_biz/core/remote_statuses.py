@@ -429,3 +429,34 @@ async def remove_actor_statuses(conn: asyncpg.Connection, actor_id: int) -> int:
     for row in removed:
         await events.status_deleted(conn, row["id"])
     return len(removed)
+
+
+# What a remote account that deleted itself leaves behind here, removed outright: (table, condition on $1).
+# Reports about it stay (moderation records); blocks and mutes go, there is nobody left to block.
+_REMOTE_ACCOUNT_ROWS = (
+    ("follows", "actor_id = $1 OR target_actor_id = $1"),
+    ("follow_requests", "actor_id = $1 OR target_actor_id = $1"),
+    ("blocks", "actor_id = $1 OR target_actor_id = $1"),
+    ("mutes", "actor_id = $1 OR target_actor_id = $1"),
+    ("pinned_statuses", "actor_id = $1"),
+    ("notifications", "from_actor_id = $1"),
+    ("organization_profiles", "actor_id = $1"),
+)
+
+
+async def remove_remote_account(conn: asyncpg.Connection, actor_id: int) -> int:
+    """A remote account deleted itself (its own signed Delete, or one its origin confirmed): its posts,
+    boosts and favourites (remove_actor_statuses), its follows, notifications from it and its company
+    profile go, and the row stays suspended and emptied — out of the directory and of search, its key kept
+    so late deliveries are recognised and dropped at the door. Returns how many statuses were removed."""
+    removed = await remove_actor_statuses(conn, actor_id)
+    for table, condition in _REMOTE_ACCOUNT_ROWS:
+        await conn.execute(f"DELETE FROM {table} WHERE {condition}", actor_id)
+    await conn.execute(
+        """UPDATE actors SET suspended_at = coalesce(suspended_at, now()), display_name = '', note = '',
+                  fields = '[]', avatar_url = NULL, header_url = NULL, discoverable = false, indexable = false,
+                  also_known_as = '[]', extra = jsonb_build_object('deleted_at', now()), updated_at = now()
+            WHERE id = $1 AND domain IS NOT NULL""",
+        actor_id,
+    )
+    return removed

@@ -58,9 +58,9 @@ class BoundedConnection(asyncpg.Connection):
     cancelled, in a background task (`_cancel`) that the next use and the release of the connection wait
     for. Past the bound that task is stopped and the connection terminated: the server, if it ever wakes,
     finds the socket closed and rolls the statement back. asyncpg terminates the connection itself when a
-    cancel request fails; this only shortens its wait, from command_timeout to CANCEL_TIMEOUT. Overrides a
-    private method, so tests/reliability/test_faults.py::test_a_frozen_postgresql_is_a_prompt_503 holds
-    each asyncpg release to it."""
+    cancel request fails; this only shortens its wait, from command_timeout to CANCEL_TIMEOUT. It overrides
+    a private method, so tests/reliability/test_faults.py (a statement on a frozen server) holds each asyncpg
+    release to it."""
 
     async def _cancel(self, *args: Any, **kwargs: Any) -> None:
         bound = asyncio.timeout(CANCEL_TIMEOUT)

@@ -12,6 +12,10 @@ the group signed the Announce; the group can vouch only for what lives on its ow
 - Like and Undo(Like) only change counters, and are applied only when authentic.
 - A Delete by the group itself, or by an actor on the group's host (a moderator; FEP-1b12: "same-server
   admin actions SHOULD be accepted"), removes a post only if the post belongs to that group here.
+- A member's account deletion (Delete(actor) by that actor) removes the account, its posts and its
+  profile by the same rule as a post's Delete: believed as embedded only for an account on the group's
+  host, otherwise only if the actor's origin answers 404/410 or a Tombstone. No other Delete of an
+  actor is applied: a group cannot delete accounts of other servers.
 Effects: a new thread is stored with the group as its community and the group's boost of it is recorded,
 so the group's followers here see it in their home timelines, attributed to its author, with a boost-like
 entry by the group (the same boost the group's plain Announce(object) would make; whichever comes first
@@ -33,6 +37,7 @@ from fediverse_biz.business import offers
 from fediverse_biz.core import remote_statuses, statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.federation import _inbox_statuses as posts
+from fediverse_biz.federation import group_relay
 from fediverse_biz.federation._inbound import Ignored, Inbound
 from fediverse_biz.federation.fetch import FetchError, fetch_ap_object
 from fediverse_biz.federation.worker import RetryableError
@@ -221,7 +226,8 @@ async def _update(act: Inbound, inner: Mapping[str, Any], author_uri: str, trust
 
 
 async def _gone_at_origin(act: Inbound, uri: str) -> bool:
-    """Whether the post's own server says it is deleted: 404/410, or a Tombstone (Lemmy, Pleroma)."""
+    """Whether the post's (or account's) own server says it is deleted: 404/410, or a Tombstone (Lemmy,
+    Pleroma)."""
     try:
         doc = await fetch_ap_object(act.ctx.http, uri, signer=await act.signer())
     except FetchError as exc:
@@ -238,6 +244,9 @@ async def _delete(act: Inbound, inner: Mapping[str, Any], deleter_uri: str, trus
     target = http_uri(object_id(inner.get("object")))
     if target is None:
         raise Ignored("Delete without an object")
+    if target == deleter_uri:
+        await _delete_account(act, inner, target, trusted_host)
+        return
     status = await act.pool.fetchrow("SELECT * FROM statuses WHERE uri = $1 AND reblog_of_id IS NULL", target)
     if status is None:
         raise Ignored("Delete of a post we do not have")
@@ -260,6 +269,28 @@ async def _delete(act: Inbound, inner: Mapping[str, Any], deleter_uri: str, trus
             await statuses.remove(conn, act.urls, status["id"], federate=False)
         except DomainError as exc:
             raise Ignored(f"status {target} vanished: {exc}") from None
+
+
+async def _delete_account(act: Inbound, inner: Mapping[str, Any], target: str, trusted_host: str) -> None:
+    """A member's account deletion, Delete(actor) by the actor itself, relayed by its group: the group's
+    audience got the member's posts from the group, not from the member's server. The group vouches only
+    for accounts on its own host; for any other the account's origin must say it is gone (404/410 or a
+    Tombstone), so a group can never delete another server's account. A Delete of an actor by anyone
+    else never arrives here (`target == deleter_uri`), and is not an account deletion."""
+    if act.is_local(target):
+        raise Ignored("an account of ours is deleted only here")
+    account = await act.pool.fetchrow("SELECT * FROM actors WHERE uri = $1 AND domain IS NOT NULL", target)
+    if account is None:
+        raise Ignored("Delete of an account we do not know")
+    if account["suspended_at"] is not None:
+        raise Ignored("the account is already gone here")
+    confirmed = _authentic(inner, trusted_host) and authority(target) == trusted_host
+    if not confirmed and not await _gone_at_origin(act, target):
+        raise Ignored(f"{target} still exists at its origin: the relayed Delete is not believed")
+    async with act.effects() as conn:
+        # A hall here the member was in relays it on too, as for a Delete the member sent us directly.
+        await group_relay.relay_account_deletion(conn, inner, account)
+        await remote_statuses.remove_remote_account(conn, account["id"])
 
 
 async def _remove_from_group(act: Inbound, status: asyncpg.Record) -> None:

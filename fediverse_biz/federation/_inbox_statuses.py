@@ -24,7 +24,7 @@ from fediverse_biz.activitypub.activities import as_list, http_uri, object_id, t
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES, ParsedNote, note_from_ap
 from fediverse_biz.activitypub.validation import SchemaError, validate_object
-from fediverse_biz.business import offers
+from fediverse_biz.business import offers, remote_contributors, submissions
 from fediverse_biz.core import remote_statuses, statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.visibility import can_see
@@ -164,6 +164,8 @@ async def handle_create(act: Inbound) -> None:
     known, followed = await _known_and_followed(act, parsed.uri)
     if known:
         return  # a re-delivery, or a Create that arrived after its Delete
+    if await _submitted(act, parsed):
+        return
     if not await _relevant(act, parsed, followed=followed):
         raise Ignored("nobody here follows, is addressed by or is replied to by this post")
     ancestors = await _ancestors(act, parsed.in_reply_to)
@@ -171,6 +173,29 @@ async def handle_create(act: Inbound) -> None:
         for ancestor, author in ancestors:
             await remote_statuses.store_remote_note(conn, ancestor, author, act.urls, index=offers.index_remote)
         await remote_statuses.store_remote_note(conn, parsed, act.actor, act.urls, index=offers.index_remote)
+
+
+async def _submitted(act: Inbound, parsed: ParsedNote) -> bool:
+    """A remote contributor's submission to a local organization (business/submissions.py) is held for
+    the organization's reviewers instead of being stored as a direct message; True when it was (or had
+    been) queued. A post of that shape from anyone the organization does not accept is an ordinary one."""
+    organization_uri = submissions.target(parsed, act.doc)
+    if organization_uri is None:
+        return False
+    organization = await remote_contributors.accepted_by(act.pool, organization_uri, act.actor["id"])
+    if organization is None:
+        return False
+    try:
+        await submissions.submit(
+            act.pool, act.urls, act.ctx.settings.domain, organization, act.actor, parsed, act.activity_id
+        )
+    except submissions.NotAccepted:
+        return False  # removed a moment ago: what it sends now is an ordinary message
+    except DomainError as exc:
+        # Nothing to publish but the addressing, or too long: the team still reads it, as a message.
+        log.info("%s is no usable submission, kept as a direct message: %s", parsed.uri, exc)
+        return False
+    return True
 
 
 async def update_post(act: Inbound, obj: Any) -> None:
@@ -197,6 +222,7 @@ async def delete_post(act: Inbound, uri: str) -> None:
     async with act.effects() as conn:
         status = await conn.fetchrow("SELECT * FROM statuses WHERE uri = $1 FOR UPDATE", uri)
         if status is None:
+            await submissions.withdraw(conn, act.urls, uri, act.actor["id"])
             if authority(uri) == authority(act.actor_uri) and not act.is_local(uri):
                 # The Delete overtook its Create: remember it so the Create is ignored (delete_arrived_first?).
                 await conn.execute(

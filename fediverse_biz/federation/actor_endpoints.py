@@ -1,4 +1,5 @@
-"""Door 3, read side: actor documents and their collections (followers, following, featured).
+"""Door 3, read side: actor documents and their collections (followers, following, featured, and the
+instance actor's empty outbox).
 
 `/users/{name}` (people, organizations), `/c/{name}` (community groups) and `/actor` (the instance
 actor) answer ActivityPub JSON when the Accept header asks for it and a small HTML page otherwise.
@@ -24,6 +25,7 @@ from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.config import Settings
 from fediverse_biz.core.ids import parse_id
 from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.federation import reach
 from fediverse_biz.jsonio import JSONResponse
 
 __all__ = [
@@ -145,7 +147,10 @@ async def show_person(request: Request) -> Response:
         page = request.app.state.urls.profile_page(quote(request.path_params["username"]))
         return RedirectResponse(page, 302, _HEADERS)  # /users/x.atom -> /@x.atom too; 404/410 pages are the booth's
     row = await _actor_or_failure(request, _PEOPLE)
-    return row if isinstance(row, Response) else await _render_actor(request, row)
+    if isinstance(row, Response):
+        return row
+    # A server that fetched the account holds it: its deletion must reach that server (federation/reach.py).
+    return reach.note_fetch(request, await _render_actor(request, row), row)
 
 
 async def show_group(request: Request) -> Response:
@@ -210,15 +215,22 @@ _FOLLOWING_SQL: Final = (
 
 
 async def followers(request: Request) -> Response:
-    return await _graph_collection(request, "followers_url", _FOLLOWERS_SQL)
+    # A hall's members in the shape Lemmy reads a community's followers: a `Collection` with
+    # `totalItems` and an `items` array, which Lemmy requires and wants empty (GroupFollowers, LemmyNet/lemmy
+    # crates/apub/apub/src/protocol/collections/group_followers.rs; assets/lemmy/collections/
+    # group_followers.json). Lemmy takes the member count from it; an OrderedCollection it refuses.
+    group = request.url.path.startswith("/c/")
+    return await _graph_collection(request, "followers_url", _FOLLOWERS_SQL, lemmy_shape=group)
 
 
 async def following(request: Request) -> Response:
     return await _graph_collection(request, "following_url", _FOLLOWING_SQL)
 
 
-async def _graph_collection(request: Request, url_column: str, from_sql: str) -> Response:
-    """Mastodon's shape: the collection names its size and its first page; pages list actor URIs."""
+async def _graph_collection(request: Request, url_column: str, from_sql: str, *, lemmy_shape: bool = False) -> Response:
+    """Mastodon's shape: the collection names its size and its first page; pages list actor URIs.
+    `lemmy_shape`: an unordered `Collection` with an empty `items` (see `followers`), its pages
+    `CollectionPage`s of `items`."""
     types = _GROUPS if request.url.path.startswith("/c/") else _PEOPLE
     row = await _actor_or_failure(request, types)
     if isinstance(row, Response):
@@ -226,17 +238,14 @@ async def _graph_collection(request: Request, url_column: str, from_sql: str) ->
     pool: asyncpg.Pool = request.app.state.pool
     collection_id: str = row[url_column]
     total: int = await pool.fetchval(f"SELECT count(*) {from_sql}", row["id"])
+    kind, items_key = ("Collection", "items") if lemmy_shape else ("OrderedCollection", "orderedItems")
     page_param = request.query_params.get("page")
     if page_param is None:
-        return activity_json(
-            {
-                "@context": CONTEXT,
-                "id": collection_id,
-                "type": "OrderedCollection",
-                "totalItems": total,
-                "first": f"{collection_id}?page=1",
-            }
-        )
+        head: dict[str, Any] = {"@context": CONTEXT, "id": collection_id, "type": kind, "totalItems": total}
+        if lemmy_shape:
+            head["items"] = []
+        head["first"] = f"{collection_id}?page=1"
+        return activity_json(head)
     # A page number is spelled as an id is (core.ids), so '²' and '007' are refused like '0' and '-1'.
     page = parse_id(page_param)
     if page is None or page > 1_000_000:
@@ -249,16 +258,29 @@ async def _graph_collection(request: Request, url_column: str, from_sql: str) ->
     doc: dict[str, Any] = {
         "@context": CONTEXT,
         "id": f"{collection_id}?page={page}",
-        "type": "OrderedCollectionPage",
+        "type": f"{kind}Page",
         "totalItems": total,
         "partOf": collection_id,
-        "orderedItems": [r["uri"] for r in uris],
+        items_key: [r["uri"] for r in uris],
     }
     if page * PAGE_SIZE < total:
         doc["next"] = f"{collection_id}?page={page + 1}"
     if page > 1:
         doc["prev"] = f"{collection_id}?page={page - 1}"
     return activity_json(doc)
+
+
+async def instance_outbox(request: Request) -> Response:
+    """The instance actor advertises an outbox and posts nothing: an empty OrderedCollection, the shape
+    of Lemmy's empty outboxes (LemmyNet/lemmy crates/apub/apub/assets/lemmy/collections/person_outbox.json), rather
+    than a 404 for a URL our own actor document names."""
+    row = await request.app.state.pool.fetchrow("SELECT uri, outbox_url FROM actors WHERE is_instance_actor")
+    if row is None:  # the lifespan creates it; only a broken database gets here
+        return _failure(request, 404, "no instance actor")
+    outbox_uri = row["outbox_url"] or f"{row['uri']}/outbox"
+    return activity_json(
+        {"@context": CONTEXT, "id": outbox_uri, "type": "OrderedCollection", "totalItems": 0, "orderedItems": []}
+    )
 
 
 async def featured(request: Request) -> Response:
@@ -292,6 +314,7 @@ async def featured(request: Request) -> Response:
 _READ = ["GET", "HEAD"]
 routes: list[BaseRoute] = [
     Route("/actor", show_instance_actor, methods=_READ),
+    Route("/actor/outbox", instance_outbox, methods=_READ),
     Route("/users/{username}", show_person, methods=_READ),
     Route("/users/{username}/followers", followers, methods=_READ),
     Route("/users/{username}/following", following, methods=_READ),

@@ -10,7 +10,8 @@ WebFinger links, redirects) and DNS answers for its own names. So:
 - redirects are followed by hand, at most 3 (Mastodon `follow(max_hops: 3)`), each hop re-validated and
   re-signed — Fedify CVE-2025-23221 (endless redirects, non-http schemes, private targets) and
   CVE-2026-77632 (signed fetches redirected to loopback);
-- bodies are capped at 1 MB of decoded bytes and time is bounded (Mastodon `app/lib/request.rb`, §1.9).
+- bodies are capped at 1 MB of decoded bytes and time is bounded (Mastodon `app/lib/request.rb`, §1.9);
+  a web page (`fetch_html`) is cut at the cap instead of refused, as Mastodon's `truncated_body`.
 
 `fetch_ap_object` adds the identity rules of §6.1 (Mastodon CVE-2024-23832): AP content type, 2xx, and
 `id` equal to the final URL.
@@ -37,6 +38,7 @@ from fediverse_biz.federation._addresses import IPNetwork, is_forbidden_address,
 __all__ = [
     "AP_ACCEPT",
     "AP_CONTENT_TYPES",
+    "HTML_CONTENT_TYPES",
     "JSON_CONTENT_TYPES",
     "MAX_DOCUMENT_BYTES",
     "MAX_REDIRECTS",
@@ -48,8 +50,10 @@ __all__ = [
     "SafeResolver",
     "Signer",
     "TooLarge",
+    "check_url",
     "create_session",
     "fetch_ap_object",
+    "fetch_html",
     "fetch_json",
     "is_forbidden_address",
     "request",
@@ -66,6 +70,7 @@ CONNECTION_LIMIT_PER_HOST = 8  # be a polite peer; delivery adds its own per-hos
 AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 AP_CONTENT_TYPES = ("application/activity+json", "application/ld+json")
 JSON_CONTENT_TYPES = ("application/jrd+json", "application/json")
+HTML_CONTENT_TYPES = ("text/html",)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_CHUNK = 64 * 1024
 
@@ -212,6 +217,16 @@ def _check_url(url: str, allowed: Sequence[IPNetwork], *, previous: URL | None =
     return parsed
 
 
+def check_url(session: aiohttp.ClientSession, url: str) -> None:
+    """Raise FetchError if request() would refuse `url` before connecting (not HTTP, no host, credentials,
+    a forbidden address literal). For URLs kept to be fetched later: a name resolving to a forbidden
+    address is only caught when it is fetched."""
+    allowed = _ALLOWED_BY_SESSION.get(session)
+    if allowed is None:
+        raise FetchError("session was not created by fetch.create_session(); refusing an unchecked client")
+    _check_url(url, allowed)
+
+
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
     """The address inet_aton() would make of `host` (e.g. '127.1', '0x7f000001'), or None."""
     try:
@@ -226,16 +241,20 @@ def _strip_fragment(url: str) -> str:
     return url.split("#", 1)[0]
 
 
-async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int, *, truncate: bool = False) -> bytes:
     # Content-Length is checked first (as Mastodon does), then the decoded stream is counted, so chunked
-    # bodies and compression bombs stop at the cap instead of being buffered whole.
-    if response.method != "HEAD" and (response.content_length or 0) > max_bytes:
+    # bodies and compression bombs stop at the cap instead of being buffered whole. `truncate` keeps the
+    # first max_bytes and stops reading there (the connection is dropped, not drained).
+    if not truncate and response.method != "HEAD" and (response.content_length or 0) > max_bytes:
         raise TooLarge(f"body of {response.url} announces {response.content_length} bytes", status=response.status)
     chunks: list[bytes] = []
     received = 0
     async for chunk in response.content.iter_chunked(_READ_CHUNK):
         received += len(chunk)
         if received > max_bytes:
+            if truncate:
+                chunks.append(chunk[: len(chunk) - (received - max_bytes)])
+                break
             raise TooLarge(f"body of {response.url} exceeds {max_bytes} bytes", status=response.status)
         chunks.append(chunk)
     return b"".join(chunks)
@@ -251,12 +270,14 @@ async def request(
     signer: Signer | None = None,
     max_bytes: int = MAX_DOCUMENT_BYTES,
     follow_redirects: bool = True,
+    truncate: bool = False,
 ) -> Response:
     """Send one request through the safe session and return the response whatever its status.
 
     GET redirects are followed (at most MAX_REDIRECTS), every hop validated and signed afresh, because a
     signature covers the request path and host. Other methods are never redirected: the 3xx is returned.
-    Network errors and timeouts raise FetchError with status None.
+    Network errors and timeouts raise FetchError with status None. A body over `max_bytes` raises
+    TooLarge, or with `truncate` is cut to its first `max_bytes`.
     """
     allowed = _ALLOWED_BY_SESSION.get(session)
     if allowed is None:
@@ -274,6 +295,7 @@ async def request(
                 signer,
                 max_bytes,
                 follow_redirects,
+                truncate,
             )
     except TimeoutError as exc:
         raise FetchError(f"{method} {url} timed out after {deadline} s") from exc
@@ -289,6 +311,7 @@ async def _request_hops(
     signer: Signer | None,
     max_bytes: int,
     follow_redirects: bool,
+    truncate: bool,
 ) -> Response:
     hop_url = _strip_fragment(url)
     target = _check_url(hop_url, allowed)
@@ -308,7 +331,7 @@ async def _request_hops(
                 location = response.headers.get("Location")
                 redirect = follow_redirects and method == "GET" and response.status in _REDIRECT_STATUSES
                 if not redirect or location is None:
-                    content = await _read_capped(response, max_bytes)
+                    content = await _read_capped(response, max_bytes, truncate=truncate)
                     return Response(response.status, hop_url, response.headers, content)
                 if redirects == MAX_REDIRECTS:
                     raise FetchError(f"more than {MAX_REDIRECTS} redirects fetching {url}", status=response.status)
@@ -393,3 +416,18 @@ async def fetch_json(
     if content_types is not None:
         _require_content_type(response, content_types)
     return _parse_json_object(response)
+
+
+async def fetch_html(session: aiohttp.ClientSession, url: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Response:
+    """GET a web page (the target of a profile link), unsigned: it is a site, not an ActivityPub peer.
+
+    Redirects are followed and every hop checked as for any request. The page must answer 200 with
+    text/html (FetchError, ContentTypeError otherwise). A longer page is cut at `max_bytes` and the rest
+    never read: Mastodon's VerifyLinkService reads `truncated_body` (app/lib/request.rb), so the head of
+    a huge page still counts and its size costs nothing more.
+    """
+    response = await request(session, "GET", url, headers={"Accept": "text/html"}, max_bytes=max_bytes, truncate=True)
+    if response.status != 200:
+        raise FetchError(f"{response.url} answered HTTP {response.status}", status=response.status)
+    _require_content_type(response, HTML_CONTENT_TYPES)
+    return response

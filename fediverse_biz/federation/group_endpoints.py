@@ -3,11 +3,17 @@
 - moderators: the collection the Group's `attributedTo` names (FEP-1b12 "Moderation"; Lemmy's shape: an
   OrderedCollection whose orderedItems are actor URIs). Lemmy fetches it to know who may moderate.
 - outbox: the hall's Announces, newest first (FEP-1b12: the group SHOULD add the Announce to its outbox),
-  paged like a person's outbox. Only public and unlisted posts are ever relayed (group_relay.relay), so
-  nothing here is less public than the posts it announces.
+  paged like a person's outbox. The collection itself also carries the newest page as `orderedItems`:
+  Lemmy reads a community's outbox from the collection alone and requires `totalItems` and
+  `orderedItems` of Announces there (GroupOutbox, LemmyNet/lemmy crates/apub/apub/src/protocol/collections/
+  group_outbox.rs; assets/lemmy/collections/group_outbox.json), following no `first`. Only public and
+  unlisted posts are ever relayed (group_relay.relay), so nothing here is less public than the posts it
+  announces.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import asyncpg
 from starlette.requests import Request
@@ -67,17 +73,24 @@ async def outbox(request: Request) -> Response:
     outbox_uri = hall["outbox_url"] or f"{hall['uri']}/outbox"
     if wants_outbox_head(request):
         total = await pool.fetchval("SELECT count(*) FROM community_announces WHERE community_id = $1", hall["id"])
-        return activity_json(outbox_head(outbox_uri, total, last=False))
+        head = outbox_head(outbox_uri, total, last=False)
+        head["orderedItems"] = [item for _, item in await _announces(pool, hall["id"], None)]
+        return activity_json(head)
     cursor = outbox_cursor(request)
+    rows = await _announces(pool, hall["id"], cursor)
+    return activity_json(outbox_page(outbox_uri, cursor, [item for _, item in rows], [i for i, _ in rows]))
+
+
+async def _announces(pool: asyncpg.Pool, hall_id: int, cursor: int | None) -> list[tuple[int, dict[str, Any]]]:
+    """(row id, Announce without its @context) of one outbox page, newest first."""
     rows = await pool.fetch(
         """SELECT id, announce FROM community_announces
             WHERE community_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3""",
-        hall["id"],
+        hall_id,
         cursor,
         PAGE_SIZE,
     )
-    items = [{k: v for k, v in dict(r["announce"]).items() if k != "@context"} for r in rows]
-    return activity_json(outbox_page(outbox_uri, cursor, items, [r["id"] for r in rows]))
+    return [(r["id"], {k: v for k, v in dict(r["announce"]).items() if k != "@context"}) for r in rows]
 
 
 routes: list[BaseRoute] = [

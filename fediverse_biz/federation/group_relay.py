@@ -19,6 +19,9 @@ A hall "receives" an activity in two ways, both inside the transaction that appl
    local status by the hall, so the hall's local members get the thread in their home feeds by the
    ordinary fan-out (core/distribution.py).
 Re-running is harmless: one community_announces row per (hall, activity id), so nothing is relayed twice.
+A member's account deletion, Delete(actor), concerns no post and is relayed apart, before the member's
+posts and follows go (relay_account_deletion, called by the inbox's Delete handlers and by
+core/account_deletion.py): every hall it belongs to or posted in announces it to its audience.
 """
 
 from __future__ import annotations
@@ -42,7 +45,15 @@ from ..core.hydrate import StatusBundle, load_status
 from ..core.urls import LocalUrls
 from . import outbox
 
-__all__ = ["RELAYED_TYPES", "addressed", "announce", "assign_community", "group_inboxes", "relay"]
+__all__ = [
+    "RELAYED_TYPES",
+    "addressed",
+    "announce",
+    "assign_community",
+    "group_inboxes",
+    "relay",
+    "relay_account_deletion",
+]
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +225,8 @@ async def relay(
         assert target.status is not None
         await conn.execute("UPDATE statuses SET community_id = $2 WHERE id = $1", target.status["id"], hall["id"])
     status_id = target.status["id"] if target.status is not None else None
-    if not await announce(conn, hall, activity, object_uri=target.object_uri, status_id=status_id):
+    member = sender["id"] if sender["domain"] is None else None  # whose reach the hall's audience joins
+    if not await announce(conn, hall, activity, object_uri=target.object_uri, status_id=status_id, member=member):
         return False
     if kind == "Create" and target.status is not None and target.status["in_reply_to_uri"] is None:
         await _boost(conn, hall, target.status["id"])
@@ -228,10 +240,12 @@ async def announce(
     *,
     object_uri: str | None,
     status_id: int | None,
+    member: int | None = None,
 ) -> bool:
     """Wrap `activity` unchanged in an Announce by the hall, log it in the hall's outbox and queue it for
     every remote follower. False if this hall already announced that activity. Also used for the hall's
-    own moderation activities (business/hall_moderation.py)."""
+    own moderation activities (business/hall_moderation.py). `member`: the local actor whose activity
+    it is; the hall's audience then has something of theirs (federation/reach.py)."""
     activity_uri = object_id(activity)
     if activity_uri is None:
         return False
@@ -262,8 +276,32 @@ async def announce(
     )
     if inserted is None:
         return False
-    await outbox.deliver(conn, hall, doc, await outbox.follower_inboxes(conn, hall["id"]))
+    await outbox.deliver(conn, hall, doc, await outbox.follower_inboxes(conn, hall["id"]), on_behalf_of=member)
     return True
+
+
+async def relay_account_deletion(
+    conn: asyncpg.Connection, activity: Mapping[str, Any], member: Mapping[str, Any]
+) -> int:
+    """A member's account is deleted (`activity`: its Delete(actor), as received or as we send it): every
+    local hall it belongs to or has posts in announces the Delete to the hall's audience, which got those
+    posts from the hall and not from the member's server. Call it before the member's follows and posts
+    are removed: they say which halls. Relayed for banned members too: it only takes data away.
+    Returns how many halls announced it."""
+    halls = await conn.fetch(
+        _HALL_SQL
+        + """a.id <> $1 AND a.id IN (SELECT target_actor_id FROM follows WHERE actor_id = $1
+                                     UNION SELECT community_id FROM statuses
+                                            WHERE actor_id = $1 AND community_id IS NOT NULL)
+             ORDER BY a.id""",
+        member["id"],
+    )
+    local_member = member["id"] if member["domain"] is None else None
+    announced = 0
+    for hall in halls:
+        if await announce(conn, hall, activity, object_uri=str(member["uri"]), status_id=None, member=local_member):
+            announced += 1
+    return announced
 
 
 async def _boost(conn: asyncpg.Connection, hall: Mapping[str, Any], status_id: int) -> None:

@@ -21,7 +21,10 @@ first, so garbage never makes us fetch a key and nothing is written before the l
    the sender's own objects (403: authenticated, but not theirs). A suspended actor is dropped (202).
 5. Schema (schemas/activitystreams, 400).
 6. Dedupe on the activity id and store it with its "inbox" job in one transaction -> 202. A replay is
-   answered 202 too and enqueues nothing: each activity is processed once. The same statement checks
+   answered 202 too and enqueues nothing: each activity is processed once. An Update is deduplicated on
+   its id and a digest of its object (_object_digest): a peer that sends a newer version of an object
+   under an id it already used (Mastodon does, for two edits or profile changes within one second) is
+   heard, and the handlers keep whichever version has the newer `updated`. The same statement checks
    the sender's and its domain's suspension again, exactly: the door's earlier checks read copies up to
    seconds old, kept to spare a query per delivery (domain_blocks.SuspendedDomains,
    signed_requests.KeyCache).
@@ -32,11 +35,13 @@ owner must be the actor, so such deliveries get 401 and peers deliver them direc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
 import asyncpg
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -148,6 +153,15 @@ def _check_authorship(doc: Mapping[str, Any], actor_uri: str) -> None:
             raise _Refused(403, "only the author may update a post")
 
 
+def _object_digest(doc: Mapping[str, Any]) -> str:
+    """What, besides its id, tells one stored activity from another: '' for all but an Update; for an
+    Update, a SHA-256 of its object as canonical JSON (sorted keys), so that the same version delivered
+    again is a replay and another version under the same id is a new delivery (migration 0015)."""
+    if "Update" not in types(doc):
+        return ""
+    return hashlib.sha256(orjson.dumps(doc.get("object"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 async def _store(
     pool: asyncpg.Pool, wakeups: jobs.Wakeups, doc: dict[str, Any], body: bytes, activity_id: str, actor_uri: str
 ) -> None:
@@ -157,16 +171,17 @@ async def _store(
             pool,
             # The door's checks of the sender's suspension and its domain's read copies up to seconds old
             # (signed_requests.KeyCache, domain_blocks.SuspendedDomains); the insert asks again, exactly.
-            """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
-               SELECT $1, $2, $3, $4::text::jsonb
+            """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload, object_digest)
+               SELECT $1, $2, $3, $4::text::jsonb, $6
                 WHERE NOT EXISTS (SELECT 1 FROM actors WHERE uri = $3 AND suspended_at IS NOT NULL)
                   AND NOT EXISTS (SELECT 1 FROM domain_blocks WHERE domain = ANY($5::text[]) AND severity = 'suspend')
-               ON CONFLICT (activity_id) DO NOTHING RETURNING id""",
+               ON CONFLICT (activity_id, object_digest) DO NOTHING RETURNING id""",
             activity_id,
             kind[:256],
             actor_uri,
             body.decode(),  # the parsed body is valid UTF-8; storing it as sent saves re-encoding it
             domain_blocks.candidates(authority(actor_uri)),
+            _object_digest(doc),
             kind=INBOX_JOB,
             payload_key="inbox_activity_id",
             wakeups=wakeups,  # one NOTIFY per burst, not one per delivery

@@ -24,14 +24,15 @@ from typing import Any, Final
 import asyncpg
 
 from fediverse_biz.activitypub import activities
-from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, object_id, types
+from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, object_id, parse_datetime, types
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, InvalidActor, actor_from_ap
 from fediverse_biz.business.organizations import store_remote_profile
+from fediverse_biz.business.verified_links import queue_link_checks
 from fediverse_biz.core import events, follows, notifications, remote_statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.sanitize import sanitize_plain
 from fediverse_biz.federation import _inbox_statuses as posts
-from fediverse_biz.federation import outbox
+from fediverse_biz.federation import group_relay, outbox
 from fediverse_biz.federation._inbound import AlreadyProcessed, Ignored, Inbound, Prefetched, first_type
 from fediverse_biz.federation.batched_reads import BatchedReads
 from fediverse_biz.federation.inbox import INBOX_JOB
@@ -247,30 +248,41 @@ async def handle_undo(act: Inbound) -> None:
 
 # ---- profiles: Update, Delete, Move ---------------------------------------------------------------
 async def _update_actor(act: Inbound, doc: Mapping[str, Any]) -> None:
-    """An actor's new profile (and possibly a rotated key), from the document it signed itself."""
+    """An actor's new profile (and possibly a rotated key), from the document it signed itself.
+
+    Newer `updated` wins, as for posts: a document older than the last one applied from an Update is
+    ignored, so two profile Updates delivered out of order leave the newer profile. Documents without
+    `updated` (Mastodon's) are applied as they come."""
     if object_id(doc) != act.actor_uri:
         raise Ignored("an actor may only update itself")
     try:
         f = actor_from_ap(doc)
     except InvalidActor as exc:
         raise Ignored(f"invalid actor in Update: {exc}") from None
+    updated = parse_datetime(doc.get("updated"))
     async with act.effects() as conn:
-        await conn.execute(
+        applied = await conn.execute(
             """UPDATE actors SET actor_type = $2, display_name = $3, note = $4, avatar_url = $5, header_url = $6,
-                      fields = $7::text::jsonb, locked = $8, discoverable = $9, indexable = $10, bot = $11,
+                      fields = fields_keeping_verification(fields, $7::text::jsonb),
+                      locked = $8, discoverable = $9, indexable = $10, bot = $11,
                       url = $12, inbox_url = $13, shared_inbox_url = $14, outbox_url = $15, followers_url = $16,
                       following_url = $17, featured_url = $18, key_id = $19, public_key_pem = $20,
                       also_known_as = $21::text::jsonb,
                       moved_to_actor_id = (SELECT id FROM actors WHERE uri = $22 AND uri <> $23),
+                      document_updated_at = coalesce($24, document_updated_at),
                       updated_at = now(), fetched_at = now()
-                WHERE id = $1 AND domain IS NOT NULL""",
+                WHERE id = $1 AND domain IS NOT NULL
+                  AND ($24::timestamptz IS NULL OR document_updated_at IS NULL OR document_updated_at <= $24)""",
             act.actor["id"], f.actor_type, f.display_name, f.note, f.avatar_url, f.header_url,
             json.dumps(f.fields), f.locked, f.discoverable, f.indexable, f.bot, f.url, f.inbox_url,
             f.shared_inbox_url, f.outbox_url, f.followers_url, f.following_url, f.featured_url, f.key_id,
-            f.public_key_pem, json.dumps(f.also_known_as), f.moved_to, f.uri,
+            f.public_key_pem, json.dumps(f.also_known_as), f.moved_to, f.uri, updated,
         )
+        if applied == "UPDATE 0":  # rolls the transaction back; the job records why
+            raise Ignored("an older profile than the one applied last (newer `updated` wins)")
         # Issue 5 hook: the company profile an Organization states in its new document.
         await store_remote_profile(conn, act.actor["id"], doc)
+        await queue_link_checks(conn, act.actor["id"])  # rel="me" links: checked by a job, not here
 
 
 async def handle_update(act: Inbound) -> None:
@@ -290,14 +302,11 @@ async def handle_delete(act: Inbound) -> None:
         return
     # The account deleted itself. The row stays, marked suspended: its key still identifies late
     # deliveries (dropped at the door), and a re-created account under the same URI is not silently
-    # merged with the old graph. Its posts, boosts, favourites and follows go now.
+    # merged with the old graph. Its posts, boosts, favourites, follows and profile go now — after the
+    # halls it was in have relayed the Delete to their audiences, who got its posts from them.
     async with act.effects() as conn:
-        await remote_statuses.remove_actor_statuses(conn, act.actor["id"])
-        await conn.execute("DELETE FROM follows WHERE actor_id = $1 OR target_actor_id = $1", act.actor["id"])
-        await conn.execute(
-            "DELETE FROM follow_requests WHERE actor_id = $1 OR target_actor_id = $1", act.actor["id"]
-        )
-        await conn.execute("UPDATE actors SET suspended_at = now() WHERE id = $1", act.actor["id"])
+        await group_relay.relay_account_deletion(conn, act.doc, act.actor)
+        await remote_statuses.remove_remote_account(conn, act.actor["id"])
 
 
 async def handle_move(act: Inbound) -> None:

@@ -3,6 +3,8 @@
 - `/users/{name}/statuses/{id}`: the Note (or Article); `/activity` after it: the Create, or the
   Announce for a boost (whose own uri ends in `/activity`).
 - `/users/{name}/outbox`: an OrderedCollection of public and unlisted activities, paged by id.
+- `/users/{name}/statuses/{id}/replies`: the status's `replies` Collection (Mastodon's shape and
+  paging, federation/replies.py), as readable as the status itself; public and unlisted replies only.
 - Followers-only and direct statuses are served only to a request signed by an actor allowed to
   see them (an accepted follower, or an addressee) — never to an anonymous fetch, so a private
   post cannot leak through a guessed URL (DESIGN.md security invariants). Others get 404, as if
@@ -26,7 +28,7 @@ from fediverse_biz.core.hydrate import StatusBundle, load_status, load_statuses
 from fediverse_biz.core.ids import parse_cursor, parse_id
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.core.visibility import can_see, is_public
-from fediverse_biz.federation import signed_requests
+from fediverse_biz.federation import reach, replies, signed_requests
 from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor, prefers_activity_json
 from fediverse_biz.jsonio import JSONResponse
 
@@ -70,13 +72,19 @@ async def _local_status(request: Request) -> tuple[asyncpg.Record | None, Respon
     return row, None
 
 
+async def _may_view(request: Request, row: asyncpg.Record) -> bool:
+    if is_public(row):
+        return True
+    viewer = await _viewer_id(request)
+    if viewer is None or row["approval_state"] != "published":
+        return False
+    return await can_see(request.app.state.pool, row, viewer)
+
+
 async def _visible_bundle(request: Request, row: asyncpg.Record) -> StatusBundle | None:
-    pool: asyncpg.Pool = request.app.state.pool
-    if not is_public(row):
-        viewer = await _viewer_id(request)
-        if viewer is None or row["approval_state"] != "published" or not await can_see(pool, row, viewer):
-            return None
-    return await load_status(pool, row["id"])
+    if not await _may_view(request, row):
+        return None
+    return await load_status(request.app.state.pool, row["id"])
 
 
 async def status_object(request: Request) -> Response:
@@ -92,7 +100,10 @@ async def status_object(request: Request) -> Response:
     if bundle is None or bundle.reblog is not None:
         return _not_found()
     urls: LocalUrls = request.app.state.urls
-    return activity_json({"@context": CONTEXT, **notes.status_to_ap(bundle, urls)})
+    own_replies = (await replies.self_replies(request.app.state.pool, [bundle.id]))[bundle.id]
+    # A server that fetched the post holds it: the author's deletion must reach it (federation/reach.py).
+    note = activity_json({"@context": CONTEXT, **notes.status_to_ap(bundle, urls, self_replies=own_replies)})
+    return reach.note_fetch(request, note, bundle.author)
 
 
 async def status_activity(request: Request) -> Response:
@@ -103,13 +114,59 @@ async def status_activity(request: Request) -> Response:
     bundle = await _visible_bundle(request, row)
     if bundle is None:
         return _not_found()
-    return activity_json(_activity_of(bundle, request.app.state.urls))
+    own_replies = await replies.self_replies(request.app.state.pool, [bundle.id] if bundle.reblog is None else [])
+    activity = activity_json(_activity_of(bundle, request.app.state.urls, own_replies))
+    return reach.note_fetch(request, activity, bundle.author)
 
 
-def _activity_of(bundle: StatusBundle, urls: LocalUrls) -> dict[str, Any]:
+def _activity_of(
+    bundle: StatusBundle, urls: LocalUrls, self_replies: dict[int, list[tuple[int, str]]]
+) -> dict[str, Any]:
     if bundle.reblog is not None:
         return notes.announce_to_ap(bundle, urls)
-    return activities.create(notes.status_to_ap(bundle, urls), bundle.author["uri"])
+    note = notes.status_to_ap(bundle, urls, self_replies=self_replies.get(bundle.id, []))
+    return activities.create(note, bundle.author["uri"])
+
+
+def _truthy(value: str | None) -> bool:
+    """Rails' `truthy_param?` (ActiveModel::Type::Boolean), which Mastodon's page parameters go through."""
+    return value is not None and value.strip().lower() not in ("", "0", "f", "false", "off")
+
+
+async def status_replies(request: Request) -> Response:
+    """The `replies` Collection of a status: its first page inline, then `CollectionPage`s of URIs
+    (Mastodon's ActivityPub::RepliesController; federation/replies.py says which replies). Mastodon
+    embeds its local replies whole; we list URIs only, which Mastodon's FetchRepliesService takes too."""
+    row, answer = await _local_status(request)
+    if answer is not None:
+        return answer
+    assert row is not None
+    if row["reblog_of_id"] is not None or not await _may_view(request, row):
+        return _not_found()
+    params = request.query_params
+    only_other_accounts = _truthy(params.get("only_other_accounts"))
+    min_id = None
+    if params.get("min_id"):
+        min_id = parse_cursor(params["min_id"])
+        if min_id is None:
+            raise HTTPException(400, "min_id must be an id")
+    uri, collection = row["uri"], notes.replies_uri(row["uri"])
+    listed = await replies.page_of_replies(
+        request.app.state.pool, row, only_other_accounts=only_other_accounts, min_id=min_id
+    )
+    page: dict[str, Any] = {
+        "id": notes.replies_page_uri(uri, min_id=min_id, only_other_accounts=only_other_accounts),
+        "type": "CollectionPage",
+    }
+    if len(listed) == replies.PAGE_SIZE:  # more of the same kind may follow
+        page["next"] = notes.replies_page_uri(uri, min_id=listed[-1][0], only_other_accounts=only_other_accounts)
+    elif not only_other_accounts:  # the author's own replies are done: everyone else's come next
+        page["next"] = notes.replies_page_uri(uri, only_other_accounts=True)
+    page["partOf"] = collection
+    page["items"] = [reply_uri for _, reply_uri in listed]
+    if _truthy(params.get("page")):
+        return activity_json({"@context": CONTEXT, **page})
+    return activity_json({"@context": CONTEXT, "id": collection, "type": "Collection", "first": page})
 
 
 async def outbox(request: Request) -> Response:
@@ -136,7 +193,8 @@ async def outbox(request: Request) -> Response:
     ]
     bundles = await load_statuses(pool, ids)
     urls: LocalUrls = request.app.state.urls
-    items = [_activity_of(bundles[i], urls) for i in ids if i in bundles]
+    own_replies = await replies.self_replies(pool, [i for i in ids if i in bundles and bundles[i].reblog is None])
+    items = [_activity_of(bundles[i], urls, own_replies) for i in ids if i in bundles]
     for item in items:
         item.pop("@context", None)
     return activity_json(outbox_page(outbox_uri, cursor, items, ids))
@@ -191,5 +249,6 @@ def outbox_page(outbox_uri: str, cursor: int | None, items: list[dict[str, Any]]
 routes: list[BaseRoute] = [
     Route("/users/{username}/statuses/{status_id}", status_object, methods=["GET", "HEAD"]),
     Route("/users/{username}/statuses/{status_id}/activity", status_activity, methods=["GET", "HEAD"]),
+    Route("/users/{username}/statuses/{status_id}/replies", status_replies, methods=["GET", "HEAD"]),
     Route("/users/{username}/outbox", outbox, methods=["GET", "HEAD"]),
 ]

@@ -20,15 +20,22 @@ import asyncpg
 from ..activitypub import activities, notes
 from ..core.hydrate import StatusBundle
 from ..core.urls import LocalUrls
-from . import jobs
+from . import jobs, reach, replies
 
 DELIVER = "deliver"
 
 
 async def deliver(
-    conn: asyncpg.Connection, actor: Mapping[str, Any], activity: dict[str, Any], inboxes: Iterable[str]
+    conn: asyncpg.Connection,
+    actor: Mapping[str, Any],
+    activity: dict[str, Any],
+    inboxes: Iterable[str],
+    *,
+    on_behalf_of: int | None = None,
 ) -> int:
-    """Queue `activity`, signed later by `actor`, for each distinct remote inbox; returns the count."""
+    """Queue `activity`, signed later by `actor`, for each distinct remote inbox; returns the count.
+    The inboxes join the actor's reach (and that of `on_behalf_of`, the local member whose activity a
+    hall relays), which an account deletion reaches again (federation/reach.py)."""
     wanted = sorted({i for i in inboxes if i})
     if not wanted:
         return 0
@@ -47,6 +54,8 @@ async def deliver(
     ]
     if not payloads:
         return 0
+    reached = [actor["id"]] if on_behalf_of is None else [actor["id"], on_behalf_of]
+    await reach.record(conn, reached, [payload["inbox"] for payload, _ in payloads])
     return await jobs.enqueue_many(conn, DELIVER, payloads)
 
 
@@ -85,7 +94,7 @@ async def publish_status(conn: asyncpg.Connection, urls: LocalUrls, bundle: Stat
     from . import group_relay
 
     await group_relay.assign_community(conn, bundle)
-    note = notes.status_to_ap(bundle, urls)
+    note = notes.status_to_ap(bundle, urls, self_replies=())  # a new post has no replies yet
     activity = activities.create(note, bundle.author["uri"])
     sent = await deliver(conn, bundle.author, activity, await status_inboxes(conn, bundle))
     await group_relay.relay(conn, activity, bundle.author)
@@ -93,8 +102,11 @@ async def publish_status(conn: asyncpg.Connection, urls: LocalUrls, bundle: Stat
 
 
 async def publish_update(conn: asyncpg.Connection, urls: LocalUrls, bundle: StatusBundle) -> int:
-    note = notes.status_to_ap(bundle, urls)
-    activity = activities.update_note(note, bundle.author["uri"], bundle.status["edited_at"])
+    own_replies = (await replies.self_replies(conn, [bundle.id]))[bundle.id]
+    note = notes.status_to_ap(bundle, urls, self_replies=own_replies)
+    # Every Update gets an id of its own (activities.py): two edits in one second are two activities.
+    serial = await conn.fetchval("SELECT next_id()")
+    activity = activities.update_note(note, bundle.author["uri"], bundle.status["edited_at"], serial=serial)
     sent = await deliver(conn, bundle.author, activity, await status_inboxes(conn, bundle))
     from . import group_relay  # issue 6 hook: edits in a local hall are relayed (FEP-1b12)
 
@@ -148,5 +160,8 @@ async def send_to_actor(
 
 
 async def publish_actor_update(conn: asyncpg.Connection, actor: Mapping[str, Any], document: dict[str, Any]) -> int:
-    activity = activities.update_actor(document)
+    # An id of its own for every profile Update (activities.py), and the time of the change in the
+    # document, so receivers keep the newer of two that arrive out of order.
+    change = await conn.fetchrow("SELECT next_id() AS serial, now() AS at")
+    activity = activities.update_actor(document, serial=change["serial"], updated_at=change["at"])
     return await deliver(conn, actor, activity, await follower_inboxes(conn, actor["id"]))

@@ -30,7 +30,8 @@ from fediverse_biz.activitypub.actors import ACTOR_TYPES, InvalidActor, RemoteAc
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.activitypub.webfinger import AcctResource, InvalidResource, activitypub_self_link, parse_acct
 from fediverse_biz.business.organizations import store_remote_profile
-from fediverse_biz.federation import domain_blocks
+from fediverse_biz.business.verified_links import queue_link_checks
+from fediverse_biz.federation import directory_sources, domain_blocks
 from fediverse_biz.federation.fetch import (
     AP_ACCEPT,
     AP_CONTENT_TYPES,
@@ -136,6 +137,10 @@ async def _store(pool: asyncpg.Pool, requested: str, doc: Mapping[str, Any]) -> 
     row = await _upsert(pool, fields)
     # Issue 5 hook: an Organization's schema.org company profile, parsed into organization_profiles.
     await store_remote_profile(pool, row["id"], doc)
+    # Its links are checked by a job, never here (verified_links.py).
+    await queue_link_checks(pool, row["id"])
+    # A server we federate with: its public directory is pulled (directory_sources.py).
+    await directory_sources.met(pool, row["uri"])
     return row
 
 
@@ -153,7 +158,8 @@ async def _upsert(pool: asyncpg.Pool, f: RemoteActorFields) -> asyncpg.Record:
                ON CONFLICT (uri) DO UPDATE SET
                    username = EXCLUDED.username, actor_type = EXCLUDED.actor_type,
                    display_name = EXCLUDED.display_name, note = EXCLUDED.note,
-                   avatar_url = EXCLUDED.avatar_url, header_url = EXCLUDED.header_url, fields = EXCLUDED.fields,
+                   avatar_url = EXCLUDED.avatar_url, header_url = EXCLUDED.header_url,
+                   fields = fields_keeping_verification(actors.fields, EXCLUDED.fields),
                    locked = EXCLUDED.locked, discoverable = EXCLUDED.discoverable,
                    indexable = EXCLUDED.indexable, bot = EXCLUDED.bot, url = EXCLUDED.url,
                    inbox_url = EXCLUDED.inbox_url, shared_inbox_url = EXCLUDED.shared_inbox_url,

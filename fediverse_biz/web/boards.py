@@ -25,7 +25,7 @@ from ..business import audit, offers, roles, teams
 from ..business._currencies import CURRENCIES
 from ..business._offer_values import DIRECTIONS, EMPLOYMENT_TYPES, Offer, check_employment_type, check_region
 from ..business.offer_text import EMPLOYMENT_LABELS, amount_text
-from ..business.sectors import COUNTRIES, SECTORS, check_sector
+from ..business.sectors import SECTORS, check_sector, region_name
 from ..core.content import html_to_text
 from ..core.errors import DomainError
 from ..core.hydrate import load_actors
@@ -59,7 +59,7 @@ def _facts(offer: Offer) -> str:
         facts.append("Offered" if offer.direction == "offer" else "Wanted")
     if offer.employment_type:
         facts.append(EMPLOYMENT_LABELS[offer.employment_type].capitalize())
-    place = ", ".join(p for p in (offer.location, COUNTRIES.get((offer.region or "")[:2])) if p)
+    place = ", ".join(p for p in (offer.location, region_name(offer.region)) if p)
     if place:
         facts.append(place)
     if offer.remote:
@@ -247,7 +247,8 @@ async def create_offer(request: Request) -> Response:
     try:
         submitted: dict[str, str] = dict((await page_form(request)).pairs)
     except BadPageInput as exc:  # nothing posted yet, so no token to check: the form again, the field marked
-        return await _form(request, user, 422, values=exc.values, error=f"{exc}.", error_field=exc.field)
+        error = f"Validation failed: {exc}"  # worded as the other refusals of this form (business.offers)
+        return await _form(request, user, 422, values=exc.values, error=error, error_field=exc.field)
     if not csrf_ok(request, user, submitted.get("csrf_token")):
         return await _form(request, user, 403, values=submitted, error="This form has expired. Please send it again.")
     kind = _KIND_OF_PATH[request.url.path.strip("/").removesuffix("/new")]
@@ -266,6 +267,7 @@ async def create_offer(request: Request) -> Response:
         parse_id(hall_id),
     )
     state = request.app.state
+    held = chosen["role"] is not None and roles.needs_review(chosen["role"])
     try:
         status_id = await offers.create(
             pool,
@@ -275,15 +277,16 @@ async def create_offer(request: Request) -> Response:
             values,
             hall=hall,
             created_by_user_id=user["id"],
-            hold_for_approval=chosen["role"] is not None and roles.needs_review(chosen["role"]),
+            hold_for_approval=held,
         )
     except DomainError as exc:
         field = exc.field if isinstance(exc, offers.OfferInvalid) else None
         return await _form(request, user, exc.status, values=submitted, error=str(exc), error_field=field)
-    if chosen["role"] is not None:  # acting for an organization: its audit log records who posted
-        await audit.record(pool, author["id"], user["id"], "post", None, {"status_id": str(status_id), "offer": kind})
+    if chosen["role"] is not None:  # acting for an organization: its audit log records who posted what
+        # The entry the API writes (api/offers.py): the post's URI (core.statuses.create's) as its target.
+        details = {"status_id": str(status_id), "approval_state": "pending" if held else "published", "offer": kind}
+        await audit.record(pool, author["id"], user["id"], "post", state.urls.status(author["uri"], status_id), details)
     path = BOARDS[kind][0]
-    held = chosen["role"] is not None and roles.needs_review(chosen["role"])
     target = f"/{path}?held=1" if held else f"/@{author['username']}/{status_id}"
     return RedirectResponse(target, status_code=303, headers=NO_STORE)
 

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..business import directory
+from ..business._offer_values import check_region
 from ..business.sectors import COUNTRIES, SECTORS, check_country, check_sector
 from ..core.content import html_to_text
 from ..core.urls import LocalUrls
@@ -41,6 +42,7 @@ class Filters:
     actor_type: str | None = None
     q: str | None = None
     local: bool = False
+    region: str | None = None
     order: str = "active"
     page: int = 1
 
@@ -50,6 +52,7 @@ class Filters:
             "country": self.country,
             "type": self.actor_type,
             "q": self.q,
+            "region": self.region,
             "local": "1" if self.local else None,
             "order": self.order if self.order != "active" else None,
             "page": self.page if self.page > 1 else None,
@@ -90,7 +93,14 @@ def read_filters(params: PageInput) -> tuple[Filters, list[str]]:
     q = " ".join((params.get("q") or "").split())[:MAX_QUERY] or None
     local = (params.get("local") or "").lower() in ("1", "true", "on", "yes")
     filters = Filters(
-        code("sector", check_sector), code("country", check_country), actor_type, q, local, order, max(page, 1)
+        sector=code("sector", check_sector),
+        country=code("country", check_country),
+        actor_type=actor_type,
+        q=q,
+        local=local,
+        order=order,
+        page=max(page, 1),
+        region=code("region", check_region),
     )
     return filters, ignored
 
@@ -116,6 +126,7 @@ async def directory_page(request: Request) -> Response:
         country=filters.country,
         actor_type=filters.actor_type,
         q=filters.q,
+        region=filters.region,
         local_only=filters.local,
         order=filters.order,
         offset=(filters.page - 1) * PAGE_SIZE,
@@ -138,7 +149,7 @@ async def directory_page(request: Request) -> Response:
     filtered = filters != Filters()
     meta = Meta(
         title="Directory",
-        description="Companies and people on this server and the servers it knows, by sector and country.",
+        description="Companies and people on this server and the servers it knows, by sector, country and region.",
         url=f"{page_url}?{filters.query()}" if filtered else page_url,
         image=urls.static(INSTANCE_THUMBNAIL),
         noindex=filtered,  # one indexed catalogue page; filtered variants are endless

@@ -12,6 +12,7 @@ so every piece of text — post HTML included — is escaped once, as the format
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -47,10 +48,20 @@ def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# XML 1.0 cannot carry C0 controls other than tab and line breaks, nor U+FFFE/U+FFFF, even escaped
+# (ElementTree would write them and leave the document unreadable). Post text keeps them as typed
+# (fediverse_biz/storable.py), so the feed drops them: one post must not break a whole feed.
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attributes)
+    element = ET.SubElement(parent, tag, {name: _xml_text(value) for name, value in attributes.items()})
     if text is not None:
-        element.text = text
+        element.text = _xml_text(text)
     return element
 
 

@@ -169,7 +169,7 @@ async def confirm_interaction(request: Request) -> Response:
         uri = exc.values.get("uri", "").strip()
         if not uri or exc.field == "uri":
             raise  # nothing to show the form for: the 400 page
-        error = f"{exc}."  # the form again, saying which field could not be read
+        error = f"This form could not be read: {exc}."  # the form again, saying which field
         return await _interaction_page(request, uri, status_code=400, error=error, login=exc.values.get("login", ""))
     uri, login = (form.get("uri") or "").strip(), (form.get("login") or "").strip()
     if not oauth.verify_form_token(

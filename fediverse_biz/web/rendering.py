@@ -25,6 +25,7 @@ from ..api.instance import instance_facts
 from ..config import Settings
 from ..core.ids import parse_cursor
 from ..core.urls import LocalUrls
+from ..core.wording import counted, noun, with_article
 from .inputs import BadPageInput, page_query
 from .static_files import INSTANCE_THUMBNAIL
 
@@ -64,7 +65,8 @@ environment = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,  # a misspelt variable is a test failure, not a blank on the page
 )
-environment.filters.update(iso=_iso, when=_when, number=_number)
+# "1 reply", "2 replies", "an editor": core/wording.py's rules, for every page (never "1 replies").
+environment.filters.update(iso=_iso, when=_when, number=_number, counted=counted, noun=noun, with_article=with_article)
 templates = Jinja2Templates(env=environment)
 
 

@@ -25,6 +25,7 @@ from ..business import approvals, roles, teams
 from ..core.errors import DomainError
 from ..core.ids import parse_id
 from ..core.paging import Page
+from ..core.wording import with_article
 from .inputs import page_form, page_query
 from .session import PAGE_HEADERS, csrf_ok, csrf_token, current_user, login_redirect, page
 
@@ -82,17 +83,22 @@ async def overview(request: Request) -> Response:
 async def _held_posts(pool: asyncpg.Pool, organization_id: int, user_id: int) -> list[dict[str, Any]]:
     ids = await approvals.queue(pool, organization_id, user_id, Page(limit=QUEUE_PAGE))
     rows = await pool.fetch(
-        """SELECT s.*, a.username AS written_by,
+        """SELECT s.*, a.username AS written_by, r.username || '@' || r.domain AS submitted_by,
+                  coalesce(sub.object_url, sub.object_uri) AS submitted_from,
                   (SELECT array_agg(coalesce(nullif(m.description, ''), m.media_type) ORDER BY m.position)
                      FROM media_attachments m WHERE m.status_id = s.id) AS media
              FROM statuses s LEFT JOIN users u ON u.id = s.created_by_user_id LEFT JOIN actors a ON a.id = u.actor_id
+                  LEFT JOIN organization_submissions sub ON sub.status_id = s.id
+                  LEFT JOIN actors r ON r.id = sub.actor_id
             WHERE s.id = ANY($1::bigint[]) ORDER BY s.id DESC""",
         ids,
     )
     return [
         {
             "id": r["id"],
-            "written_by": r["written_by"] or "a former member",
+            # a remote contributor's submission (business/submissions.py) names its author as name@host
+            "written_by": r["submitted_by"] or r["written_by"] or "a former member",
+            "submitted_from": r["submitted_from"],
             "written_at": r["created_at"].strftime("%d %b %Y, %H:%M UTC"),
             "edited": r["edited_at"] is not None,
             "visibility": r["visibility"],
@@ -157,7 +163,7 @@ async def _decide(request: Request, decision: str) -> Response:
             )
             done = "approved"
         else:
-            await approvals.reject(state.pool, organization["id"], status_id, user["id"], reason)
+            await approvals.reject(state.pool, organization["id"], status_id, user["id"], reason, urls=state.urls)
             done = "rejected"
     except DomainError as exc:
         return _message(request, exc.status, "Not done", str(exc))
@@ -195,7 +201,7 @@ async def accept_invitation(request: Request) -> Response:
     except DomainError as exc:
         return _message(request, exc.status, "Invitation not accepted", str(exc))
     name = await request.app.state.pool.fetchval("SELECT username FROM actors WHERE id = $1", organization_id)
-    return _message(request, 200, "Welcome to the team", f"You are now {role} of @{name}.")
+    return _message(request, 200, "Welcome to the team", f"You are now {with_article(role)} of @{name}.")
 
 
 routes: list[BaseRoute] = [

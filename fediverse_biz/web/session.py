@@ -28,6 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from ..core import oauth
 from ..core.ids import parse_id
+from ..core.wording import counted, noun, with_article
 from .inputs import BadPageInput, page_form, page_query
 
 COOKIE = "fediverse_biz_session"
@@ -51,6 +52,8 @@ templates = Jinja2Templates(
         lstrip_blocks=True,
     )
 )
+# The wording rules every page uses (web/rendering.py registers the same): "as an editor", "1 reply".
+templates.env.filters.update(counted=counted, noun=noun, with_article=with_article)
 
 
 def _secret(request: Request) -> str:
@@ -137,7 +140,8 @@ async def login_submit(request: Request) -> Response:
         form = await page_form(request)
     except BadPageInput as exc:  # the form again, saying which field could not be read
         next_path = safe_next(exc.values.get("next"))
-        return _login_page(request, next_path, 400, error=f"{exc}.", login=exc.values.get("login", ""))
+        error = f"This form could not be read: {exc}."
+        return _login_page(request, next_path, 400, error=error, login=exc.values.get("login", ""))
     next_path = safe_next(form.get("next"))
     login, password, token = form.get("login") or "", form.get("password") or "", form.get("csrf_token") or ""
     if not oauth.verify_form_token(_secret(request), token, "session-login", [next_path], max_age=LOGIN_FORM_MAX_AGE):

@@ -58,15 +58,29 @@ def test_create_of_an_object_with_string_addressing() -> None:
     assert (doc["to"], doc["cc"]) == ([PUBLIC], [])
 
 
-def test_update_note_id_carries_the_edit_time() -> None:
+def test_update_note_id_carries_the_serial_of_that_one_activity() -> None:
     edited = datetime(2024, 1, 2, 8, 30, tzinfo=UTC)
 
-    doc = ap.update_note(NOTE | {"updated": "2024-01-02T08:30:00Z"}, ACME, edited)
+    doc = ap.update_note(NOTE | {"updated": "2024-01-02T08:30:00Z"}, ACME, edited, serial=7351)
 
-    assert doc["id"] == f"{NOTE_URI}#updates/{int(edited.timestamp())}"
+    assert doc["id"] == f"{NOTE_URI}#updates/7351"
     assert (doc["type"], doc["published"]) == ("Update", "2024-01-02T08:30:00Z")
     assert (doc["to"], doc["cc"]) == (NOTE["to"], NOTE["cc"])
     assert doc["object"]["updated"] == "2024-01-02T08:30:00Z"
+
+
+def test_two_updates_within_one_second_have_two_ids_and_ordered_times() -> None:
+    # Mastodon's `#updates/<unix seconds>` gave both the same id; the serial is per activity
+    first_edit = datetime(2024, 1, 2, 8, 30, 15, 100000, tzinfo=UTC)
+    second_edit = first_edit + timedelta(milliseconds=300)
+    first = ap.update_note(NOTE, ACME, first_edit, serial=1001)
+    second = ap.update_note(NOTE, ACME, second_edit, serial=1002)
+    assert int(first_edit.timestamp()) == int(second_edit.timestamp())
+    assert first["id"] != second["id"]
+    # `updated` keeps the microseconds, so a receiver can tell which edit is newer, and reads them back
+    stamps = [ap.format_datetime(t, precise=True) for t in (first_edit, second_edit)]
+    assert stamps == ["2024-01-02T08:30:15.100000Z", "2024-01-02T08:30:15.400000Z"]
+    assert [ap.parse_datetime(s) for s in stamps] == [first_edit, second_edit]
 
 
 def test_delete_note_sends_a_tombstone_to_the_given_audience() -> None:
@@ -85,20 +99,21 @@ def test_delete_note_sends_a_tombstone_to_the_given_audience() -> None:
 
 def test_update_and_delete_actor() -> None:
     actor_doc = {"@context": CONTEXT, "id": ACME, "type": "Organization", "name": "ACME"}
-    when = datetime(2024, 3, 1, tzinfo=UTC)
+    when = datetime(2024, 3, 1, 9, 15, 2, 345678, tzinfo=UTC)
 
-    update = ap.update_actor(actor_doc, when)
+    update = ap.update_actor(actor_doc, serial=42, updated_at=when)
     delete = ap.delete_actor(ACME)
 
     assert update == {
         "@context": CONTEXT,
-        "id": f"{ACME}#updates/{int(when.timestamp())}",
+        "id": f"{ACME}#updates/42",
         "type": "Update",
         "actor": ACME,
         "to": [PUBLIC],
-        "object": {"id": ACME, "type": "Organization", "name": "ACME"},
+        "object": {"id": ACME, "type": "Organization", "name": "ACME", "updated": "2024-03-01T09:15:02.345678Z"},
     }
-    assert ap.update_actor(actor_doc)["id"].startswith(f"{ACME}#updates/")
+    assert "updated" not in ap.update_actor(actor_doc, serial=43)["object"]
+    assert "updated" not in actor_doc  # the caller's document is left as it was
     assert delete == {
         "@context": CONTEXT,
         "id": f"{ACME}#delete",

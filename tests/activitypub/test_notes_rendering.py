@@ -185,9 +185,34 @@ def test_article_has_name_and_edited_reply_has_updated_in_reply_to_and_conversat
     assert doc["summary"] == "long read"
     assert doc["sensitive"] is True
     assert "contentMap" not in doc
-    assert doc["updated"] == "2024-01-02T08:30:15Z"
+    assert doc["updated"] == "2024-01-02T08:30:15.000999Z"  # to the microsecond: edits in one second differ
     assert doc["inReplyTo"] == "https://remote.example/users/bob/statuses/9"
     assert doc["conversation"] == doc["context"] == "https://remote.example/contexts/9"
+
+
+def test_replies_collection_has_the_authors_replies_inline_like_mastodon() -> None:
+    # NoteSerializer#replies: a Collection, its first page inline with the author's own replies
+    uri = f"{ACME}/statuses/111"
+    own = [(201, f"{ACME}/statuses/201"), (305, f"{ACME}/statuses/305")]
+
+    doc = status_to_ap(bundle(), URLS, self_replies=own)
+
+    assert doc["replies"] == {
+        "id": f"{uri}/replies",
+        "type": "Collection",
+        "first": {
+            "type": "CollectionPage",
+            "next": f"{uri}/replies?page=true&min_id=305",
+            "partOf": f"{uri}/replies",
+            "items": [f"{ACME}/statuses/201", f"{ACME}/statuses/305"],
+        },
+    }
+    # without replies of its own, the next page is everyone else's
+    first = status_to_ap(bundle(), URLS, self_replies=())["replies"]["first"]
+    assert first["items"] == [] and first["next"] == f"{uri}/replies?page=true&only_other_accounts=true"
+    # a caller that did not read the replies sends none, and a peer's post never gets our collection
+    assert "replies" not in status_to_ap(bundle(), URLS)
+    assert "replies" not in status_to_ap(bundle(status_row(local=False)), URLS, self_replies=own)
 
 
 def test_tag_uri_conversation_is_not_sent_as_context() -> None:

@@ -180,3 +180,24 @@ def test_a_peers_date_we_would_refuse_gives_way_to_the_default(date: object) -> 
     offer = clean_remote({"kind": "job", "title": "Welder", "valid_through": date}, published=PUBLISHED)
 
     assert offer is not None and offer.valid_through == PUBLISHED + DEFAULT_VALIDITY
+
+
+@pytest.mark.parametrize(
+    ("stated", "description"),
+    [
+        ({"description": ""}, ""),  # stated empty (what we send for an opportunity without one): empty
+        ({"description": "   "}, ""),
+        ({"descriptionMap": {"de": ""}}, ""),
+        ({"description": "Bikes only."}, "Bikes only."),
+        ({}, "Blue bike, some rust"),  # not stated: FEP-0837's content is the description
+        ({"description": None}, "Blue bike, some rust"),  # JSON-LD drops a null: not stated either
+    ],
+)
+def test_an_opportunitys_description_is_the_content_only_when_none_is_stated(
+    stated: dict[str, Any], description: str
+) -> None:
+    proposal = {"name": "Used bike", "purpose": "offer", "publishes": {"type": "Intent"}, **stated}
+
+    offer = read_back({"content": "<p>Blue bike, some rust</p>", **proposal})
+
+    assert offer is not None and offer.description == description

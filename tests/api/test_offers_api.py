@@ -125,10 +125,50 @@ async def test_a_contributors_offer_waits_for_review(client: httpx.AsyncClient, 
     held = await checked(client.post("/api/v1/offers", json=WELDER, headers=team["carl"].as_org), "offer")
 
     assert held["account"]["username"] == "acme"
+    # Says it is held, and links to no page: the post has none until approval publishes it (under a new id).
+    assert held["approval_state"] == "pending" and held["url"] is None and held["uri"].startswith("http")
     assert await board(client) == []
-    await error(client.get(f"/api/v1/offers/{held['id']}"), 404)
-    audit = await db.pool.fetchval("SELECT details FROM organization_audit_log WHERE action = 'post'")
-    assert audit["offer"] == "job"
+    entry = await db.pool.fetchrow("SELECT target, details FROM organization_audit_log WHERE action = 'post'")
+    assert entry["target"] == held["uri"]
+    assert entry["details"] == {"status_id": held["id"], "approval_state": "pending", "offer": "job"}
+
+
+async def test_a_held_offer_is_read_by_its_author_and_the_reviewers_only(
+    client: httpx.AsyncClient, db: Database, urls: LocalUrls, olga: Member
+) -> None:
+    team = await make_team(db, urls, "acme")
+    held = await checked(client.post("/api/v1/offers", json=WELDER, headers=team["carl"].as_org), "offer")
+    path = f"/api/v1/offers/{held['id']}"
+
+    # The author, as the organization or as themselves, and the owner and the manager (either token).
+    for headers in (team["carl"].as_org, team["carl"].personal, team["alice"].as_org, team["mia"].personal):
+        assert await checked(client.get(path, headers=headers), "offer") == held
+    # Not the editor (on the team, acting as the same organization, but no review right), not another
+    # user, not an anonymous reader: for them the offer does not exist.
+    for headers in (team["eddie"].as_org, team["eddie"].personal, olga.headers, {}):
+        assert await error(client.get(path, headers=headers), 404) == "Record not found"
+
+    rejected = await client.post(team.path(f"/pending_statuses/{held['id']}/reject"), data={"reason": "Salary?"},
+                                 headers=team["alice"].as_org)  # fmt: skip
+    assert rejected.status_code == 200, rejected.text
+    seen = await checked(client.get(path, headers=team["carl"].as_org), "offer")
+    assert (seen["approval_state"], seen["url"], seen["title"]) == ("rejected", None, "Senior welder")
+    await error(client.get(path, headers=team["eddie"].as_org), 404)
+    await error(client.get(path), 404)
+
+
+async def test_a_published_offer_says_so_and_its_audit_entry_too(
+    client: httpx.AsyncClient, db: Database, urls: LocalUrls
+) -> None:
+    team = await make_team(db, urls, "acme")
+
+    offer = await checked(client.post("/api/v1/offers", json=WELDER, headers=team["eddie"].as_org), "offer")
+
+    assert offer["approval_state"] == "published" and offer["url"] == f"{urls.base}/@acme/{offer['id']}"
+    assert await checked(client.get(f"/api/v1/offers/{offer['id']}"), "offer") == offer
+    entry = await db.pool.fetchrow("SELECT target, details FROM organization_audit_log WHERE action = 'post'")
+    assert entry["target"] == offer["uri"]
+    assert entry["details"] == {"status_id": offer["id"], "approval_state": "published", "offer": "job"}
 
 
 async def test_an_offer_into_a_hall_and_the_halls_board(client: httpx.AsyncClient, db: Database, olga: Member) -> None:

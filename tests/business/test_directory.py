@@ -212,3 +212,73 @@ async def test_search_is_the_same_rule_for_every_door(db: Database, fair: Fair) 
     for bad in ({"limit": 0}, {"limit": 81}, {"offset": -1}, {"order": "hot"}, {"sector": "CC"}):
         with pytest.raises(DomainError):
             await directory.search(db.pool, **bad)
+
+
+# ---- region and full-text search -----------------------------------------------------------------
+@pytest.fixture
+async def regions(db: Database, urls: LocalUrls) -> dict[str, asyncpg.Record]:
+    """Companies whose regions are typed three ways, one in another country, and a person with a bio."""
+    await local_actor(db.pool, urls, "alice")
+    made = {
+        "munich": await org_with_profile(db, urls, "munich", "alice", country="DE", region="DE-BY"),
+        "nuremberg": await org_with_profile(db, urls, "nuremberg", "alice", country="DE", region="Bayern"),
+        "passau": await org_with_profile(db, urls, "passau", "alice", country="DE", region="by"),
+        "cologne": await org_with_profile(db, urls, "cologne", "alice", country="DE", region="Nordrhein-Westfalen"),
+        "salzburg": await org_with_profile(db, urls, "salzburg", "alice", country="AT", region="AT-5"),
+    }
+    bio = "<p>We machine titanium impellers for pumps.</p>"
+    await db.pool.execute("UPDATE actors SET note = $2 WHERE id = $1", made["cologne"]["id"], bio)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("region=DE-BY", {"munich", "nuremberg", "passau"}),
+        ("region=de-by", {"munich", "nuremberg", "passau"}),
+        ("region=DE", {"munich", "nuremberg", "passau", "cologne"}),
+        ("region=DE-NW", {"cologne"}),
+        ("region=AT", {"salzburg"}),
+        ("region=DE-BY&q=passau", {"passau"}),
+        ("region=FR", set()),
+    ],
+)
+async def test_region_is_an_iso_3166_2_code_and_a_country_covers_its_subdivisions(
+    client: httpx.AsyncClient, regions: dict[str, asyncpg.Record], query: str, expected: set[str]
+) -> None:
+    assert set(await names(client, query)) == expected
+
+
+@pytest.mark.parametrize("bad", ["Bavaria", "XX", "DE-BAYERN", "D"])
+async def test_an_invalid_region_is_named(
+    client: httpx.AsyncClient, regions: dict[str, asyncpg.Record], bad: str
+) -> None:
+    assert (await error(client.get(f"{DIRECTORY}?region={bad}"), 422)).startswith("Validation failed: region ")
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("impellers", ["cologne"]),  # a word of the bio
+        ("TITANIUM pumps", ["cologne"]),  # several words, any case
+        ('"titanium impellers"', ["cologne"]),  # a phrase
+        ("impellers -titanium", []),
+        ("Nordrhein", ["cologne"]),  # a word of a place in the profile
+        ("munih", ["munich"]),  # a name with a typo
+        ("nurem", ["nuremberg"]),  # part of a name
+        ("p", ["passau"]),  # no word: nothing but the names that contain it
+    ],
+)
+async def test_search_covers_name_handle_and_bio(
+    client: httpx.AsyncClient, regions: dict[str, asyncpg.Record], q: str, expected: list[str]
+) -> None:
+    assert await names(client, f"q={q}&type=Organization") == expected
+
+
+async def test_search_ranks_a_name_above_a_bio(
+    db: Database, urls: LocalUrls, regions: dict[str, asyncpg.Record]
+) -> None:
+    pumps = await org_with_profile(db, urls, "pumpworks", "alice", country="DE")
+    await db.pool.execute("UPDATE actors SET display_name = 'Impellers United' WHERE id = $1", pumps["id"])
+    rows = await directory.search(db.pool, q="impellers", order="new")
+    assert [r["username"] for r in rows] == ["pumpworks", "cologne"]

@@ -415,6 +415,34 @@ async def test_an_fep_0837_proposal_becomes_an_opportunity(
     assert (row["quantity"], row["budget"], row["currency"], row["sector"]) == (1, 30, "USD", "G")
 
 
+async def test_a_peers_opportunity_stating_an_empty_description_has_none(
+    app: Starlette, client: httpx.AsyncClient, peer: FakePeer
+) -> None:
+    pool = app.state.pool
+    alice = await factories.local_actor(pool, app.state.urls, "alice")
+    market = peer.actor("market")
+    await make_follow(pool, alice, await row_of(app, market))
+    # What a fediverse_biz peer sends for an opportunity posted without a description.
+    content = "<p>#request</p><p>Title: Laser cutting<br>Budget: 12,500 EUR</p><p>#opportunities</p>"
+    note = peer.note(
+        market,
+        content,
+        published=NOW,
+        name="Laser cutting",
+        purpose="request",
+        publishes={"type": "Intent", "action": "deliverService"},
+        unitBased=False,
+        description="",
+    )
+
+    await receive(app, client, peer.activity("Create", market, note), market)
+
+    row = await pool.fetchrow("SELECT * FROM offers")
+    assert (row["kind"], row["title"], row["description"]) == ("opportunity", "Laser cutting", "")
+    status = await remote_status(pool, note["id"])
+    assert status["extra"]["offer"]["description"] == ""
+
+
 async def test_a_mastodon_users_text_convention_is_recognised_and_an_edit_can_withdraw_it(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer
 ) -> None:

@@ -92,6 +92,51 @@ async def checked_member(call: object, role: str) -> None:
     assert response.status_code == 200 and response.json()["role"] == role, response.text
 
 
+async def test_a_refusal_names_the_role_with_its_article(
+    client: httpx.AsyncClient, db: Database, urls: LocalUrls, team: Team
+) -> None:
+    """Each sentence that puts a role into words: "An editor", "A contributor" (never "A editor")."""
+    olga = await member(db, urls, "olga")
+    eddie, carl = team["eddie"], team["carl"]
+    posted = await client.post("/api/v1/statuses", data={"status": "From the editor"}, headers=eddie.as_org)
+    refusals = [
+        # api/auth.require_permission: the Mastodon endpoints acting for the organization
+        (lambda: client.post(f"/api/v1/accounts/{olga.id}/block", headers=eddie.as_org),
+         "An editor of this organization may not do this (block)"),
+        # api/teams: the team endpoints
+        (lambda: client.post(team.path("/invitations"), data={"role": "contributor"}, headers=eddie.personal),
+         "An editor of this organization may not do this (members)"),
+        (lambda: client.delete(team.path(f"/members/{eddie.user_id}"), headers=carl.personal),
+         "A contributor of this organization may not remove members"),
+        # api/acting: someone else's post
+        (lambda: client.delete(f"/api/v1/statuses/{posted.json()['id']}", headers=carl.as_org),
+         "A contributor may not change posts other team members wrote"),
+    ]  # fmt: skip
+    for call, description in refusals:
+        response = await call()
+        assert response.status_code == 403, response.text
+        assert response.json() == {
+            "error": "Your role in this organization does not allow this action",
+            "error_description": description,
+        }
+
+
+async def test_a_token_acting_as_the_organization_shows_none_of_its_users_instance_role(
+    client: httpx.AsyncClient, db: Database, team: Team
+) -> None:
+    alice = team["alice"]
+    await db.pool.execute("UPDATE users SET role = 'admin' WHERE id = $1", alice.user_id)
+
+    as_org = await client.get("/api/v1/accounts/verify_credentials", headers=alice.as_org)
+    personal = await client.get("/api/v1/accounts/verify_credentials", headers=alice.personal)
+
+    for response in (as_org, personal):
+        assert response.status_code == 200, response.text
+        assert_matches("credential_account", response.json())
+    assert (as_org.json()["username"], as_org.json()["role"]["name"]) == ("acme", "member")
+    assert (personal.json()["username"], personal.json()["role"]["name"]) == ("alice", "admin")
+
+
 async def test_anyone_may_leave_but_not_remove_others(client: httpx.AsyncClient, db: Database, team: Team) -> None:
     carl = team["carl"]
     await error(client.delete(team.path(f"/members/{team['eddie'].user_id}"), headers=carl.personal), 403)
@@ -199,7 +244,8 @@ async def test_accepting_an_invitation_in_the_browser(
     made = await invite(client, team, team["mia"].personal, "contributor")
     link = f"/invitations/{made['token']}"
     anonymous = await client.get(link)
-    assert anonymous.status_code == 200 and "Sign in to accept" in anonymous.text and "contributor" in anonymous.text
+    assert anonymous.status_code == 200 and "Sign in to accept" in anonymous.text
+    assert "You are invited to join @acme as <strong>a contributor</strong>." in anonymous.text
     parse_html5(anonymous.text)
     # sign in through the session login page, which sends the browser back to the invitation
     login_page = await client.get(f"/session/login?next={link}")
@@ -218,7 +264,7 @@ async def test_accepting_an_invitation_in_the_browser(
     forged = await client.post(link, data={"csrf_token": "1.forged"})
     assert forged.status_code == 403
     done = await client.post(link, data=accept.hidden())
-    assert done.status_code == 200 and "You are now contributor of @acme" in done.text
+    assert done.status_code == 200 and "You are now a contributor of @acme." in done.text
     parse_html5(done.text)
     used = await client.get(link)
     assert "already been used" in used.text

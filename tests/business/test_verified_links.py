@@ -1,15 +1,14 @@
-"""Verified links (business/verified_links.py): a real website on 127.0.0.1 that does or does not link
-back with rel="me", fetched by the real job through the SSRF-safe client."""
+"""Verified links (business/verified_links.py) of local accounts: a real website on 127.0.0.1 that does
+or does not link back with rel="me", fetched by the real job through the SSRF-safe client. Remote
+accounts' links: tests/federation/test_remote_verified_links.py."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
 import pytest
-from aiohttp import web
 from starlette.applications import Starlette
 
 from fediverse_biz.business import organizations, verified_links
@@ -17,43 +16,8 @@ from fediverse_biz.core import accounts, profiles
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.federation.worker import Worker
-from tests.support.loopback import listen
 from tests.support.social import Member, checked, member
-
-
-@dataclass
-class Website:
-    """A company website: path -> (status, content type, body); records what was fetched."""
-
-    pages: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
-    hits: list[str] = field(default_factory=list)
-    port: int = 0
-    _runner: web.AppRunner | None = None
-
-    async def start(self) -> Website:
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._serve)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self.port = await listen(self._runner)
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def page(self, path: str, html: str, *, status: int = 200, content_type: str = "text/html; charset=utf-8") -> str:
-        self.pages[path] = (status, content_type, html.encode())
-        return self.url(path)
-
-    async def _serve(self, request: web.Request) -> web.StreamResponse:
-        self.hits.append(request.path)
-        if request.path == "/moved":
-            raise web.HTTPFound(self.url("/home"))
-        status, content_type, body = self.pages.get(request.path, (404, "text/html", b"not here"))
-        return web.Response(status=status, body=body, headers={"Content-Type": content_type})
+from tests.support.websites import Website, linking_back
 
 
 @pytest.fixture
@@ -61,12 +25,6 @@ async def site() -> AsyncIterator[Website]:
     server = await Website().start()
     yield server
     await server.stop()
-
-
-def linking_back(to: str, *, tag: str = "a") -> str:
-    link = f'<a rel="me" href="{to}">us on the fediverse</a>' if tag == "a" else f'<link rel="me" href="{to}">'
-    return f"<!doctype html><html><head><title>ACME</title>{link if tag == 'link' else ''}</head>" \
-        f"<body><p>Anvils.</p>{link if tag == 'a' else ''}</body></html>"  # fmt: skip
 
 
 async def run_jobs(app: Starlette) -> None:
@@ -114,12 +72,22 @@ async def test_a_page_without_the_link_back_is_not_verified(
         site.page("/plain", f'<a href="{profile}">us</a>'),  # no rel="me"
         site.page("/text", linking_back(profile), content_type="text/plain"),  # not HTML
         site.page("/gone", linking_back(profile), status=410),
-        site.page("/huge", linking_back(profile) + "<!--" + "x" * (1024 * 1024) + "-->"),  # over 1 MB
+        # a page is read up to 1 MB: a link back after that is never seen
+        site.page("/huge", "<!--" + "x" * (1024 * 1024) + "-->" + linking_back(profile)),
     ]
     await set_fields(db, urls, alice, *((f"Link {n}", url) for n, url in enumerate(pages)))
     await run_jobs(app)
     assert [f["verified_at"] for f in await fields_of(db, alice.id)] == [None] * 4
     assert sorted(site.hits) == ["/gone", "/huge", "/plain", "/text"]
+
+
+async def test_a_huge_page_is_cut_not_refused(app: Starlette, db: Database, urls: LocalUrls, site: Website) -> None:
+    # As Mastodon's truncated_body: the first megabyte is read, so a link back in the head still counts.
+    alice = await member(db, urls, "alice")
+    huge = site.page("/huge", linking_back(alice.actor["url"], tag="link") + "<!--" + "x" * (8 * 1024 * 1024) + "-->")
+    await set_fields(db, urls, alice, ("Website", huge))
+    await run_jobs(app)
+    assert (await fields_of(db, alice.id))[0]["verified_at"] is not None
 
 
 async def test_changing_a_field_resets_it_and_checks_again(
@@ -191,6 +159,12 @@ def test_links_back(html: str, expected: bool) -> None:
     assert verified_links.links_back(html, "https://acme.example/", targets) is expected
 
 
+MASTODON_LINK = (
+    '<a href="https://acme.example/a" rel="me"><span class="invisible">https://</span>'
+    '<span>acme.example/a</span><span class="invisible"></span></a>'
+)
+
+
 @pytest.mark.parametrize(
     ("entry", "link"),
     [
@@ -200,6 +174,13 @@ def test_links_back(html: str, expected: bool) -> None:
         ({"source": "ftp://acme.example"}, None),
         ({"value": '<a href="https://acme.example">https://acme.example</a>'}, "https://acme.example"),
         ({"value": "<p>just text</p>"}, None),
+        # a peer's field (no source): one <a> whose text is its href, as Mastodon shapes and reads it
+        ({"value": f"{MASTODON_LINK}"}, "https://acme.example/a"),
+        ({"value": '<a href="https://evil.example/">https://acme.example/</a>'}, None),  # says another place
+        ({"value": 'see <a href="https://acme.example">https://acme.example</a>'}, None),
+        ({"value": f"{MASTODON_LINK}{MASTODON_LINK}"}, None),
+        ({"value": '<p><a href="https://acme.example">https://acme.example</a></p>'}, None),
+        ({"value": '<a href="ftp://acme.example">ftp://acme.example</a>'}, None),
         ({}, None),
     ],
 )

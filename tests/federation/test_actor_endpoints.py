@@ -153,6 +153,22 @@ async def test_instance_actor(client: httpx.AsyncClient) -> None:
     assert doc["publicKey"]["publicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----")
 
 
+async def test_instance_actor_outbox_is_an_empty_collection(client: httpx.AsyncClient) -> None:
+    # the instance actor names an outbox; it posts nothing, so the outbox is empty rather than a 404
+    outbox = (await client.get("/actor", headers=AS2)).json()["outbox"]
+    assert outbox == f"{BASE}/actor/outbox"
+    response = await client.get("/actor/outbox", headers=AS2)
+    assert response.status_code == 200 and response.headers["content-type"] == AP_TYPE
+    assert response.json() == {
+        "@context": CONTEXT,
+        "id": outbox,
+        "type": "OrderedCollection",
+        "totalItems": 0,
+        "orderedItems": [],
+    }
+    assert (await client.head("/actor/outbox", headers=AS2)).status_code == 200
+
+
 async def test_moved_account_names_its_new_home(client: httpx.AsyncClient, db: Database, alice: Any) -> None:
     target = await remote_actor(db, "alice2")
     await db.pool.execute("UPDATE actors SET moved_to_actor_id = $1 WHERE id = $2", target, alice.actor_id)

@@ -445,7 +445,7 @@ async def test_a_replayed_delivery_wakes_nobody(db: Database) -> None:
     wakeups = jobs.Wakeups(db.pool, interval=0.05)
     insert = """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
                 VALUES ('https://a.example/1', 'Note', 'https://a.example/u', '{}')
-                ON CONFLICT (activity_id) DO NOTHING RETURNING id"""
+                ON CONFLICT (activity_id, object_digest) DO NOTHING RETURNING id"""
     first = await jobs.insert_and_enqueue(db.pool, insert, kind="inbox", payload_key="k", wakeups=wakeups)
     await wakeups.close()
     wakeups = jobs.Wakeups(db.pool, interval=0.05)

@@ -135,7 +135,7 @@ async def test_offers_posted_on_a_reach_bs_boards_intact_and_expire_there(pair: 
     # ... on its HTML job board too
     page = parse((await b.get("/jobs")).text)
     assert [text_of(h) for e in by_class(page, "offer") for h in e.iter("h2")] == [WELDER["title"]]
-    assert "Full-time · Lyon, France · Remote · 40,000\u201350,000.50 EUR" in text(page)
+    assert "Full-time · Lyon, Rhône, France · Remote · 40,000\u201350,000.50 EUR" in text(page)
 
     # and B's Mastodon API shows the job as a complete, readable post
     job_on_b = by_kind["job"]

@@ -1,4 +1,4 @@
-"""Faults: PostgreSQL restarted under load, and a receiver that fails every way before it recovers.
+"""Faults: PostgreSQL restarted under load or frozen, and a receiver that fails every way before it recovers.
 
 Covered elsewhere, not repeated here (docs/reliability.md lists them):
 - each delivery outcome alone (500, 429 + Retry-After, timeouts, refused connections, the circuit breaker
@@ -31,7 +31,7 @@ from starlette.routing import Route
 from fediverse_biz.app import server_error
 from fediverse_biz.core import accounts
 from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.db.pool import create_pool
+from fediverse_biz.db.pool import CANCEL_TIMEOUT, BoundedConnection, create_pool, ping
 from fediverse_biz.federation import delivery, hosts
 from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.worker import Worker
@@ -134,11 +134,13 @@ async def test_postgresql_restart_under_load(tmp_path: Path) -> None:
 
 # ---- PostgreSQL frozen (processes stopped, not dead) ------------------------------------------------------
 # A frozen server keeps its sockets open and answers nothing, so its own statement_timeout never fires; only
-# the client's bounds end the waits (db/pool.py). The test's server has a 2 s statement_timeout, so a
-# statement against the frozen server gives up after 2 + 3 s and its cancel request 2 s later.
-FROZEN_STATEMENT_TIMEOUT = 2
+# the client's bounds end the waits (db/pool.py). The test's server has a 4 s statement_timeout, so a
+# statement against the frozen server is given up after 4 + 3 s, and its connection dropped at most 2 s
+# later if the cancel request goes unanswered: 9 s. Before those bounds the wait was twice the client's
+# timeout (14 s here; 70 s with the default 30 s statement_timeout).
+FROZEN_STATEMENT_TIMEOUT = 4
 HEALTH_CLIENT_TIMEOUT = 5.0  # /healthz must say 503 before this: its own bound is 1.5 s
-API_CLIENT_TIMEOUT = 30.0  # an API call must be answered 503 before this: its bound is 2 + 3 + 2 s
+API_CLIENT_TIMEOUT = 11.5  # an API call must be answered 503 before this: its bound is 9 s
 
 
 def _content_of(received: Any) -> str:
@@ -164,7 +166,7 @@ async def test_a_frozen_postgresql_is_a_prompt_503_and_everything_resumes(
     figures: dict[str, float] = {}
     try:
         server = LiveServer(cluster.dsn, tmp_path / "server", rate_limits=False, workers=2,
-                            db_statement_timeout=FROZEN_STATEMENT_TIMEOUT, db_acquire_timeout=3)  # fmt: skip
+                            db_statement_timeout=FROZEN_STATEMENT_TIMEOUT, db_acquire_timeout=3).start()  # fmt: skip
         pool = await create_pool(cluster.dsn, min_size=1, max_size=2)
         try:
             user = await accounts.create_user(pool, LocalUrls(server.base_url), "alice", "a@example.com", PASSWORD)
@@ -193,14 +195,9 @@ async def test_a_frozen_postgresql_is_a_prompt_503_and_everything_resumes(
             # when every PostgreSQL process is stopped, and the held delivery is answered meanwhile
             with cluster.frozen():
                 frozen.set()
-                # then /healthz says so within its short bound, in its usual shape
-                started = time.monotonic()
-                health = await client.get("/healthz", timeout=HEALTH_CLIENT_TIMEOUT)
-                figures["healthz 503"] = time.monotonic() - started
-                assert health.status_code == 503
-                assert health.json() == {"status": "unavailable", "database": "down"}
-
-                # and API calls, a timeline among them, are answered 503 with Retry-After, not held
+                # then API calls, a timeline among them, are answered 503 with Retry-After, not held: on the
+                # pool's idle connections, whose statements the client gives up on and whose cancel requests
+                # it stops waiting for
                 async def timed(path: str) -> httpx.Response:
                     started = time.monotonic()
                     response = await client.get(path, headers=headers)
@@ -214,6 +211,13 @@ async def test_a_frozen_postgresql_is_a_prompt_503_and_everything_resumes(
                     assert answer.status_code == 503, answer.text
                     assert answer.headers["Retry-After"] == "5"
                     assert set(answer.json()) == {"error"}
+
+                # and /healthz says so within its short bound, in its usual shape
+                started = time.monotonic()
+                health = await client.get("/healthz", timeout=HEALTH_CLIENT_TIMEOUT)
+                figures["healthz 503"] = time.monotonic() - started
+                assert health.status_code == 503
+                assert health.json() == {"status": "unavailable", "database": "down"}
                 # (a post sent now waits on the frozen server, and goes through when it wakes)
                 during = asyncio.create_task(post("during"))
                 await asyncio.sleep(0.5)
@@ -255,6 +259,36 @@ async def test_a_frozen_postgresql_is_a_prompt_503_and_everything_resumes(
     assert "the database does not answer; claiming nothing until it does" in caplog.text
     assert "the database answers again" in caplog.text
     print("frozen PostgreSQL:", {name: round(seconds, 2) for name, seconds in figures.items()})
+
+
+async def test_a_statement_on_a_frozen_server_is_given_up_and_its_connection_dropped(tmp_path: Path) -> None:
+    # given a connection as the pool makes them, and a pool, to a cluster of the test's own
+    cluster = await OwnCluster.start(tmp_path)
+    conn = await asyncpg.connect(cluster.dsn, connection_class=BoundedConnection, command_timeout=6)
+    pool = await create_pool(cluster.dsn, min_size=1, max_size=2, statement_timeout=3)
+    try:
+        # when the server freezes
+        with cluster.frozen():
+            # then a statement is given up after the client's timeout, and once the cancel request asyncpg
+            # sends goes unanswered for CANCEL_TIMEOUT, the connection is dropped; asyncpg alone would wait
+            # for that answer as long as the statement's timeout again (6 s here)
+            with pytest.raises(TimeoutError):
+                await conn.fetchval("SELECT 1")
+            gave_up = time.monotonic()
+            while not conn.is_closed() and time.monotonic() < gave_up + CANCEL_TIMEOUT + 2.0:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            assert conn.is_closed()
+            # and the health check fails within its own short bound, not the statement's
+            check = asyncio.create_task(ping(pool))
+            done, _ = await asyncio.wait([check], timeout=5)
+            assert check in done and isinstance(check.exception(), TimeoutError)
+        # then once the server runs again the pool answers, on a new connection where one was dropped
+        await ping(pool)
+        assert await pool.fetchval("SELECT 2") == 2
+    finally:
+        conn.terminate()
+        await pool.close()
+        await cluster.stop()
 
 
 # ---- a receiver failing every way, then recovering ------------------------------------------------------

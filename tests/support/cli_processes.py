@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 PASSWORD = "a long enough password"
+START_WITHIN = 60.0  # seconds a process may take to start on a loaded machine
 
 
 def cli_env(data_dir: Path, port: int | None = None, **extra: str) -> dict[str, str]:
@@ -83,3 +87,77 @@ def served() -> Iterator[list[Served]]:
     for s in running:
         if s.proc.poll() is None:
             s.stop(signal.SIGKILL)
+
+
+# ---- several processes on one database (tests/test_scale_out.py and the streaming tests) ----------------
+class Process:
+    """A `fediverse-biz` command run in the background, its output kept in files (a pipe nobody reads
+    would fill up and stall it)."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
+        self.name = name
+        self.out_path, self.err_path = logs / f"{name}.out", logs / f"{name}.err"
+        with self.out_path.open("w") as out, self.err_path.open("w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "fediverse_biz.cli", *args], env=env,
+                                         stdout=out, stderr=err)
+
+    def output(self) -> str:
+        return self.out_path.read_text()
+
+    def log(self) -> str:
+        return f"--- {self.name} stdout\n{self.output()}--- {self.name} stderr\n{self.err_path.read_text()}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.alive():
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    """Every process a test starts is gone after it, whatever happened."""
+    running: list[Process] = []
+    yield running
+    for p in running:
+        if p.alive():
+            p.proc.kill()
+            p.proc.wait()
+
+
+async def until(check: Any, what: str, within: float, *watched: Process) -> Any:
+    """Poll `check` (sync or async) until it is truthy; fail at once if a watched process died."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        for p in watched:
+            if not p.alive():
+                raise AssertionError(f"{p.name} exited while waiting for {what}\n{p.log()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n" + "\n".join(p.log() for p in watched))
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def client(port: int, domain: str, http_timeout: float | httpx.Timeout = 10) -> AsyncIterator[httpx.AsyncClient]:
+    # The Host header of the public domain, as the proxy in front of the web processes sends it.
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Host": domain},
+                                 timeout=http_timeout) as http:
+        yield http
+
+
+async def healthy(http: httpx.AsyncClient) -> bool:
+    try:
+        return (await http.get("/healthz")).status_code == 200
+    except httpx.TransportError:
+        return False

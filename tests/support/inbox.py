@@ -26,6 +26,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verified_key_id: str | None = None
+    path: str = ""  # the inbox's path: one server may host many inboxes
 
 
 async def accept(request: web.Request) -> web.StreamResponse:
@@ -78,7 +79,7 @@ class FakeInbox:
                 self.rejected.append(str(exc))
                 return web.json_response({"error": str(exc)}, status=401)
             key_id = verified.key_id
-        self.received.append(Received(json.loads(body), headers, body, key_id))
+        self.received.append(Received(json.loads(body), headers, body, key_id, request.path))
         return await self.respond(request)
 
     async def _lookup(self, key_id: str) -> str | None:

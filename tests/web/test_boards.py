@@ -141,6 +141,10 @@ async def test_a_member_posts_a_job_for_their_organization(
     )  # fmt: skip
     assert await pool.fetchval("SELECT actor_id FROM statuses WHERE id = $1", status_id) == fair["forge"]["id"]
     assert "Blacksmith" in titles(await page_of(client, "/jobs"))
+    # The organization's audit log names the post, as the API's entry does.
+    entry = await pool.fetchrow("SELECT action, target, details FROM organization_audit_log WHERE action = 'post'")
+    assert entry["target"] == await pool.fetchval("SELECT uri FROM statuses WHERE id = $1", status_id)
+    assert entry["details"] == {"status_id": str(status_id), "approval_state": "published", "offer": "job"}
 
 
 async def test_a_wrong_field_is_named_and_nothing_is_posted(
@@ -177,3 +181,7 @@ async def test_a_contributors_offer_is_held_for_review(
     page = await page_of(client, "/jobs?held=1")
     assert "awaits review" in text(page) and titles(page) == []
     assert await db.pool.fetchval("SELECT approval_state FROM statuses") == "pending"
+    held = await db.pool.fetchrow("SELECT id, uri FROM statuses")
+    entry = await db.pool.fetchrow("SELECT target, details FROM organization_audit_log WHERE action = 'post'")
+    assert entry["target"] == held["uri"]
+    assert entry["details"] == {"status_id": str(held["id"]), "approval_state": "pending", "offer": "job"}

@@ -119,3 +119,23 @@ async def test_directory_pages(client: httpx.AsyncClient, pool: asyncpg.Pool) ->
     assert len(names(second)) == 5
     assert not set(names(first)) & set(names(second))
     assert [a.get("href") for a in second.iter("a") if a.get("rel") == "prev"] == [f"{BASE}/directory?order=new&page=1"]
+
+
+async def test_directory_filters_by_region_and_finds_a_bio_word(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, fair: Any
+) -> None:
+    owner_id = await pool.fetchval("SELECT id FROM users")
+    bakery = fair["bakery"]
+    await organizations.update_profile(pool, LocalUrls(BASE), bakery, owner_id, {"region": "Berlin"})
+    await pool.execute("UPDATE actors SET note = '<p>Sourdough rye since 1920</p>' WHERE id = $1", bakery["id"])
+    assert names(await directory(client, "?region=DE-BE")) == ["Berlin Bakery"]
+    assert names(await directory(client, "?region=DE")) == ["Berlin Bakery"]
+    assert names(await directory(client, "?region=FR-ARA")) == []
+    assert names(await directory(client, "?q=sourdough")) == ["Berlin Bakery"]
+    page = await directory(client, "?region=de-be")
+    region = next(i for i in page.iter("input") if i.get("name") == "region")
+    assert region.get("value") == "DE-BE"
+    label = next(lb for lb in page.iter("label") if region in list(lb))
+    assert text_of(label).startswith("Region")
+    shown = text(await directory(client, "?region=Narnia"))
+    assert "unknown region" in shown

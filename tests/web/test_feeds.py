@@ -123,6 +123,20 @@ async def test_feeds_hold_the_newest_twenty(client: httpx.AsyncClient, pool: asy
     assert channel is not None and len(channel.findall("item")) == 20
 
 
+async def test_control_characters_kept_in_a_post_do_not_break_the_feeds(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls
+) -> None:
+    # Post text is kept as typed (fediverse_biz/storable.py): XML 1.0 cannot carry these, so feeds drop them.
+    alice = await factories.local_actor(pool, urls, "alice")
+    await factories.post(pool, urls, alice, "bell\x07 and\x01 tab\there\x1f \uffff", spoiler_text="warn\x0b")
+    feed = ET.fromstring((await client.get("/@alice.atom")).content)
+    entry = feed.find(f"{A}entry")
+    assert entry is not None and "bell and tab\there" in (entry.findtext(f"{A}content") or "")
+    assert "<strong>warn</strong>" in (entry.findtext(f"{A}content") or "")
+    channel = ET.fromstring((await client.get("/@alice.rss")).content).find("channel")
+    assert channel is not None and "bell and tab\there" in (channel.findtext("item/description") or "")
+
+
 async def test_empty_feed_is_still_valid(client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls) -> None:
     await factories.local_actor(pool, urls, "alice")
     feed = ET.fromstring((await client.get("/@alice.atom")).content)

@@ -227,6 +227,26 @@ async def test_permalink_shows_the_post_and_its_public_replies(
     assert meta(doc, "robots") is None
 
 
+async def test_counts_take_the_singular_for_one(client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls) -> None:
+    alice = await factories.local_actor(pool, urls, "alice")
+    bob = await factories.local_actor(pool, urls, "bob")
+    carol = await factories.local_actor(pool, urls, "carol")
+    root = await factories.post(pool, urls, alice, "Open day on Friday")
+    await factories.post(pool, urls, bob, "See you there", in_reply_to_id=root)
+    await interactions.reblog(pool, urls, bob, root)
+    for fan in (bob, carol):
+        await interactions.favourite(pool, fan, root)
+    await follows.follow(pool, bob, alice)
+
+    post = await page(client, f"/@alice/{root}")
+    booth = await page(client, "/@alice")
+
+    footers = [text_of(f) for f in post.iter("footer") if "Replies" in [s.get("title") for s in f.iter("span")]]
+    assert footers[0] == "1 reply 1 boost 2 favourites"  # the post itself; its reply comes after it
+    assert footers[1] == "0 replies 0 boosts 0 favourites"
+    assert " ".join(text_of(e) for e in by_class(booth, "counts")) == "1 post 0 following 1 follower"
+
+
 @pytest.mark.parametrize("visibility", ["private", "direct"])
 async def test_permalink_of_a_non_public_post_is_not_found(
     client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls, visibility: str
@@ -289,7 +309,7 @@ async def test_about_page_shows_the_instance(client: httpx.AsyncClient, pool: as
         "No spam",
         "admin@guild.example",
         "Registrations are open",
-        "1 accounts",
+        "1 account 1 post 0 connected servers",  # never "1 accounts"
     ):
         assert expected in shown, expected
     assert meta(doc, "og:site_name") == "Anvil Makers Guild"
