@@ -70,15 +70,7 @@ async def streaming(
     monkeypatch: pytest.MonkeyPatch, live_server_factory: Callable[..., LiveServer]
 ) -> AsyncIterator[Streaming]:
     monkeypatch.setattr(streaming_hub, "HEARTBEAT_SECONDS", HEARTBEAT)
-    apps: list[Starlette] = []
-    real_create_app = servers.create_app
-
-    def capture(*args: Any, **kwargs: Any) -> Starlette:
-        app = real_create_app(*args, **kwargs)
-        apps.append(app)
-        return app
-
-    monkeypatch.setattr(servers, "create_app", capture)
+    apps = servers.capture_apps(monkeypatch)
     live = await asyncio.to_thread(live_server_factory)  # it runs its own event loop
     pool = await create_pool(live.dsn, min_size=1, max_size=3)
     try:

@@ -36,7 +36,8 @@ from tests.support import servers
 from tests.support.accounts import PASSWORD
 from tests.support.factories import post, remote_actor
 from tests.support.servers import LiveServer
-from tests.support.streaming import DEADLINE, EventLog, eventually, sse
+from tests.support.streaming import DEADLINE, EventLog, Token, WsLog, eventually, sse
+from tests.support.streaming import login as streams_login
 
 HEARTBEAT = 0.3
 SCOPES = "read write follow push"
@@ -63,15 +64,7 @@ async def web(
     monkeypatch: pytest.MonkeyPatch, live_server_factory: Callable[..., LiveServer], tmp_path: Path
 ) -> AsyncIterator[Web]:
     monkeypatch.setattr(streaming_hub, "HEARTBEAT_SECONDS", HEARTBEAT)
-    apps: list[Starlette] = []
-    real_create_app = servers.create_app
-
-    def capture(*args: Any, **kwargs: Any) -> Starlette:
-        app = real_create_app(*args, **kwargs)
-        apps.append(app)
-        return app
-
-    monkeypatch.setattr(servers, "create_app", capture)
+    apps = servers.capture_apps(monkeypatch)
     a = await asyncio.to_thread(live_server_factory)
     # B serves the same instance (A's domain) from its own port, as behind a proxy (tests/test_scale_out.py).
     b = LiveServer(a.dsn, tmp_path / "server-b", domain=a.settings.domain)
@@ -89,17 +82,6 @@ async def web(
 
 
 # ---- an organization whose streams carry private things -----------------------------------------------
-@dataclass
-class Token:
-    access_token: str
-    client_id: str
-    client_secret: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
 @dataclass
 class World:
     """acme (owner olive, editor ed) follows sam, as do ed and fan. Tokens made on A, as a client would."""
@@ -121,25 +103,7 @@ class World:
 
 
 async def login(http: httpx.AsyncClient, username: str, actor: str | None = None) -> Token:
-    app = await http.post(
-        "/api/v1/apps",
-        data={"client_name": "streams", "redirect_uris": oauth.OOB_REDIRECT_URI, "scopes": SCOPES},
-    )
-    assert app.status_code == 200, app.text
-    client = app.json()
-    form = {
-        "grant_type": "password",
-        "username": username,
-        "password": PASSWORD,
-        "scope": SCOPES,
-        "client_id": client["client_id"],
-        "client_secret": client["client_secret"],
-    }
-    if actor is not None:
-        form["actor"] = actor  # the identity a member picks on the authorize page
-    token = await http.post("/oauth/token", data=form)
-    assert token.status_code == 200, token.text
-    return Token(token.json()["access_token"], client["client_id"], client["client_secret"])
+    return await streams_login(http, username, PASSWORD, SCOPES, actor)
 
 
 async def make_world(web: Web) -> World:
@@ -166,21 +130,6 @@ async def make_world(web: Web) -> World:
 
 
 # ---- one reader for both transports -----------------------------------------------------------------
-class WsLog(EventLog):
-    """The WebSocket's frames in EventLog's shape, and how the server closed it."""
-
-    close_code: int | None = None
-
-    async def read_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                frame = json.loads(message.data)
-                if "event" in frame:
-                    self.events.append((frame["event"], frame["payload"]))
-        self.close_code = ws.close_code
-        self.ended = True
-
-
 @asynccontextmanager
 async def open_stream(web: Web, transport: str, token: Token) -> AsyncIterator[EventLog]:
     """The `user` stream on server A, entered once A has subscribed it."""

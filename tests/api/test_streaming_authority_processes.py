@@ -8,7 +8,6 @@ process; this shows the same holds when nothing but the database connects them.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -20,12 +19,13 @@ import pytest
 
 from fediverse_biz.api import streaming
 from fediverse_biz.business import teams
-from fediverse_biz.core import accounts, follows, oauth
+from fediverse_biz.core import accounts, follows
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from tests.support import cli_processes
 from tests.support.cli_processes import START_WITHIN, Process, cli_env, client, free_port, healthy, until
-from tests.support.streaming import EventLog, sse
+from tests.support.streaming import EventLog, Token, WsLog, sse
+from tests.support.streaming import login as streams_login
 
 PASSWORD = "a long enough password"
 SCOPES = "read write follow push"
@@ -35,17 +35,6 @@ RECEIVED_WITHIN = 15.0
 STREAM_TIMEOUT = httpx.Timeout(10, read=40)
 
 processes = cli_processes.processes  # the fixture: every process a test starts is gone after it
-
-
-@dataclass
-class Token:
-    access_token: str
-    client_id: str
-    client_secret: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
 
 
 @dataclass
@@ -105,21 +94,7 @@ async def instance(dsn: str, tmp_path: Path, processes: list[Process]) -> AsyncI
 
 
 async def login(http: httpx.AsyncClient, username: str, actor: str | None = None) -> Token:
-    app = await http.post(
-        "/api/v1/apps",
-        data={"client_name": "streams", "redirect_uris": oauth.OOB_REDIRECT_URI, "scopes": SCOPES},
-    )
-    assert app.status_code == 200, app.text
-    made = app.json()
-    form = {
-        "grant_type": "password", "username": username, "password": PASSWORD, "scope": SCOPES,
-        "client_id": made["client_id"], "client_secret": made["client_secret"],
-    }
-    if actor is not None:
-        form["actor"] = actor  # the identity a member picks on the authorize page
-    token = await http.post("/oauth/token", data=form)
-    assert token.status_code == 200, token.text
-    return Token(token.json()["access_token"], made["client_id"], made["client_secret"])
+    return await streams_login(http, username, PASSWORD, SCOPES, actor)
 
 
 async def make_world(db: Database, web: Instance) -> World:
@@ -151,21 +126,6 @@ async def private_post(web: Instance, world: World, text: str) -> str:
                                  data={"status": text, "visibility": "private"})
     assert made.status_code == 200, made.text
     return str(made.json()["id"])
-
-
-class WsLog(EventLog):
-    """A WebSocket's frames in EventLog's shape, and the code the server closed it with."""
-
-    close_code: int | None = None
-
-    async def read_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                frame = json.loads(message.data)
-                if "event" in frame:
-                    self.events.append((frame["event"], frame["payload"]))
-        self.close_code = ws.close_code
-        self.ended = True
 
 
 @asynccontextmanager

@@ -6,24 +6,18 @@ The remote accounts live on a FakePeer (tests/support/peers.py) that also answer
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from tests.support import peers
 from tests.support.peers import FakePeer, PeerActor
 from tests.support.social import error, member
 from tests.support.teams import Team, make_team
 
-
-@pytest.fixture
-async def peer() -> AsyncIterator[FakePeer]:
-    server = await FakePeer().start()
-    yield server
-    await server.stop()
+peer = peers.peer  # the fixture: a running FakePeer
 
 
 @pytest.fixture

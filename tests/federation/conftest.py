@@ -14,15 +14,10 @@ import pytest
 from starlette.applications import Starlette
 
 from fediverse_biz.core.urls import LocalUrls
-from tests.support import factories
+from tests.support import factories, peers
 from tests.support.peers import FakePeer
 
-
-@pytest.fixture
-async def peer() -> AsyncIterator[FakePeer]:
-    server = await FakePeer().start()
-    yield server
-    await server.stop()
+peer = peers.peer  # the fixture: a running FakePeer
 
 
 @pytest.fixture

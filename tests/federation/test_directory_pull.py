@@ -18,17 +18,13 @@ from fediverse_biz.federation import directory_pull, directory_sources
 from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.jobs import Job
 from fediverse_biz.federation.worker import WorkerContext
+from tests.support import fetch_peer
 from tests.support.fetch_peer import Peer
 
 DIRECTORY = "/api/v1/directory"
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[Peer]:
-    server = Peer()
-    await server.start()
-    yield server
-    await server.stop()
+peer = fetch_peer.peer  # the fixture: a running Peer
 
 
 @pytest.fixture

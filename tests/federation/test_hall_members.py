@@ -22,18 +22,14 @@ from fediverse_biz.federation.directory_sources import PULL_DIRECTORY, PULL_HALL
 from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.jobs import Job
 from fediverse_biz.federation.worker import WorkerContext
+from tests.support import fetch_peer
 from tests.support.factories import local_actor
 from tests.support.fetch_peer import AP_TYPE, Peer
 
 FOLLOWERS = "/c/hall/followers"
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[Peer]:
-    server = Peer()
-    await server.start()
-    yield server
-    await server.stop()
+peer = fetch_peer.peer  # the fixture: a running Peer
 
 
 @pytest.fixture

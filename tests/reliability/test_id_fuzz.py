@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -31,25 +30,20 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount, Route
 
 from fediverse_biz.api.openapi import document
 from fediverse_biz.app import all_routes
 from fediverse_biz.config import Settings
-from fediverse_biz.core import accounts
 from fediverse_biz.core.ids import MAX_ID
 from fediverse_biz.core.urls import LocalUrls
-from tests.support import factories
+from tests.support import fuzz
 from tests.support.accounts import api_headers
-from tests.support.halls import make_hall
-from tests.support.servers import make_settings
+from tests.support.fuzz import PATH_PARAMETER, SCOPES, route_table
 
 MAX_EXAMPLES = 300
-SCOPES = "read write follow push profile"
 SWEEP = ("²", "9223372036854775808", "٣")
 API_CURSORS = ("max_id", "since_id", "min_id")
 PAGE_PARAMETERS = ("max_id", "min_id", "page")  # web pages and ActivityPub collections
-_PARAM_RE = re.compile(r"{([a-z_]+)(?::[a-z]+)?}")
 NOT_FOUND = {"error": "Record not found"}
 
 
@@ -75,17 +69,6 @@ class Target:
         return f"{self.method} {self.path} {where}"
 
 
-def _routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, list[str]]]:
-    found = []
-    for route in routes:
-        if isinstance(route, Mount):
-            found += _routes(list(route.routes), prefix + route.path)
-        elif isinstance(route, Route):
-            methods = sorted((route.methods or set()) - {"HEAD"})
-            found.append((prefix + route.path, methods))
-    return found
-
-
 def _paginated_operations() -> list[tuple[str, str]]:
     found = []
     for path, item in document()["paths"].items():
@@ -98,10 +81,9 @@ def _paginated_operations() -> list[tuple[str, str]]:
 
 def collect_targets() -> list[Target]:
     targets = []
-    routes = _routes(all_routes())
-    for path, methods in routes:
-        names = _PARAM_RE.findall(path)
-        for method in methods:
+    for path, methods in route_table(all_routes()):
+        names = PATH_PARAMETER.findall(path)
+        for method in sorted(methods - {"HEAD"}):
             targets += [Target(method, path, name, True) for name in names if is_id_parameter(name)]
             if method == "GET" and not path.startswith("/api/"):
                 targets += [Target(method, path, name, False) for name in PAGE_PARAMETERS]
@@ -135,43 +117,23 @@ class World:
             assert name in self.values, f"{target}: say what {{{name}}} holds in World.values"
             return self.values[name]
 
-        url = _PARAM_RE.sub(value, target.path)
+        url = PATH_PARAMETER.sub(value, target.path)
         return url if target.in_path else f"{url}?{httpx.QueryParams({target.parameter: text})}"
 
     async def send(self, target: Target, text: str) -> httpx.Response:
         return await self.client.request(target.method, self.fill(target, text), headers=self.headers)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path / "data", 80, domain="127.0.0.1", workers=0, rate_limits=False)
+settings = fuzz.settings  # the fixture: the rate limits off
 
 
 @pytest.fixture
 async def world(app: Starlette, settings: Settings, urls: LocalUrls) -> AsyncIterator[World]:
     pool = app.state.pool
-    alice = await accounts.create_user(pool, urls, "alice", "alice@example.com", factories.PASSWORD)
-    alice_actor = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", alice.actor_id)
-    acme = await accounts.create_organization(pool, urls, "acme", "alice")
-    hall = await make_hall(pool, urls, alice_actor)
-    status_id = await factories.post(pool, urls, alice_actor, "Our booth at the #fair")
-    values = {
-        "accounts": str(alice.actor_id),
-        "organizations": str(acme["id"]),
-        "communities": str(hall.id),
-        "statuses": str(status_id),
-        "username": "alice",
-        "hall_name": "hall7",
-        "org": "acme",
-        "hashtag": "fair",
-        "token": "no-such-invitation",
-        "version": "2.0",
-        "path": "no/such.png",
-    }
+    alice, values = await fuzz.alices_things(pool, urls)
+    values["accounts"] = str(alice.actor_id)
     headers = await api_headers(pool, alice, SCOPES)
-    # An exception in a handler comes back as the 500 a real server sends, so every failure is listed.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+    async with fuzz.unraising_client(app, settings) as client:
         yield World(client, headers, values)
 
 

@@ -27,7 +27,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -37,7 +36,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount, Route
 
 from fediverse_biz import storable
 from fediverse_biz.api.openapi import document
@@ -46,14 +44,11 @@ from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts
 from fediverse_biz.core.ids import MAX_ID
 from fediverse_biz.core.urls import LocalUrls
-from tests.support import factories
+from tests.support import fuzz
 from tests.support.accounts import PASSWORD, api_headers
-from tests.support.halls import make_hall
+from tests.support.fuzz import PATH_PARAMETER, SCOPES, route_table
 from tests.support.mastodon_client import parse_page
-from tests.support.servers import make_settings
 
-SCOPES = "read write follow push profile"
-_PARAM_RE = re.compile(r"{([a-z_]+)(?::[a-z]+)?}")
 JSON, FORM, MULTIPART = "application/json", "application/x-www-form-urlencoded", "multipart/form-data"
 BOUNDARY = "text-fuzz-7e1d0c55b2a94f3e"
 # What the pages read from their query strings (web/inputs.py's callers); a page ignores the others.
@@ -118,20 +113,10 @@ WRITES = _operations({"post", "put", "patch", "delete"})
 READS = [op for op in _operations({"get"}) if op.query]
 
 
-def _routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, set[str]]]:
-    found = []
-    for route in routes:
-        if isinstance(route, Mount):
-            found += _routes(list(route.routes), prefix + route.path)
-        elif isinstance(route, Route):
-            found.append((prefix + route.path, route.methods or set()))
-    return found
-
-
 def _outside_api(method: str) -> list[str]:
     return [
         path
-        for path, methods in _routes(all_routes())
+        for path, methods in route_table(all_routes())
         if method in methods
         and not path.startswith(("/api/", "/oauth/token", "/oauth/revoke"))
         and not path.endswith("/inbox")  # tests/reliability/test_inbox_fuzz.py
@@ -158,7 +143,7 @@ class World:
                 return self.values["hall_name"]
             return self.values.get(name, str(MAX_ID))
 
-        return _PARAM_RE.sub(value, template)
+        return PATH_PARAMETER.sub(value, template)
 
     async def send(self, method: str, path: str, query: str = "", **kwargs: Any) -> httpx.Response:
         url = self.url(path) + (f"?{query}" if query else "")
@@ -182,41 +167,23 @@ def encoded(values: dict[str, str], encoding: str) -> dict[str, Any]:
     return {"content": body, "headers": {"Content-Type": f"{MULTIPART}; boundary={BOUNDARY}"}}
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path / "data", 80, domain="127.0.0.1", workers=0, rate_limits=False)
+settings = fuzz.settings  # the fixture: the rate limits off
 
 
 @pytest.fixture
 async def world(app: Starlette, settings: Settings, urls: LocalUrls) -> AsyncIterator[World]:
     pool = app.state.pool
-    alice = await accounts.create_user(pool, urls, "alice", "alice@example.com", PASSWORD)
+    alice, values = await fuzz.alices_things(pool, urls)
     bob = await accounts.create_user(pool, urls, "bob", "bob@example.com", PASSWORD)
-    alice_actor = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", alice.actor_id)
-    acme = await accounts.create_organization(pool, urls, "acme", "alice")
-    hall = await make_hall(pool, urls, alice_actor)
-    status_id = await factories.post(pool, urls, alice_actor, "Our booth at the #fair")
-    values = {
+    values |= {
         "accounts": str(bob.actor_id),
         "follow_requests": str(bob.actor_id),
         "account_id": str(bob.actor_id),
-        "organizations": str(acme["id"]),
-        "communities": str(hall.id),
-        "statuses": str(status_id),
-        "status_id": str(status_id),
+        "status_id": values["statuses"],
         "user_id": str(alice.user_id),
-        "username": "alice",
-        "hall_name": "hall7",
-        "org": "acme",
-        "hashtag": "fair",
-        "token": "no-such-invitation",
-        "version": "2.0",
-        "path": "no/such.png",
     }
     headers = await api_headers(pool, alice, SCOPES)
-    # An exception in a handler comes back as the 500 a real server sends, so every failure is listed.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+    async with fuzz.unraising_client(app, settings) as client:
         login = parse_page((await client.get("/session/login?next=/review")).text).forms[0]
         signed_in = await client.post(login.action, data={**login.hidden(), "login": "alice", "password": PASSWORD})
         assert signed_in.status_code == 303, signed_in.text  # the session cookie rides along from here

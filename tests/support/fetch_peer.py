@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -103,3 +104,12 @@ class FakeDNS(AbstractResolver):
 
 
 SessionFactory = Callable[..., aiohttp.ClientSession]
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[Peer]:
+    """A running Peer, stopped after the test. Modules take it as `peer = fetch_peer.peer`."""
+    server = Peer()
+    await server.start()
+    yield server
+    await server.stop()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 import httpx
+import pytest
 from aiohttp import web
 
 from fediverse_biz.activitypub.context import PUBLIC
@@ -163,6 +165,14 @@ class FakePeer:
             "object": obj,
             **extra,
         }
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[FakePeer]:
+    """A running FakePeer, stopped after the test. Modules take it as `peer = peers.peer`."""
+    server = await FakePeer().start()
+    yield server
+    await server.stop()
 
 
 async def deliver(

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from fediverse_biz.app import create_app
 from fediverse_biz.config import Settings
@@ -45,6 +49,21 @@ def make_settings(data_dir: Path, port: int, **overrides: object) -> Settings:
         workers=4,
     )
     return replace(settings, **overrides)  # type: ignore[arg-type]
+
+
+def capture_apps(monkeypatch: pytest.MonkeyPatch) -> list[Starlette]:
+    """Every app a LiveServer started after this call builds, in order, so a test can look inside it
+    (its streaming hub, say) while the server runs in its own thread."""
+    apps: list[Starlette] = []
+    real_create_app = create_app
+
+    def capture(*args: Any, **kwargs: Any) -> Starlette:
+        app = real_create_app(*args, **kwargs)
+        apps.append(app)
+        return app
+
+    monkeypatch.setattr(sys.modules[__name__], "create_app", capture)
+    return apps
 
 
 class LiveServer:

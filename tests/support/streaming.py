@@ -1,5 +1,6 @@
-"""Helpers for streaming tests: polling with a deadline, a server-sent events reader, a Mastodon.py
-listener that records what it receives."""
+"""Helpers for streaming tests: polling with a deadline, a server-sent events reader and its WebSocket
+counterpart, password-grant tokens made as a client would, a Mastodon.py listener that records what it
+receives."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 from mastodon import StreamListener
+
+from fediverse_biz.core import oauth
 
 DEADLINE = 10.0  # seconds any expected event may take; generous for loaded CI machines
 
@@ -73,6 +77,57 @@ async def sse(http: httpx.AsyncClient, path: str, token: str, **params: str) -> 
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+
+
+class WsLog(EventLog):
+    """A WebSocket's frames in EventLog's shape, and the code the server closed it with."""
+
+    close_code: int | None = None
+
+    async def read_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                frame = json.loads(message.data)
+                if "event" in frame:
+                    self.events.append((frame["event"], frame["payload"]))
+        self.close_code = ws.close_code
+        self.ended = True
+
+
+@dataclass
+class Token:
+    access_token: str
+    client_id: str
+    client_secret: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def login(
+    http: httpx.AsyncClient, username: str, password: str, scopes: str, actor: str | None = None
+) -> Token:
+    """A password-grant token through the API: a new app, then /oauth/token (optionally acting as `actor`)."""
+    app = await http.post(
+        "/api/v1/apps",
+        data={"client_name": "streams", "redirect_uris": oauth.OOB_REDIRECT_URI, "scopes": scopes},
+    )
+    assert app.status_code == 200, app.text
+    made = app.json()
+    form = {
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+        "scope": scopes,
+        "client_id": made["client_id"],
+        "client_secret": made["client_secret"],
+    }
+    if actor is not None:
+        form["actor"] = actor  # the identity a member picks on the authorize page
+    token = await http.post("/oauth/token", data=form)
+    assert token.status_code == 200, token.text
+    return Token(token.json()["access_token"], made["client_id"], made["client_secret"])
 
 
 class Collector(StreamListener):

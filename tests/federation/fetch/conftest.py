@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from fediverse_biz.federation.fetch import create_session
+from tests.support import fetch_peer
 from tests.support.fetch_peer import LOOPBACK_ONLY, Peer, SessionFactory
 
 
@@ -41,12 +42,7 @@ def connected(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return addresses
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[Peer]:
-    server = Peer()
-    await server.start()
-    yield server
-    await server.stop()
+peer = fetch_peer.peer  # the fixture: a running Peer
 
 
 @pytest.fixture
