@@ -29,7 +29,7 @@ from .peers import ActorSpec
 
 AS2 = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-PROCESSED_GOAL = 1000.0  # fully processed activities per second on 2 cores (issue 7)
+PROCESSED_GOAL = 1000.0  # fully processed activities per second on 2 cores
 ACCEPTED_GOAL = 0.5  # x ceiling
 
 

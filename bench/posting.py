@@ -105,7 +105,7 @@ async def run(ctx: Context) -> Result:
             "postgres_cpu_ms_per_request": round(1000 * server_cpu["postgres_cpu_s"] / max(server.sent, 1), 2),
         },
         curves={"server": curve(server.latencies), "ceiling": curve(ceiling.latencies)},
-        notes=["No goal is set for posting in issue 7; the figure and ratio are reported."],
+        notes=["No goal is set for posting; the figure and ratio are reported."],
     )
     if server.ok != after - before:
         result.notes.append(f"{server.ok} posts answered 2xx but a follower's feed grew by {after - before}")

@@ -121,13 +121,13 @@ def actor_to_ap(row: Mapping[str, Any], urls: LocalUrls, *, moved_to: str | None
     if moved_to:
         doc["movedTo"] = moved_to
     if row["actor_type"] == "Organization":
-        # Issue 5 hook: the company profile as schema.org properties. business/organizations.py keeps a
+        # The company profile as schema.org properties. business/organizations.py keeps a
         # render-ready copy in extra["organization"], so every caller of actor_to_ap shows it.
         extra = row.get("extra")
         doc.update(organization_to_ap(extra.get("organization") if isinstance(extra, Mapping) else None))
     if row["actor_type"] == "Group" and not instance:
-        # Issue 6 hook (FEP-1b12 "Moderation"; Lemmy's community document, tests/fixtures/federation/lemmy/
-        # group.json): the moderators are the `attributedTo` collection, and every member may post.
+        # FEP-1b12 "Moderation"; Lemmy's community document, tests/fixtures/federation/lemmy/
+        # Group.json: the moderators are the `attributedTo` collection, and every member may post.
         doc["attributedTo"] = f"{uri}/moderators"
         doc["postingRestrictedToMods"] = False
     return doc

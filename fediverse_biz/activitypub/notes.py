@@ -183,7 +183,7 @@ def status_to_ap(
     to, cc = list(status["ap_to"] or []), list(status["ap_cc"] or [])
     if not to and not cc:
         to, cc = addressing(bundle, _followers_of(author))
-    # Issue 6 hook (FEP-1b12, Lemmy): a post to a group names the group in `audience` and in `cc`, even a
+    # FEP-1b12, Lemmy: a post to a group names the group in `audience` and in `cc`, even a
     # reply that does not mention it (federation/group_relay.py assign_community sets extra["audience"]).
     audience = _audience(status)
     if audience and audience not in to and audience not in cc:
@@ -222,7 +222,7 @@ def status_to_ap(
     if self_replies is not None and status["local"]:
         doc["replies"] = replies_collection(status["uri"], self_replies)
     if extra_properties is None:
-        # Issue 6 hook: a job offer or opportunity (statuses.extra["offer"]) carries its structure on
+        # A job offer or opportunity (statuses.extra["offer"]) carries its structure on
         # every rendering — deliveries, fetches of the object, outbox pages (activitypub/offers.py).
         extra_properties = offers.status_properties(bundle)
     if extra_properties:

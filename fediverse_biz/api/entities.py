@@ -428,7 +428,7 @@ def _extension(s: Row) -> dict[str, Any] | None:
     """Status.fediverse_biz: title, offer and approval state, for the statuses that have any."""
     title, extra, state = s["title"], s["extra"], s["approval_state"]
     extension: dict[str, Any] = {"title": title} if title else {}
-    # issue 6: a job offer or opportunity. Most statuses hold none: a dict without the key is answered
+    # A job offer or opportunity. Most statuses hold none: a dict without the key is answered
     # here, without the call and its Mapping check.
     if type(extra) is not dict or "offer" in extra:
         offer = _offer_entity.extension(extra, s["id"])

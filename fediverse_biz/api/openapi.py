@@ -218,7 +218,7 @@ def document(base_url: str = SNAPSHOT_BASE_URL) -> dict[str, Any]:
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
         },
         "servers": [{"url": base_url}],
-        # teams (api/_openapi_teams.py); issue 6: halls (api/_openapi_communities.py), job offers and
+        # Teams (api/_openapi_teams.py); halls (api/_openapi_communities.py), job offers and
         # opportunities (api/_openapi_offers.py)
         "paths": _paths((*OPERATIONS, *TEAM_OPERATIONS, *COMMUNITY_OPERATIONS, *OFFER_OPERATIONS)),
         "components": _components(base_url),

@@ -44,8 +44,8 @@ def routes() -> list[BaseRoute]:
         *teams.routes,
         *organizations.routes,
         *directory.routes,
-        *communities.routes,  # halls (issue 6)
-        *offers.routes,  # job offers and opportunities (issue 6)
+        *communities.routes,  # halls
+        *offers.routes,  # job offers and opportunities
         *openapi.routes,
         *stubs.routes,  # last: a real implementation listed above wins over its stub
     ]

@@ -162,7 +162,7 @@ async def create_status(request: Request) -> Response:
     state = request.app.state
     key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
     with domain_errors():
-        # Issue 6 hook: a job offer or opportunity typed in any app by the text convention is filed as one
+        # A job offer or opportunity typed in any app by the text convention is filed as one
         # (business/offer_text.py); one that breaks a rule is refused with the line named, like any 422.
         as_offer = offers.from_text(draft.text)
         status_id = await core_statuses.create(
@@ -223,7 +223,7 @@ async def edit_status(request: Request) -> Response:
             status_id,
             draft,
             resolver=mention_resolver(request),
-            after_write=offers.from_text(draft.text, editing=True),  # issue 6 hook, as in create_status
+            after_write=offers.from_text(draft.text, editing=True),  # as in create_status
         )
     entity = await render_one(request, status_id, author["id"])
     await acting.record(request, viewer, "edit", entity["uri"], {"status_id": entity["id"]})

@@ -46,7 +46,7 @@ ACTIONS = frozenset(
         # contributors on other servers (business/remote_contributors.py)
         "add_remote_contributor",
         "remove_remote_contributor",
-        # communities (halls, issue 6): a hall's log, kept under the hall's actor id
+        # Communities (halls): a hall's log, kept under the hall's actor id
         # (business/communities.py, business/hall_moderation.py)
         "hall_create",
         "hall_edit",

@@ -229,7 +229,7 @@ async def update_profile(
         if changes.language:
             await conn.execute("UPDATE users SET locale = $2 WHERE id = $1", user_id, changes.language)
         if fields and after["fields"] != before["fields"]:
-            # Issue 5 hook: new field values are unverified; check their rel="me" links again
+            # New field values are unverified; check their rel="me" links again
             # (business/verified_links.py handles the job kind).
             await jobs.enqueue(conn, "verify_links", {"actor_id": actor_id})
         if any(before[c] != after[c] for c in (*_PUBLISHED, *_PUBLISHED_MEDIA)):

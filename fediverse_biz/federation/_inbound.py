@@ -98,7 +98,7 @@ class Inbound:
             if claimed is None:
                 raise AlreadyProcessed(str(self.record_id))
             yield conn
-            # Issue 6 hook (FEP-1b12): a local hall relays what it just received, in this same transaction,
+            # FEP-1b12: a local hall relays what it just received, in this same transaction,
             # so the Announce exists if and only if the activity was applied (federation/group_relay.py).
             from fediverse_biz.federation import group_relay
 

@@ -101,7 +101,7 @@ async def _known_and_followed(act: Inbound, uri: str) -> tuple[bool, bool]:
 
 
 async def _relevant(act: Inbound, parsed: ParsedNote, *, followed: bool) -> bool:
-    """Mastodon's Create#related_to_local_activity?, without relays; plus (issue 6) a reply in the thread
+    """Mastodon's Create#related_to_local_activity?, without relays; plus a reply in the thread
     of a local hall, which the hall relays (federation/group_relay.py) even when the reply does not name it.
     `followed`: whether a local account follows the sender (_known_and_followed)."""
     if followed:
@@ -256,7 +256,7 @@ async def handle_like(act: Inbound) -> None:
 async def handle_announce(act: Inbound) -> None:
     obj = act.doc.get("object")
     if act.actor["actor_type"] == "Group" or (isinstance(obj, Mapping) and types(obj) and not types(obj) & _POST_TYPES):
-        # Issue 6 (FEP-1b12): a Group announces its members' activities (Lemmy's Announce(Create(Page))),
+        # FEP-1b12: a Group announces its members' activities (Lemmy's Announce(Create(Page))),
         # unwrapped with origin checks in _group_inbound.py, which also takes the group's plain boosts so
         # that the two forms of one post, processed at once by two workers, store it once.
         from fediverse_biz.federation import _group_inbound

@@ -155,7 +155,7 @@ async def show_person(request: Request) -> Response:
 
 async def show_group(request: Request) -> Response:
     if not prefers_activity_json(request.headers.get("accept")):
-        # Issue 6 hook: browsers get the community page, feed readers `/c/{name}.atom` (the path parameter
+        # Browsers get the community page, feed readers `/c/{name}.atom` (the path parameter
         # takes "name.atom" too, this route being mounted before the web door's).
         from fediverse_biz.web import community_pages
 
@@ -290,7 +290,7 @@ async def featured(request: Request) -> Response:
     row = await _actor_or_failure(request, types)
     if isinstance(row, Response):
         return row
-    # Issue 6 hook: a hall pins its members' posts (business/hall_moderation.py pin), not its own.
+    # A hall pins its members' posts (business/hall_moderation.py pin), not its own.
     uris = await request.app.state.pool.fetch(
         """SELECT s.uri FROM pinned_statuses p JOIN statuses s ON s.id = p.status_id
             WHERE p.actor_id = $1 AND (s.actor_id = $1 OR ($2 AND s.community_id = $1))

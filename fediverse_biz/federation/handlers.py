@@ -7,7 +7,7 @@ from .worker import Handler
 
 def all_handlers() -> dict[str, Handler]:
     # Imported here: handler modules import worker.py for WorkerContext and the error types.
-    from ..business.verified_links import handlers as verified_links_handlers  # issue 5: rel="me" checks
+    from ..business.verified_links import handlers as verified_links_handlers  # rel="me" checks
     from .delivery import handlers as delivery_handlers
     from .directory_pull import handlers as directory_pull_handlers
     from .hall_members import handlers as hall_members_handlers

@@ -64,7 +64,7 @@ async def handle_follow(act: Inbound) -> None:
             await outbox.send_to_actor(conn, target, follower, reject)
             return
         if target["actor_type"] == "Group" and not target["locked"]:
-            # Issue 6 (FEP-1b12: a Group SHOULD auto-accept): joining an open hall is following it. A hall
+            # FEP-1b12: a Group SHOULD auto-accept: joining an open hall is following it. A hall
             # with approval membership is `locked` (business/communities.py), so its Follow is held below
             # for a moderator, and a banned member's Follow met the hall's block above and got Reject.
             await follows.accept_follow(conn, follower, target, act.activity_id)
@@ -280,7 +280,7 @@ async def _update_actor(act: Inbound, doc: Mapping[str, Any]) -> None:
         )
         if applied == "UPDATE 0":  # rolls the transaction back; the job records why
             raise Ignored("an older profile than the one applied last (newer `updated` wins)")
-        # Issue 5 hook: the company profile an Organization states in its new document.
+        # The company profile an Organization states in its new document.
         await store_remote_profile(conn, act.actor["id"], doc)
         await queue_link_checks(conn, act.actor["id"])  # rel="me" links: checked by a job, not here
 

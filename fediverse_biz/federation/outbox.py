@@ -81,7 +81,7 @@ async def status_inboxes(conn: asyncpg.Connection, bundle: StatusBundle) -> list
     inboxes = [i for i in (_remote_inbox(m) for m in bundle.mentions) if i]
     if bundle.status["visibility"] != "direct":
         inboxes += await follower_inboxes(conn, bundle.author["id"])
-    # Issue 6 hook (FEP-1b12): a post in a remote group's thread also goes to the group, which relays it.
+    # FEP-1b12: a post in a remote group's thread also goes to the group, which relays it.
     from . import group_relay
 
     inboxes += await group_relay.group_inboxes(conn, bundle)
@@ -89,7 +89,7 @@ async def status_inboxes(conn: asyncpg.Connection, bundle: StatusBundle) -> list
 
 
 async def publish_status(conn: asyncpg.Connection, urls: LocalUrls, bundle: StatusBundle) -> int:
-    # Issue 6 hooks (FEP-1b12, federation/group_relay.py): a post to a group carries it in `audience`
+    # FEP-1b12, federation/group_relay.py: a post to a group carries it in `audience`
     # (set before rendering), and a local hall relays its members' posts (after).
     from . import group_relay
 
@@ -108,7 +108,7 @@ async def publish_update(conn: asyncpg.Connection, urls: LocalUrls, bundle: Stat
     serial = await conn.fetchval("SELECT next_id()")
     activity = activities.update_note(note, bundle.author["uri"], bundle.status["edited_at"], serial=serial)
     sent = await deliver(conn, bundle.author, activity, await status_inboxes(conn, bundle))
-    from . import group_relay  # issue 6 hook: edits in a local hall are relayed (FEP-1b12)
+    from . import group_relay  # edits in a local hall are relayed (FEP-1b12)
 
     await group_relay.relay(conn, activity, bundle.author)
     return sent
@@ -119,7 +119,7 @@ async def publish_delete(conn: asyncpg.Connection, urls: LocalUrls, bundle: Stat
     to, cc = notes.addressing(bundle, bundle.author["followers_url"])
     activity = activities.delete_note(bundle.status["uri"], bundle.author["uri"], to, cc)
     sent = await deliver(conn, bundle.author, activity, await status_inboxes(conn, bundle))
-    from . import group_relay  # issue 6 hook: deletes in a local hall are relayed (FEP-1b12)
+    from . import group_relay  # deletes in a local hall are relayed (FEP-1b12)
 
     await group_relay.relay(conn, activity, bundle.author)
     return sent
@@ -151,7 +151,7 @@ async def send_to_actor(
 ) -> int:
     """Follow/Accept/Reject/Like/Block and their Undo go to one actor's own inbox."""
     if {"Like", "Undo"} & activities.types(activity) and actor["domain"] is None:
-        from . import group_relay  # issue 6 hook: a member's like of a post in a local hall is relayed
+        from . import group_relay  # a member's like of a post in a local hall is relayed
 
         await group_relay.relay(conn, activity, actor)
     if target["domain"] is None or not target["inbox_url"]:

@@ -135,7 +135,7 @@ async def _store(pool: asyncpg.Pool, requested: str, doc: Mapping[str, Any]) -> 
     except InvalidActor as exc:
         raise RemoteActorError(f"invalid actor document at {requested}: {exc}") from None
     row = await _upsert(pool, fields)
-    # Issue 5 hook: an Organization's schema.org company profile, parsed into organization_profiles.
+    # An Organization's schema.org company profile, parsed into organization_profiles.
     await store_remote_profile(pool, row["id"], doc)
     # Its links are checked by a job, never here (verified_links.py).
     await queue_link_checks(pool, row["id"])

@@ -11,7 +11,7 @@ def routes() -> list[BaseRoute]:
     return [
         *discovery.routes,
         *actor_endpoints.routes,
-        *group_endpoints.routes,  # halls' moderators and outbox (issue 6)
+        *group_endpoints.routes,  # halls' moderators and outbox
         *inbox.routes,
         *object_endpoints.routes,
     ]

@@ -29,8 +29,8 @@ def routes() -> list[BaseRoute]:
         *interaction.routes,
         *pages.routes,
         *directory_page.routes,
-        *community_pages.routes,  # halls (issue 6); /c/{name} itself: federation/actor_endpoints.py
-        *boards.routes,  # job board, opportunities board and their form (issue 6)
+        *community_pages.routes,  # halls; /c/{name} itself: federation/actor_endpoints.py
+        *boards.routes,  # job board, opportunities board and their form
         *about.routes,
         *session.routes,
         *review.routes,

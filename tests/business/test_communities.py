@@ -1,4 +1,4 @@
-"""Halls (issue 6; business/communities.py, business/hall_moderation.py, api/communities.py, web pages):
+"""Halls (business/communities.py, business/hall_moderation.py, api/communities.py, web pages):
 creating and editing them, their actor documents, membership by following, moderation, and their pages.
 
 Peers are FakePeers on 127.0.0.1 (real keys, real signatures); the app runs in-process without workers, so

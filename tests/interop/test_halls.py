@@ -1,4 +1,4 @@
-"""A hall between three live instances (issue 6, "Done when"): FEP-1b12 over real HTTP, signatures, workers.
+"""A hall between three live instances: FEP-1b12 over real HTTP, signatures, workers.
 
 A hosts the hall, created by the organization acme; bolts (on B) and cogs (on C) join it by following.
 bolts posts to the hall; A's hall announces it; C receives it in both forms — the Announce wrapping B's

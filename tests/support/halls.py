@@ -1,4 +1,4 @@
-"""Halls and groups for the communities tests (issue 6), built through the real code paths.
+"""Halls and groups for the communities tests, built through the real code paths.
 
     hall = await make_hall(db.pool, urls, alice)              # /c/hall7, alice its moderator
     peer = await RecordingPeer().start()                       # a FakePeer that keeps what we POST to it
