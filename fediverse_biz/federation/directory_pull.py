@@ -28,14 +28,12 @@ import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import asyncpg
-
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.federation import domain_blocks
 from fediverse_biz.federation.directory_sources import PULL_DIRECTORY, schedule
 from fediverse_biz.federation.fetch import FetchError, Signer, request
 from fediverse_biz.federation.jobs import Job
-from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
+from fediverse_biz.federation.remote_actors import RemoteActorError, load_instance_signer, resolve_actor, resolve_handle
 from fediverse_biz.federation.worker import Handler, WorkerContext
 
 __all__ = ["PAGES_PER_RUN", "PAGE_SIZE", "handlers", "pull_directory"]
@@ -65,19 +63,6 @@ def _entry(entity: Any, host: str) -> tuple[str | None, str] | None:
     return None, username
 
 
-async def _blocked(pool: asyncpg.Pool, host: str) -> bool:
-    """Any block, silence included: the directory never lists a blocked domain's accounts anyway."""
-    found = await pool.fetchval(
-        "SELECT 1 FROM domain_blocks WHERE domain = ANY($1::text[])", domain_blocks.candidates(host)
-    )
-    return bool(found)
-
-
-async def _signer(pool: asyncpg.Pool) -> Signer | None:
-    row = await pool.fetchrow("SELECT key_id, private_key_pem FROM actors WHERE is_instance_actor")
-    return instance_signer(row) if row is not None and row["private_key_pem"] else None
-
-
 async def _page(ctx: WorkerContext, origin: str, offset: int, signer: Signer | None) -> list[Any]:
     url = f"{origin}/api/v1/directory?local=true&order=new&limit={PAGE_SIZE}&offset={offset}"
     response = await request(ctx.http, "GET", url, headers={"Accept": "application/json"}, signer=signer)
@@ -98,9 +83,9 @@ async def pull_directory(ctx: WorkerContext, host: str) -> str:
     origin = await pool.fetchval("SELECT origin FROM directory_sources WHERE host = $1", host)
     if origin is None:
         return "unknown host"
-    if await _blocked(pool, host):
+    if await domain_blocks.blocked(pool, host):
         return "domain blocked"
-    signer = await _signer(pool)
+    signer = await load_instance_signer(pool)
     scheme = urlsplit(origin).scheme
     deadline = time.monotonic() + RUN_BUDGET
     limit = asyncio.Semaphore(RESOLVE_CONCURRENCY)

@@ -16,7 +16,7 @@ from typing import Final
 
 import asyncpg
 
-__all__ = ["SuspendedDomains", "candidates", "suspended"]
+__all__ = ["SuspendedDomains", "blocked", "candidates", "suspended"]
 
 DOOR_TTL: Final = 1.0  # seconds
 
@@ -35,6 +35,12 @@ async def suspended(conn: asyncpg.Pool | asyncpg.Connection, domain: str) -> boo
             "SELECT 1 FROM domain_blocks WHERE domain = ANY($1::text[]) AND severity = 'suspend'", candidates(domain)
         )
     )
+
+
+async def blocked(conn: asyncpg.Pool | asyncpg.Connection, domain: str) -> bool:
+    """Whether `domain` or a parent domain has any block, silence included: what discovery skips, since the
+    directory never lists a blocked domain's accounts anyway."""
+    return bool(await conn.fetchval("SELECT 1 FROM domain_blocks WHERE domain = ANY($1::text[])", candidates(domain)))
 
 
 class SuspendedDomains:

@@ -30,9 +30,9 @@ import asyncpg
 
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.federation import directory_sources, domain_blocks
-from fediverse_biz.federation.directory_pull import _blocked, _signer
 from fediverse_biz.federation.fetch import FetchError, Signer, check_url, fetch_ap_object
 from fediverse_biz.federation.jobs import Job
+from fediverse_biz.federation.remote_actors import load_instance_signer
 from fediverse_biz.federation.worker import Handler, WorkerContext
 
 __all__ = ["MAX_ITEMS", "PAGES_PER_RUN", "handlers", "pull_hall_members"]
@@ -139,13 +139,13 @@ async def pull_hall_members(ctx: WorkerContext, hall_uri: str) -> tuple[str, boo
     if not await _followed_here(pool, hall["id"]):
         return "no local member any more", False
     host = authority(hall_uri)
-    if await _blocked(pool, host):
+    if await domain_blocks.blocked(pool, host):
         return "domain blocked", True  # a block may be lifted; the check costs one query a day
     followers: str | None = hall["followers_url"]
     if not followers or _host_of(followers) != host:
         return "no followers collection on the hall's host", True
     try:
-        uris = await _collection_members(ctx, followers, host, await _signer(pool))
+        uris = await _collection_members(ctx, followers, host, await load_instance_signer(pool))
     except FetchError as exc:
         return f"not read: {exc}"[:300], True
     ours = await pool.fetchval("SELECT uri FROM actors WHERE is_instance_actor")
@@ -161,9 +161,7 @@ async def pull_hall_members(ctx: WorkerContext, hall_uri: str) -> tuple[str, boo
             hosts.setdefault(member_host, uri)
     met = 0
     for member_host, uri in hosts.items():
-        if await pool.fetchval(
-            "SELECT 1 FROM domain_blocks WHERE domain = ANY($1::text[])", domain_blocks.candidates(member_host)
-        ):
+        if await domain_blocks.blocked(pool, member_host):
             continue
         await directory_sources.met(pool, uri)
         met += 1

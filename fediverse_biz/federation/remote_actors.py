@@ -46,6 +46,7 @@ __all__ = [
     "STALE_AFTER",
     "RemoteActorError",
     "instance_signer",
+    "load_instance_signer",
     "public_key_for",
     "resolve_actor",
     "resolve_handle",
@@ -63,6 +64,12 @@ class RemoteActorError(Exception):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+async def load_instance_signer(pool: asyncpg.Pool) -> Signer | None:
+    """The instance actor's signer, or None before `init` has made the instance actor."""
+    row = await pool.fetchrow("SELECT key_id, private_key_pem FROM actors WHERE is_instance_actor")
+    return instance_signer(row) if row is not None and row["private_key_pem"] else None
 
 
 def instance_signer(instance_actor: Mapping[str, Any]) -> Signer:
