@@ -4,6 +4,11 @@ Each migration runs in its own transaction together with its `schema_migrations`
 failure leaves nothing half-applied. An advisory lock serialises concurrent runners (a web and a
 worker process starting together). A database that has a migration this code does not know is
 newer than the code: we refuse to start rather than run old code against a newer schema.
+
+A migration's checksum covers its statements, not its whole-line `--` comments: rewording a comment
+changes nothing a database ran, while an edited statement is refused. Releases before this recorded the
+checksum of the whole file; such a record is still accepted (the file's text as it is now, or as it was
+before its comments were reworded, `_REWORDED`) and replaced by the statement checksum.
 """
 
 from __future__ import annotations
@@ -18,6 +23,17 @@ import asyncpg
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x66656469  # arbitrary constant for pg_advisory_lock, "fedi"
+# Whole-file checksums of migrations as they were before only their comments were reworded (their
+# header comments named the work items that asked for them). The statements are unchanged.
+_REWORDED: dict[int, frozenset[str]] = {
+    4: frozenset({"778a7e375cbc914c6cc63677d7ce1c15e2966a462b086d5ac1b8b0ff2f1abb32"}),
+    6: frozenset({"321572356c48489ce1db32b8539a75305cd0689b1a6c18f7b12a453396598323"}),
+    7: frozenset({"a03b742006ecdf2a66315adfbd19766d98a3b011d91702ceac06845c68fe6b41"}),
+    8: frozenset({"39c4a5407c196254e052be14762bd9fffedf4d1f8f65bfdba168c8f84fa090ad"}),
+    9: frozenset({"706eb3356349385df6c51cc42c0dbde0645efe5096557971acf0a36e8204e482"}),
+    10: frozenset({"bc1c95bcbb2a2f41b90dce6f5e8d225e9e802eb8885e835113fcf4d440c84afd"}),
+    11: frozenset({"44a7c2bf074d180e454569dc2d5ccda4b3ca339c89e6f4f97ff4b2284957f8ea"}),
+}
 
 
 class MigrationError(Exception):
@@ -36,7 +52,15 @@ class Migration:
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()
+        """Of the statements: whole-line comments are left out, so rewording them is no change."""
+        statements = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
+        return hashlib.sha256(statements.encode()).hexdigest()
+
+    def recorded_by_older_release(self, checksum: str) -> bool:
+        """Whether `checksum` is what a release before statement checksums recorded for this migration."""
+        return checksum == hashlib.sha256(self.sql.encode()).hexdigest() or checksum in _REWORDED.get(
+            self.version, frozenset()
+        )
 
 
 def discover(directory: Path | None = None) -> list[Migration]:
@@ -87,10 +111,16 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None =
                 "not know: it was upgraded by a newer release; install that release (or newer)"
             )
         for version, checksum in done.items():
-            if known[version].checksum != checksum:
+            migration = known[version]
+            if migration.checksum == checksum:
+                continue
+            if not migration.recorded_by_older_release(checksum):
                 raise MigrationError(
-                    f"migration {known[version].name} changed after it was applied; restore the original file"
+                    f"migration {migration.name} changed after it was applied; restore the original file"
                 )
+            await conn.execute(
+                "UPDATE schema_migrations SET checksum = $2 WHERE version = $1", version, migration.checksum
+            )
         applied: list[Migration] = []
         # A lower number that arrives after higher ones (merged branches) is still applied, in order.
         for migration in migrations:

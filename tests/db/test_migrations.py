@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import asyncpg
@@ -77,3 +78,51 @@ def test_bad_file_names_and_duplicate_numbers_are_refused(tmp_path: Path) -> Non
     write(tmp_path, "2_bad name.sql", "")
     with pytest.raises(migrations.MigrationError, match=r"not NNNN_name\.sql"):
         migrations.discover(tmp_path)
+
+
+async def test_rewording_a_comment_of_an_applied_migration_is_no_change(
+    empty_db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    write(tmp_path, "0001_a.sql", "-- first words\nCREATE TABLE a (x int);")
+    await migrations.migrate(empty_db, migrations.discover(tmp_path))
+    write(tmp_path, "0001_a.sql", "-- other words\n  -- and one more line\nCREATE TABLE a (x int);")
+    assert await migrations.migrate(empty_db, migrations.discover(tmp_path)) == []
+    # an edit on a statement's own line is a change, comment or not
+    write(tmp_path, "0001_a.sql", "-- other words\nCREATE TABLE a (x int); -- now with a remark")
+    with pytest.raises(migrations.MigrationError, match="changed after it was applied"):
+        await migrations.migrate(empty_db, migrations.discover(tmp_path))
+
+
+async def test_a_whole_file_checksum_from_an_older_release_is_accepted_and_replaced(
+    empty_db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    sql = "-- a\nCREATE TABLE a (x int);"
+    write(tmp_path, "0001_a.sql", sql)
+    await migrations.migrate(empty_db, migrations.discover(tmp_path))
+    old_record = hashlib.sha256(sql.encode()).hexdigest()
+    await empty_db.execute("UPDATE schema_migrations SET checksum = $1", old_record)
+    assert await migrations.migrate(empty_db, migrations.discover(tmp_path)) == []
+    (migration,) = migrations.discover(tmp_path)
+    assert await empty_db.fetchval("SELECT checksum FROM schema_migrations") == migration.checksum
+
+
+async def test_the_package_migrations_whose_comments_were_reworded_still_match_older_records(
+    empty_db: asyncpg.Connection,
+) -> None:
+    await migrations.migrate(empty_db)
+    # as recorded by the release before the rewording (the whole file's checksum of the old text)
+    before = {
+        4: "778a7e375cbc914c6cc63677d7ce1c15e2966a462b086d5ac1b8b0ff2f1abb32",
+        11: "44a7c2bf074d180e454569dc2d5ccda4b3ca339c89e6f4f97ff4b2284957f8ea",
+    }
+    for version, checksum in before.items():
+        await empty_db.execute("UPDATE schema_migrations SET checksum = $2 WHERE version = $1", version, checksum)
+    assert await migrations.migrate(empty_db) == []
+    current = {m.version: m.checksum for m in migrations.discover()}
+    assert {v: c for v, c in (await migrations.applied_versions(empty_db)).items() if v in before} == {
+        v: current[v] for v in before
+    }
+    # and a record that matches nothing is still refused
+    await empty_db.execute("UPDATE schema_migrations SET checksum = 'not ours' WHERE version = 4")
+    with pytest.raises(migrations.MigrationError, match=r"0004_organizations\.sql changed after it was applied"):
+        await migrations.migrate(empty_db)

@@ -1,4 +1,4 @@
--- Structured company profiles (issue 5; business/organizations.py, docs/organizations.md).
+-- Structured company profiles (business/organizations.py, docs/organizations.md).
 --
 -- One row per Organization actor, local or remote: local rows are edited by the organization's owners
 -- and managers, remote rows are parsed from the schema.org properties of the actor document. Every

@@ -1,4 +1,4 @@
--- Communities ("halls", issue 6): FEP-1b12 Group actors at /c/{name}.
+-- Communities ("halls"): FEP-1b12 Group actors at /c/{name}.
 -- business/communities.py owns the hall tables; federation/group_relay.py and _group_inbound.py the relay;
 -- docs/communities.md explains both.
 

@@ -1,4 +1,4 @@
--- Job offers and business opportunities (issue 6; business/offers.py, docs/offers.md).
+-- Job offers and business opportunities (business/offers.py, docs/offers.md).
 --
 -- One row per status that is an offer, local or remote: the board index. The structured values are
 -- also kept in statuses.extra->'offer', from which the post renders to ActivityPub and to the client

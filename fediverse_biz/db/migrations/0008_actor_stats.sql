@@ -1,8 +1,8 @@
 -- Counters shown on every account entity (statuses, followers, following, last status day), kept by
 -- triggers so every writer — the client API, the inbox, approvals, deletions — keeps them right in its
 -- own transaction. Before this, each page of statuses recounted every author's statuses and follows:
--- on a 1,000,000-status database that was most of the home timeline's cost (issue 7,
--- docs/benchmarks.md). Mastodon keeps the same figures in its account_stats table, apart from accounts,
+-- on a 1,000,000-status database that was most of the home timeline's cost
+-- (docs/benchmarks.md). Mastodon keeps the same figures in its account_stats table, apart from accounts,
 -- for the same reason we do: a busy account's counters change often, and updating the wide actors row
 -- each time would churn it.
 --

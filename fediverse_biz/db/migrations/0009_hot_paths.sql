@@ -1,4 +1,4 @@
--- Indexes and settings for the hot paths the benchmarks found (issue 7, docs/benchmarks.md).
+-- Indexes and settings for the hot paths the benchmarks found (docs/benchmarks.md).
 
 -- Two claims instead of one (federation/jobs.py): jobs with a host keep the locked, per-host-limited
 -- claim; local jobs (host NULL) are taken straight by index. Each side gets a partial index over its

@@ -1,4 +1,4 @@
--- home_feed without foreign keys (issue 7, docs/benchmarks.md). Each feed row carried two foreign-key
+-- home_feed without foreign keys (docs/benchmarks.md). Each feed row carried two foreign-key
 -- checks, 2,000 per post by an author with 1,000 local followers: 5 of the ~17 ms of PostgreSQL work per
 -- post, measured with the same INSERT with and without them. Rows are only ever written next to a status
 -- that exists (the fan-out runs in the transaction that creates the status; a follow's backfill selects
