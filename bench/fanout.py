@@ -28,7 +28,7 @@ from ._seed import RemoteActorRow, copy_remote_actors, past_ids
 
 AS2 = "application/activity+json"
 GOAL_RATIO = 2.0  # server time <= 2 x ceiling time
-CONNECTION_LIMIT, CONNECTION_LIMIT_PER_HOST = 100, 8  # federation/fetch.py's client
+CONNECTION_LIMIT, CONNECTION_LIMIT_PER_HOST = 100, 8  # net/fetch.py's client
 
 
 async def seed_followers(ctx: Context) -> dict[str, Any]:

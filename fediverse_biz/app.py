@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,23 +15,26 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import __version__
-from .api.entities import AccountEntities
-from .api.errors import exception_handlers as api_exception_handlers
-from .api.read_slots import read_slots
-from .api.streaming_hub import StreamingHub
-from .config import Settings
-from .core import accounts
-from .core.errors import DomainError
-from .core.urls import LocalUrls
-from .db.database import Database, open_database
-from .db.pool import ping
-from .federation import domain_blocks, jobs
-from .federation.fetch import create_session
-from .federation.signed_requests import KeyCache
-from .federation.worker import run_workers
-from .jsonio import JSONResponse
-from .middleware import (
+from fediverse_biz import __version__, assembly
+from fediverse_biz.api.entities import AccountEntities
+from fediverse_biz.api.errors import exception_handlers as api_exception_handlers
+from fediverse_biz.api.routes import routes as api_routes
+from fediverse_biz.api.streaming_hub import StreamingHub
+from fediverse_biz.config import Settings
+from fediverse_biz.core import accounts, domain_blocks
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.core.instance_facts import InstanceFactsCache
+from fediverse_biz.db.database import Database, open_database
+from fediverse_biz.db.pool import ping
+from fediverse_biz.db.read_slots import read_slots
+from fediverse_biz.federation import actor_endpoints, fetch_reach
+from fediverse_biz.federation.actor_endpoints import prefers_activity_json
+from fediverse_biz.federation.routes import routes as federation_routes
+from fediverse_biz.federation.signed_requests import KeyCache
+from fediverse_biz.jobs import queue
+from fediverse_biz.jobs.worker import run_workers
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.middleware import (
     BodyReadTimeout,
     BodySizeLimit,
     CountRequests,
@@ -39,9 +43,14 @@ from .middleware import (
     WebLoad,
     wants_json,
 )
-from .ratelimit import RateLimit
-from .web.inputs import BadPageInput
-from .web.rendering import bad_input_page
+from fediverse_biz.net.fetch import create_session
+from fediverse_biz.ratelimit import RateLimit
+from fediverse_biz.services import Services, services
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web import community_pages
+from fediverse_biz.web.inputs import BadPageInput
+from fediverse_biz.web.rendering import bad_input_page
+from fediverse_biz.web.routes import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +61,7 @@ async def healthz(request: Request) -> Response:
     # Bounded by its own short timeout, not the statement bound every query gets: a load balancer asking
     # must hear "down" while the database is frozen, not wait as long as it stays frozen.
     try:
-        await ping(request.app.state.pool)
+        await ping(services(request).pool)
     except Exception as exc:  # any database failure means "not healthy", never a 500
         log.warning("health check failed: %s", f"{type(exc).__name__} {exc}".strip())
         return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
@@ -92,17 +101,43 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("internal server error", status_code=500)
 
 
-def all_routes() -> list[BaseRoute]:
-    from .api.routes import routes as api_routes
-    from .federation.routes import routes as federation_routes
-    from .web.routes import routes as web_routes
+async def hall(request: Request) -> Response:
+    """`/c/{name}` is a hall's ActivityPub id and its page: the one place that decides which one a request
+    gets. AS2 clients get the Group document, browsers the page and feed readers `/c/{name}.atom` (the
+    path parameter takes "name.atom" too)."""
+    if prefers_activity_json(request.headers.get("accept")):
+        return await actor_endpoints.show_group(request)
+    return await community_pages.group_html(request)
 
+
+def all_routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/c/{username}", hall, methods=["GET", "HEAD"]),
         *federation_routes(),
         *api_routes(),
         *web_routes(),
     ]
+
+
+def build_services(settings: Settings, db: Database, http: aiohttp.ClientSession) -> Services:
+    """Everything the handlers use, for one application; installs the extension points as well."""
+    urls = LocalUrls(settings.base_url)
+    return Services(
+        settings=settings,
+        db=db,
+        urls=urls,
+        http=http,
+        hooks=assembly.install_hooks(),
+        job_wakeups=queue.Wakeups(db.pool),
+        suspended_domains=domain_blocks.SuspendedDomains(db.pool),
+        streaming=StreamingHub(db.pool, urls),
+        account_entities=AccountEntities(),
+        read_slots=read_slots(settings.db_pool_max, wait=settings.db_acquire_timeout),
+        instance_facts=InstanceFactsCache(db.pool),
+        signing_keys=KeyCache(),
+        fetchers_seen=fetch_reach.seen_fetchers(),
+    )
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Starlette:
@@ -113,37 +148,25 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = database if database is not None else await open_database(settings, own_embedded=True)
         http = create_session(settings.allow_private_addresses, user_agent=USER_AGENT)
-        app.state.settings = settings
-        app.state.db = db
-        app.state.pool = db.pool
-        app.state.urls = LocalUrls(settings.base_url)
-        app.state.http = http
-        # Streaming clients share one LISTEN connection per process (api/streaming_hub.py).
-        app.state.streaming = StreamingHub(db.pool, app.state.urls)
-        # The inbox's door wakes the workers (here or in other processes) through this (federation/jobs.py).
-        app.state.job_wakeups = jobs.Wakeups(db.pool)
-        app.state.suspended_domains = domain_blocks.SuspendedDomains(db.pool)
-        app.state.signing_keys = KeyCache()  # peers' verified keys (federation/signed_requests.py)
-        app.state.account_entities = AccountEntities()  # rendered authors of statuses (api/entities.py)
-        # The heaviest reads queue here (api/read_slots.py), as long as a request may wait for a connection.
-        app.state.read_slots = read_slots(settings.db_pool_max, wait=settings.db_acquire_timeout)
+        state = build_services(settings, db, http)
+        app.state.services = state
         # `serve` runs the background workers in-process; settings.workers = 0 leaves them to
         # separate `fediverse-biz worker` processes.
         stop_workers = asyncio.Event()
         workers: asyncio.Task[None] | None = None
         try:
-            app.state.instance_actor = await accounts.ensure_instance_actor(
-                db.pool, app.state.urls, settings.hostname
+            state.instance_actor = await accounts.ensure_instance_actor(db.pool, state.urls, settings.hostname)
+            await state.streaming.start(db.dsn)
+            workers = asyncio.create_task(
+                run_workers(db.pool, http, settings, stop_workers, handlers=assembly.job_handlers(), yield_to=load.busy)
             )
-            await app.state.streaming.start(db.dsn)
-            workers = asyncio.create_task(run_workers(db.pool, http, settings, stop_workers, yield_to=load.busy))
             yield
         finally:
             stop_workers.set()
             if workers is not None:
                 await workers
-            await app.state.job_wakeups.close()
-            await app.state.streaming.stop()
+            await state.job_wakeups.close()
+            await state.streaming.stop()
             await http.close()
             if database is None:
                 await db.close()

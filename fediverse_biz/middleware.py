@@ -31,7 +31,7 @@ def wants_json(path: str) -> bool:
     return path.startswith(JSON_PREFIXES) or path == "/healthz"
 
 
-# In-process background work (federation/worker.py) steps back while this many ordinary requests are in
+# In-process background work (jobs/worker.py) steps back while this many ordinary requests are in
 # flight: under a burst of inbox deliveries the workers took most of the CPU the door needed, and the
 # door is what peers wait on (docs/benchmarks.md). The jobs are durable; they run a moment later.
 BUSY_REQUESTS = 8

@@ -43,8 +43,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .config import Settings
-from .federation.hosts import host_of
+from fediverse_biz.config import Settings
+from fediverse_biz.jobs.hosts import host_of
 
 __all__ = ["MAX_KEYS", "Counters", "RateLimit", "Rule"]
 

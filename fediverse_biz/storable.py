@@ -9,7 +9,7 @@ with a 400, the client API with a 422 (Mastodon's validation error), a page with
 again. A string that passes may be stored anywhere.
 
 Other control characters are valid and storable, so they are not this rule's business; each field's own
-cleaner decides, as Mastodon does: one-line names drop them (core.sanitize.sanitize_plain), notes keep line
+cleaner decides, as Mastodon does: one-line names drop them (text.sanitize.sanitize_plain), notes keep line
 breaks and tabs and drop the rest (core.profiles), post text keeps what was typed.
 
 Query strings and urlencoded bodies: Starlette decodes invalid UTF-8 (`%ED%A0%80`, a surrogate's UTF-8

@@ -11,12 +11,13 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
+from fediverse_biz import assembly
 from fediverse_biz.app import create_app
 from fediverse_biz.config import Settings
 from fediverse_biz.core import passwords
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.db.pool import create_pool
+from fediverse_biz.urls import LocalUrls
 from tests.support.cli_processes import served  # noqa: F401  (a fixture for the CLI tests)
 from tests.support.cluster import PgCluster
 from tests.support.servers import LiveServer, make_settings
@@ -24,6 +25,10 @@ from tests.support.servers import LiveServer, make_settings
 # argon2 at production cost (64 MiB, 3 passes) is most of the time of a test that creates users;
 # the algorithm stays argon2id, only the cost drops. CLI tests run real processes at full cost.
 passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+# The extension points as every process installs them: tests that call core's domain operations without
+# starting an application (create_app installs them too) get the same fan-out.
+assembly.install_hooks()
 
 # The suite must never depend on the developer's own environment.
 for _name in list(os.environ):

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from fediverse_biz.app import http_error
 from fediverse_biz.middleware import BodySizeLimit
+from fediverse_biz.services import services
 from tests.support.servers import LiveServer
 
 
@@ -26,7 +27,7 @@ async def test_healthz_reports_database_up(client: httpx.AsyncClient) -> None:
 
 async def test_healthz_is_503_when_database_is_gone(client: httpx.AsyncClient, app) -> None:  # type: ignore[no-untyped-def]
     # given a pool that can no longer reach the database
-    await app.state.pool.close()
+    await services(app).pool.close()
     response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"

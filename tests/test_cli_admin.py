@@ -14,6 +14,7 @@ import pytest
 from starlette.applications import Starlette
 
 from fediverse_biz.db.database import Database
+from fediverse_biz.services import services
 from tests.support.accounts import PASSWORD
 from tests.support.cli_processes import cli_env, one_error_line
 from tests.support.cli_processes import run as run_cli
@@ -53,7 +54,7 @@ async def can_log_in(client: httpx.AsyncClient, oauth_app: dict[str, Any], usern
 async def test_pending_sign_ups_are_listed_approved_and_rejected(
     env: dict[str, str], client: httpx.AsyncClient, app: Starlette, db: Database
 ) -> None:
-    app.state.settings = dataclasses.replace(app.state.settings, registration_mode="approval")
+    services(app).settings = dataclasses.replace(services(app).settings, registration_mode="approval")
     nothing = await cli(env, "pending-users")
     assert nothing.returncode == 0 and nothing.stdout == "no pending sign-ups\n", nothing.stderr
 

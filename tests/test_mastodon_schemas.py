@@ -27,7 +27,8 @@ ENTITIES = [
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))
 
-# Account.md / Status.md examples (Gargron, as embedded in the Status example).
+# The Account and Status examples of Mastodon's documentation (Gargron, as embedded in the Status example:
+# https://docs.joinmastodon.org/entities/Status/).
 ACCOUNT: dict[str, Any] = {
     "id": "1",
     "username": "Gargron",
@@ -114,7 +115,8 @@ STATUS: dict[str, Any] = {
     "poll": None,
 }
 
-# A status with everything the short example leaves empty (MediaAttachment.md, Poll.md, Status.md).
+# A status with everything the short example leaves empty (the MediaAttachment, Poll and Status entities of
+# https://docs.joinmastodon.org/entities/).
 RICH_STATUS: dict[str, Any] = {
     **STATUS,
     "id": "103270115826048976",

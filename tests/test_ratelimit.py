@@ -18,9 +18,10 @@ from starlette.applications import Starlette
 from fediverse_biz.app import create_app
 from fediverse_biz.config import ConfigError, Settings, load_settings
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.ratelimit import Counters, RateLimit, client_ip, signer_domain
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.accounts import api_headers
 from tests.support.peers import FakePeer, deliver
@@ -82,7 +83,7 @@ def inner_app(limited: RateLimit) -> Starlette:
 
 
 async def token_headers(limited: RateLimit, urls: LocalUrls, username: str) -> dict[str, str]:
-    pool = inner_app(limited).state.pool
+    pool = services(inner_app(limited)).pool
     user = await accounts.create_user(pool, urls, username, f"{username}@example.com", factories.PASSWORD)
     return await api_headers(pool, user)
 
@@ -246,7 +247,7 @@ async def test_inbox_deliveries_are_limited_per_signing_domain(
     limited: RateLimit, client_from: ClientFactory, peers: tuple[FakePeer, FakePeer], urls: LocalUrls, clock: Clock
 ) -> None:
     one, two = peers
-    await factories.local_actor(inner_app(limited).state.pool, urls, "alice")
+    await factories.local_actor(services(inner_app(limited)).pool, urls, "alice")
     client = await client_from()
     bob, carol = one.actor("bob"), two.actor("carol")
 
@@ -267,7 +268,7 @@ async def test_forged_key_ids_do_not_spend_the_victims_budget(
     limited: RateLimit, client_from: ClientFactory, peers: tuple[FakePeer, FakePeer], urls: LocalUrls, clock: Clock
 ) -> None:
     one, _ = peers
-    await factories.local_actor(inner_app(limited).state.pool, urls, "alice")
+    await factories.local_actor(services(inner_app(limited)).pool, urls, "alice")
     bob = one.actor("bob")
     attacker, peer = await client_from("203.0.113.9"), await client_from("192.0.2.1")
     forged = {"Signature": f'keyId="{bob.key_id}",algorithm="rsa-sha256",headers="date",signature="AAAA"'}

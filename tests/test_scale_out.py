@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support import cli_processes, factories
 from tests.support.cli_processes import START_WITHIN, Process, cli_env, client, free_port, healthy, until
 from tests.support.images import png

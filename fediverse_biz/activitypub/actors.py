@@ -2,9 +2,9 @@
 
 Pure: rows in, JSON out, JSON in, column values out. Who may fetch what, and storing the result, is
 `federation/remote_actors.py`. The field list follows Mastodon's "Profile federation"
-(reference/federation.md §1.2); parsing follows Mastodon's `ActivityPub::ProcessAccountService`
-(`set_immediate_attributes!`, `set_fetchable_attributes!`), including its hard limits for federated
-content (`Account::DISPLAY_NAME_LENGTH_HARD_LIMIT` and friends).
+(https://docs.joinmastodon.org/spec/activitypub/); parsing follows Mastodon's
+`ActivityPub::ProcessAccountService` (`set_immediate_attributes!`, `set_fetchable_attributes!`),
+including its hard limits for federated content (`Account::DISPLAY_NAME_LENGTH_HARD_LIMIT` and friends).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.activitypub.organizations import organization_to_ap
 from fediverse_biz.activitypub.validation import SchemaError, validate_actor
-from fediverse_biz.core.sanitize import sanitize_plain, sanitize_remote_html
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.text.sanitize import sanitize_plain, sanitize_remote_html
+from fediverse_biz.urls import LocalUrls
 
 __all__ = ["ACTOR_TYPES", "InvalidActor", "RemoteActorFields", "actor_from_ap", "actor_to_ap", "authority"]
 
@@ -105,7 +105,8 @@ def actor_to_ap(row: Mapping[str, Any], urls: LocalUrls, *, moved_to: str | None
     doc["memorial"] = False
     doc["publicKey"] = {"id": row["key_id"], "owner": uri, "publicKeyPem": row["public_key_pem"]}
     doc["tag"] = []
-    # Profile fields in Mastodon's exact PropertyValue form (§1.2: "send exactly the Mastodon form").
+    # Profile fields in Mastodon's exact PropertyValue form: Mastodon reads no other shape
+    # (https://docs.joinmastodon.org/spec/activitypub/, "Profile metadata").
     doc["attachment"] = [
         {"type": "PropertyValue", "name": f.get("name", ""), "value": f.get("value", "")}
         for f in _json_list(row["fields"])

@@ -22,7 +22,7 @@ import json
 from functools import cache
 from typing import Any, Final
 
-from ..package_data import package_file
+from fediverse_biz.package_data import package_file
 
 __all__ = ["ACTIVITYSTREAMS", "CONTEXT", "PUBLIC", "SECURITY_V1", "load_context"]
 
@@ -82,7 +82,7 @@ CONTEXT: Final[list[Any]] = [
         "identifier": "schema:identifier",
         "propertyID": "schema:propertyID",
         "vatID": "schema:vatID",
-        # Job offers and business opportunities (activitypub/offers.py, docs/federation-offers.md): a
+        # Job offers and business opportunities (activitypub/offers.py, FEDERATION.md): a
         # schema.org JobPosting in the Note's `mainEntity`, FEP-0837 (Valueflows) Proposal terms on the Note.
         "mainEntity": "schema:mainEntity",
         "JobPosting": "schema:JobPosting",

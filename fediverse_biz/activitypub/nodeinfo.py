@@ -1,7 +1,8 @@
 """NodeInfo 2.0 and 2.1 documents (http://nodeinfo.diaspora.software, FEP-f1d5). Pure.
 
 We serve both versions: Mastodon links 2.0 only, Misskey and Fedify read 2.1, and steve-bate's test
-suite checks every advertised version (reference/federation.md §1.8).
+suite checks every advertised version (steve-bate/activitypub-testsuite,
+`activitypub_testsuite/tests/_test_server_meta.py::test_nodeinfo`).
 """
 
 from __future__ import annotations

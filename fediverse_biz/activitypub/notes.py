@@ -28,8 +28,8 @@ from fediverse_biz.activitypub.activities import (
     url_to_href,
 )
 from fediverse_biz.activitypub.context import PUBLIC
-from fediverse_biz.core.sanitize import sanitize_plain, sanitize_remote_html
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.text.sanitize import sanitize_plain, sanitize_remote_html
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
     "PUBLIC",

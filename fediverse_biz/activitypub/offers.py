@@ -2,7 +2,7 @@
 
 The post stays a Note whose `content` is the readable text (Mastodon shows a Note completely; it shows
 an Article as a title and a link), and carries the structure beside it, in the terms context.CONTEXT
-defines (docs/federation-offers.md says why these):
+defines (FEDERATION.md, "Job offers and business opportunities", says why these):
 
 - a job: a schema.org `JobPosting` in the Note's `mainEntity` — title, description, datePosted,
   validThrough, employmentType, jobLocation (a Place with a PostalAddress), jobLocationType TELECOMMUTE,
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from fediverse_biz.activitypub.activities import as_list, format_datetime, http_uri, types
-from fediverse_biz.core.content import html_to_text
+from fediverse_biz.text.content import html_to_text
 
 __all__ = ["offer_from_ap", "offer_to_ap", "status_properties"]
 

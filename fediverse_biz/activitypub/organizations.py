@@ -4,7 +4,7 @@ Pure, like actors.py: `organization_to_ap` renders the stored profile values, `o
 picks candidate values out of a peer's document by shape only. Deciding which candidates are valid
 (codes, lengths, dates) is business/organizations.py's job, with the same rules as a local edit, so
 the two sides can never disagree. The terms are defined in context.CONTEXT; the choice of each one is
-explained in docs/federation-organizations.md.
+explained in FEDERATION.md, "Organizations".
 
 Peers match compact term names, not expanded IRIs (as with every Mastodon extension), so we read the
 names our context defines and nothing else.

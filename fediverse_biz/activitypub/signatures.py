@@ -1,14 +1,15 @@
 """HTTP Signatures: sign outgoing requests, verify incoming ones.
 
-Two schemes, as the fediverse uses them (reference/federation.md §1.4, §1.5):
+Two schemes, as the fediverse uses them (https://docs.joinmastodon.org/spec/security/):
 
 - draft-cavage (`Signature: keyId=…,headers=…,signature=…`): what Mastodon, GoToSocial, Pleroma and
   Misskey send, and what we sign by default.
 - RFC 9421 (`Signature-Input` + `Signature`): verified by Mastodon >= 4.5, sent first by Fedify.
 
-Verification is a plain async function with the key lookup passed in (STYLE.md; bovine's
-`build_validate_http_signature`), so it runs without a server. The policy is Mastodon's
-`app/lib/signed_request.rb` (stored version 2551cc84e39a), made stricter where noted. Every check that
+Verification is a plain async function with the key lookup passed in (as bovine's
+`build_validate_http_signature` is), so it runs without a server. The policy is Mastodon's
+`app/lib/signed_request.rb` (https://github.com/mastodon/mastodon/blob/main/app/lib/signed_request.rb),
+made stricter where noted. Every check that
 needs no key runs before the lookup, so garbage never makes us fetch an actor. Wire formats live in
 `_cavage.py` and `_rfc9421.py`; the RSA maths is `cryptography`, with keys parsed once (keys.py).
 """
@@ -106,7 +107,7 @@ def sign_request(
     (+ Digest for a body).
 
     Covers `(request-target) host date`, plus `digest` and `content-type` (when given) for a body: what
-    federation.md §1.4 found every peer accepts.
+    Mastodon, GoToSocial, Pleroma and Fedify all accept (Mastodon signs the same set, `app/lib/request.rb`).
     """
     host, path, query = _split_url(url)
     moment = _timestamp(now)
@@ -139,7 +140,8 @@ def sign_request_rfc9421(
 ) -> dict[str, str]:
     """Sign with RFC 9421 rsa-v1_5-sha256, label `sig1`; return the headers to send.
 
-    Covers `@method @target-uri` (+ `content-digest` for a body), Mastodon's minimum (federation.md §1.5).
+    Covers `@method @target-uri` (+ `content-digest` for a body), Mastodon's minimum
+    (https://docs.joinmastodon.org/spec/security/, "HTTP Message Signatures").
     """
     host, path, query = _split_url(url)
     moment = _timestamp(now)
@@ -392,7 +394,7 @@ async def _lookup_key(key_lookup: KeyLookup, key_id: str) -> rsa.RSAPublicKey:
         return load_public_key(pem)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         # Worth a refetch, like a signature that does not verify: the key we hold may be garbage a peer
-        # once sent in an Update while the one it serves now is fine (found by tests/reliability/).
+        # once sent in an Update while the one it serves now is fine (tests/reliability/test_inbox_fuzz.py).
         raise BadSignature(f"unusable public key for {key_id[:200]}: {exc}") from None
 
 

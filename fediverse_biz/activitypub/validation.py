@@ -13,8 +13,8 @@ answer wins. The Python validator alone cost ~650 µs per Create, two thirds of 
 delivery (docs/benchmarks.md). tests/activitypub/test_validation_fast_path.py checks the two agree on
 every fixture and on generated documents.
 
-A schema check is only the first gate of the inbox (DESIGN.md, flow 2): it says nothing about who may
-send what, which is for the signature and origin checks.
+A schema check is only the first gate of the inbox (docs/architecture.md, "An incoming activity"): it
+says nothing about who may send what, which is for the signature and origin checks.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ..package_data import package_file, schema_files
+from fediverse_biz.package_data import package_file, schema_files
 
 __all__ = ["MAX_DEPTH", "SCHEMA_DIR", "SchemaError", "validate_activity", "validate_actor", "validate_object"]
 

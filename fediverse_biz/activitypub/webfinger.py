@@ -2,7 +2,8 @@
 
 Pure. Both sides live here: what we answer (`build_jrd`, `host_meta_xml`) and how we read a peer's
 answer (`parse_acct`, `activitypub_self_link`). Mastodon's rules are the reference
-(reference/federation.md §1.1; `app/lib/webfinger_resource.rb`, `app/lib/webfinger.rb`).
+(https://docs.joinmastodon.org/spec/webfinger/; Mastodon's `app/lib/webfinger_resource.rb` and
+`app/lib/webfinger.rb`, https://github.com/mastodon/mastodon/blob/main/app/lib/webfinger.rb).
 """
 
 from __future__ import annotations

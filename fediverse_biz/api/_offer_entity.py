@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from ..business._offer_values import Offer
-from ..business.sectors import SECTORS, region_name
+from fediverse_biz.business._offer_values import Offer
+from fediverse_biz.business.sectors import SECTORS, region_name
 
 
 def iso(value: datetime | None) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ._openapi_operations import (
+from fediverse_biz.api._openapi_operations import (
     EMPTY_OBJECT,
     INTEGER,
     STRING,

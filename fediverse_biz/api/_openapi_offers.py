@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..business._offer_values import EMPLOYMENT_TYPES
-from ._openapi_operations import BOOLEAN, ID, STRING, Operation, Param, Schema, array, paging, ref
+from fediverse_biz.api._openapi_operations import BOOLEAN, ID, STRING, Operation, Param, Schema, array, paging, ref
+from fediverse_biz.business._offer_values import EMPLOYMENT_TYPES
 
 __all__ = ["OFFER_OPERATIONS"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from .stubs import STUBS
+from fediverse_biz.api.stubs import STUBS
 
 Schema = dict[str, Any]
 Auth = Literal["none", "optional", "user", "any"]

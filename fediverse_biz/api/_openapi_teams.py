@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ._openapi_operations import ID, STRING, Operation, Param, Schema, array, paging, ref
+from fediverse_biz.api._openapi_operations import ID, STRING, Operation, Param, Schema, array, paging, ref
 
 ROLE: Final[Schema] = {"enum": ["owner", "manager", "editor", "contributor"]}
 _NULLABLE_STRING: Final[Schema] = {"type": ["string", "null"]}

@@ -20,13 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import organizations, roles
-from ..core import account_deletion, export
-from ..core.passwords import verify_password
-from ..jsonio import JSONResponse
-from .auth import Viewer, require, require_permission
-from .errors import ApiError, domain_errors
-from .params import read_params
+from fediverse_biz.api.auth import Viewer, require, require_permission
+from fediverse_biz.api.errors import ApiError, domain_errors
+from fediverse_biz.api.params import read_params
+from fediverse_biz.business import organizations, roles
+from fediverse_biz.core import account_deletion, export
+from fediverse_biz.core.passwords import verify_password
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 INVALID_PASSWORD = "Validation failed: the password is not correct"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -40,7 +41,7 @@ async def _exported_actor(request: Request, viewer: Viewer) -> int:
 
 
 async def _company(request: Request, actor_id: int) -> dict[str, Any] | None:
-    profile = await organizations.get_profile(request.app.state.pool, actor_id)
+    profile = await organizations.get_profile(services(request).pool, actor_id)
     return profile.values() if profile is not None else None
 
 
@@ -48,12 +49,12 @@ async def export_archive(request: Request) -> Response:
     viewer = await require(request, "read:accounts")
     await require(request, "read:statuses")  # the archive holds every post, direct ones included
     actor_id = await _exported_actor(request, viewer)
-    settings = request.app.state.settings
+    settings = services(request).settings
     with domain_errors():
         body = await export.archive(
-            request.app.state.pool,
+            services(request).pool,
             actor_id,
-            request.app.state.urls,
+            services(request).urls,
             settings.domain,
             company=await _company(request, actor_id),
         )
@@ -64,7 +65,7 @@ async def export_archive(request: Request) -> Response:
 async def _csv_response(request: Request, kind: str) -> Response:
     viewer = await require(request, "read:accounts")
     actor_id = await _exported_actor(request, viewer)
-    pool, domain = request.app.state.pool, request.app.state.settings.domain
+    pool, domain = services(request).pool, services(request).settings.domain
     with domain_errors():
         text = await (export.following_csv if kind == "following" else export.followers_csv)(pool, actor_id, domain)
     headers = {**_NO_STORE, "Content-Disposition": f'attachment; filename="{kind}.csv"'}
@@ -85,7 +86,7 @@ async def delete_account(request: Request) -> Response:
     await require_permission(request, viewer, roles.Permission.OWNERS)  # an organization: its owners only
     params = await read_params(request)
     password = params.get("password") or ""
-    pool = request.app.state.pool
+    pool = services(request).pool
     password_hash = await pool.fetchval("SELECT password_hash FROM users WHERE id = $1", viewer.user_id)
     # 422, not 401/403: clients log out on 401, and the token itself is fine.
     if not password or password_hash is None or not await asyncio.to_thread(verify_password, password_hash, password):
@@ -93,10 +94,10 @@ async def delete_account(request: Request) -> Response:
     with domain_errors():
         deleted = await account_deletion.delete_account(
             pool,
-            request.app.state.urls,
+            services(request).urls,
             viewer.actor_id,
             viewer.user_id,
-            media_root=request.app.state.settings.media_path,
+            media_root=services(request).settings.media_path,
         )
     return JSONResponse(
         {"id": str(deleted.actor_id), "deleted": True, "deliveries": deleted.deliveries, "statuses": deleted.statuses},

@@ -1,10 +1,10 @@
 """Lists of accounts: followers and following, follow requests (and answering them), blocks, mutes,
-account search, familiar followers, endorsements (docs methods/accounts.md, follow_requests.md,
-blocks.md, mutes.md, endorsements.md).
+account search, familiar followers, endorsements (https://docs.joinmastodon.org/methods/accounts/ and the
+follow_requests, blocks, mutes and endorsements pages beside it).
 
 Lists ordered by when something happened (a follow, a request, a block) page by that row's id, which
-appears only in the Link header, as on Mastodon (mastodon-client-api.md §7). Accounts: 40 per page by
-default, 80 at most.
+appears only in the Link header, as on Mastodon (https://docs.joinmastodon.org/api/guidelines/).
+Accounts: 40 per page by default, 80 at most.
 """
 
 from __future__ import annotations
@@ -15,19 +15,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business.roles import Permission
-from ..core import follows, graph, hydrate, profiles
-from ..core import search as account_search
-from ..core.ids import parse_id
-from ..core.paging import Page
-from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
-from ..jsonio import JSONResponse
-from . import entities
-from ._accounts import account_or_404, acting_actor, local_domains, relationship
-from .auth import Viewer, optional, require, require_permission
-from .errors import domain_errors
-from .pagination import page_params, paginated
-from .params import read_params
+from fediverse_biz.api import entities
+from fediverse_biz.api._accounts import account_or_404, acting_actor, local_domains, relationship
+from fediverse_biz.api.auth import Viewer, optional, require, require_permission
+from fediverse_biz.api.errors import domain_errors
+from fediverse_biz.api.pagination import page_params, paginated
+from fediverse_biz.api.params import read_params
+from fediverse_biz.business.roles import Permission
+from fediverse_biz.core import follows, graph, hydrate, profiles
+from fediverse_biz.core import search as account_search
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.core.paging import Page
+from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 DEFAULT_LIMIT, MAX_LIMIT = 40, 80
 MAX_SEARCH_OFFSET = 10_000
@@ -37,10 +38,10 @@ async def _account_page(
     request: Request, edges: Sequence[graph.Edge], page: Page, *, mutes: bool = False
 ) -> Response:
     """Account entities for a page of edges, with the Link header on the edges' row ids."""
-    pool = request.app.state.pool
+    pool = services(request).pool
     actors = await hydrate.load_actors(pool, [e.account_id for e in edges])
     shown = [e for e in edges if e.account_id in actors]
-    items = await entities.accounts(pool, [actors[e.account_id] for e in shown], request.app.state.urls)
+    items = await entities.accounts(pool, [actors[e.account_id] for e in shown], services(request).urls)
     if mutes:  # Mastodon adds when each mute ends to the accounts of /api/v1/mutes
         for item, edge in zip(items, shown, strict=True):
             item["mute_expires_at"] = entities.iso(edge.expires_at)
@@ -59,14 +60,14 @@ async def followers(request: Request) -> Response:
     await optional(request, "read:accounts")
     actor = await account_or_404(request, request.path_params["id"])
     page = page_params(request, DEFAULT_LIMIT, MAX_LIMIT)
-    return await _account_page(request, await graph.edges(request.app.state.pool, "followers", actor["id"], page), page)
+    return await _account_page(request, await graph.edges(services(request).pool, "followers", actor["id"], page), page)
 
 
 async def following(request: Request) -> Response:
     await optional(request, "read:accounts")
     actor = await account_or_404(request, request.path_params["id"])
     page = page_params(request, DEFAULT_LIMIT, MAX_LIMIT)
-    return await _account_page(request, await graph.edges(request.app.state.pool, "following", actor["id"], page), page)
+    return await _account_page(request, await graph.edges(services(request).pool, "following", actor["id"], page), page)
 
 
 def _own_list(kind: str, scope: str) -> Route:
@@ -76,7 +77,7 @@ def _own_list(kind: str, scope: str) -> Route:
         viewer = await require(request, scope)
         assert viewer.actor_id is not None
         page = page_params(request, DEFAULT_LIMIT, MAX_LIMIT)
-        edges = await graph.edges(request.app.state.pool, kind, viewer.actor_id, page)
+        edges = await graph.edges(services(request).pool, kind, viewer.actor_id, page)
         return await _account_page(request, edges, page, mutes=kind == "mutes")
 
     return Route(f"/api/v1/{kind}", handler, methods=["GET"])
@@ -89,7 +90,7 @@ async def _answer_request(request: Request, accept: bool) -> Response:
     me = await acting_actor(request, viewer)
     answer = follows.authorize_request if accept else follows.reject_request
     with domain_errors():
-        await answer(request.app.state.pool, me, requester)
+        await answer(services(request).pool, me, requester)
     return JSONResponse(await relationship(request, viewer, requester["id"]))
 
 
@@ -106,7 +107,7 @@ async def _resolve(request: Request, viewer: Viewer, query: str) -> None:
     username, domain = profiles.split_acct(query, local_domains(request))
     if domain is None or not username or len(query) > profiles.MAX_HANDLE or viewer.user_id is None:
         return
-    state = request.app.state
+    state = services(request)
     scheme = state.settings.scheme if state.settings.is_local_development else "https"
     try:
         await resolve_handle(
@@ -124,7 +125,7 @@ async def search(request: Request) -> Response:
     offset = params.get_int("offset", 0, min=0, max=MAX_SEARCH_OFFSET)
     if query and params.get_bool("resolve") and offset == 0:
         await _resolve(request, viewer, query)
-    pool = request.app.state.pool
+    pool = services(request).pool
     rows = await account_search.accounts(
         pool,
         query,
@@ -134,7 +135,7 @@ async def search(request: Request) -> Response:
         offset=offset,
         following=params.get_bool("following") and viewer.actor_id is not None,
     )
-    return JSONResponse(await entities.accounts(pool, rows, request.app.state.urls))
+    return JSONResponse(await entities.accounts(pool, rows, services(request).urls))
 
 
 async def familiar_followers(request: Request) -> Response:
@@ -142,13 +143,13 @@ async def familiar_followers(request: Request) -> Response:
     assert viewer.actor_id is not None
     params = await read_params(request)  # Mastodon.py sends the ids as a JSON body, even on GET
     ids = list(dict.fromkeys(i for i in (parse_id(t) for t in params.get_list("id")) if i))[:40]
-    pool = request.app.state.pool
+    pool = services(request).pool
     found = await graph.familiar_followers(pool, viewer.actor_id, ids)
     actors = await hydrate.load_actors(pool, [a for accounts in found.values() for a in accounts])
     result = []
     for account_id, follower_ids in found.items():
         rows = [actors[i] for i in follower_ids if i in actors]
-        result.append({"id": str(account_id), "accounts": await entities.accounts(pool, rows, request.app.state.urls)})
+        result.append({"id": str(account_id), "accounts": await entities.accounts(pool, rows, services(request).urls)})
     return JSONResponse(result)
 
 

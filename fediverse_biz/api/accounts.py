@@ -1,5 +1,5 @@
-"""Accounts (docs methods/accounts.md): one's own credentials, sign-up, profiles and their statuses,
-and the follow / block / mute actions, which answer with a Relationship.
+"""Accounts (https://docs.joinmastodon.org/methods/accounts/): one's own credentials, sign-up, profiles
+and their statuses, and the follow / block / mute actions, which answer with a Relationship.
 
 Lists of accounts (followers, requests, blocks, mutes, search) are in account_lists.py. A token that
 acts for an organization acts as the organization everywhere: its profile, its follows, its blocks.
@@ -16,19 +16,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business.roles import Permission
-from ..core import follows, graph, media, oauth, profiles, registrations, timelines
-from ..core.ids import parse_id
-from ..core.registrations import RegistrationError, SignUp
-from ..jsonio import JSONResponse
-from . import account_lists, acting, entities
-from ._accounts import account_or_404, acting_actor, local_domains, relationship
-from .auth import INVALID_TOKEN, Viewer, optional, require, require_permission
-from .errors import ApiError, domain_errors
-from .pagination import page_params, paginated
-from .params import Params, query_params, read_params
-from .read_slots import queued
-from .statuses import render
+from fediverse_biz.api import account_lists, acting, entities
+from fediverse_biz.api._accounts import account_or_404, acting_actor, local_domains, relationship
+from fediverse_biz.api.auth import INVALID_TOKEN, Viewer, optional, require, require_permission
+from fediverse_biz.api.errors import ApiError, domain_errors
+from fediverse_biz.api.pagination import page_params, paginated
+from fediverse_biz.api.params import Params, query_params, read_params
+from fediverse_biz.api.read_slots import queued
+from fediverse_biz.api.statuses import render
+from fediverse_biz.business.roles import Permission
+from fediverse_biz.core import follows, graph, media, oauth, profiles, registrations, timelines
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.core.registrations import RegistrationError, SignUp
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 MAX_ACCOUNTS_PER_REQUEST = 40  # GET /api/v1/accounts?id[]=…: a page's worth, like Mastodon
 MAX_RELATIONSHIPS_PER_REQUEST = 400  # a guard, not a feature: clients ask for one page of accounts
@@ -37,9 +38,9 @@ MAX_MUTE_SECONDS = 2**31 - 1
 
 # ---- one's own account -------------------------------------------------------------------------
 async def _credential_account(request: Request, viewer: Viewer, actor: asyncpg.Record) -> dict[str, Any]:
-    pool = request.app.state.pool
+    pool = services(request).pool
     user = await pool.fetchrow("SELECT * FROM users WHERE id = $1", viewer.user_id)
-    return await entities.credential_account(pool, actor, request.app.state.urls, user)
+    return await entities.credential_account(pool, actor, services(request).urls, user)
 
 
 async def verify_credentials(request: Request) -> Response:
@@ -73,7 +74,7 @@ def _profile_fields(params: Params) -> list[tuple[str, str]] | None:
 async def _store_images(request: Request, actor_id: int, params: Params) -> tuple[str | None, str | None]:
     """Avatar and header from a multipart body, cropped and stored before the profile changes: a failed
     update can leave an unused file behind, never a profile pointing at a missing one."""
-    settings, urls = request.app.state.settings, request.app.state.urls
+    settings, urls = services(request).settings, services(request).urls
     stored: list[str | None] = []
     for name, store in (("avatar", media.store_avatar), ("header", media.store_header)):
         upload = params.file(name)
@@ -105,10 +106,10 @@ async def update_credentials(request: Request) -> Response:
             profiles.check_changes(changes)  # before any image is processed and stored
         avatar_url, header_url = await _store_images(request, viewer.actor_id, params)
         changes = dataclasses.replace(changes, avatar_url=avatar_url, header_url=header_url)
-    settings = request.app.state.settings
+    settings = services(request).settings
     with domain_errors():
         actor = await profiles.update_profile(
-            request.app.state.pool, request.app.state.urls, settings.domain, viewer.actor_id, viewer.user_id, changes
+            services(request).pool, services(request).urls, settings.domain, viewer.actor_id, viewer.user_id, changes
         )
     changed = sorted(name for name, value in dataclasses.asdict(changes).items() if value is not None)
     await acting.record(request, viewer, "profile_update", actor["uri"], {"fields": changed})
@@ -117,7 +118,7 @@ async def update_credentials(request: Request) -> Response:
 
 async def register(request: Request) -> Response:
     viewer = await require(request, "write:accounts", user=False)
-    pool = request.app.state.pool
+    pool = services(request).pool
     app = await oauth.app_by_id(pool, viewer.app_id) if viewer.app_id is not None else None
     if app is None:
         raise ApiError(401, INVALID_TOKEN)
@@ -134,11 +135,11 @@ async def register(request: Request) -> Response:
             locale=params.get("locale") or None,
             reason=params.get("reason") or None,
         )
-    mode = request.app.state.settings.registration_mode
+    mode = services(request).settings.registration_mode
     try:
         with domain_errors():
             token = await registrations.register(
-                pool, request.app.state.urls, mode, app_id=app.id, scopes=app.scopes, form=form
+                pool, services(request).urls, mode, app_id=app.id, scopes=app.scopes, form=form
             )
     except RegistrationError as exc:
         details = {
@@ -159,7 +160,7 @@ async def register(request: Request) -> Response:
 async def show_account(request: Request) -> Response:
     await optional(request, "read:accounts")
     actor = await account_or_404(request, request.path_params["id"])
-    return JSONResponse(await entities.account(request.app.state.pool, actor, request.app.state.urls))
+    return JSONResponse(await entities.account(services(request).pool, actor, services(request).urls))
 
 
 async def list_accounts(request: Request) -> Response:
@@ -168,20 +169,20 @@ async def list_accounts(request: Request) -> Response:
     ids = [i for i in (parse_id(t) for t in params.get_list("id")) if i is not None]
     if len(ids) > MAX_ACCOUNTS_PER_REQUEST:
         raise ApiError(422, f"Too many accounts requested (at most {MAX_ACCOUNTS_PER_REQUEST})")
-    pool = request.app.state.pool
+    pool = services(request).pool
     rows = await profiles.visible_accounts(pool, ids)
-    return JSONResponse(await entities.accounts(pool, rows, request.app.state.urls))
+    return JSONResponse(await entities.accounts(pool, rows, services(request).urls))
 
 
 async def lookup_account(request: Request) -> Response:
     await optional(request, "read:accounts")
     acct = query_params(request).get("acct") or ""  # refuses NUL (422), which PostgreSQL text cannot hold
     username, domain = profiles.split_acct(acct, local_domains(request))
-    pool = request.app.state.pool
+    pool = services(request).pool
     actor = await profiles.lookup(pool, username, domain)
     if actor is None:
         raise ApiError(404, "Record not found")
-    return JSONResponse(await entities.account(pool, actor, request.app.state.urls))
+    return JSONResponse(await entities.account(pool, actor, services(request).urls))
 
 
 async def account_statuses(request: Request) -> Response:
@@ -196,7 +197,7 @@ async def account_statuses(request: Request) -> Response:
         only_media=params.get_bool("only_media"),
         tagged=(params.get("tagged") or "").strip().lstrip("#") or None,
     )
-    pool = request.app.state.pool
+    pool = services(request).pool
     viewer_id = viewer.actor_id if viewer is not None else None
     ids = await timelines.account(pool, viewer_id, actor["id"], page, filters)
     return paginated(request, await render(request, ids, viewer_id), ids, page)
@@ -222,7 +223,7 @@ async def relationships(request: Request) -> Response:
     ids = list(dict.fromkeys(i for i in (parse_id(t) for t in params.get_list("id")) if i))
     if len(ids) > MAX_RELATIONSHIPS_PER_REQUEST:
         raise ApiError(422, f"Too many accounts requested (at most {MAX_RELATIONSHIPS_PER_REQUEST})")
-    pool = request.app.state.pool
+    pool = services(request).pool
     if not params.get_bool("with_suspended"):
         ids = [row["id"] for row in await profiles.visible_accounts(pool, ids)]
     return JSONResponse(await follows.relationships(pool, viewer.actor_id, ids))
@@ -236,7 +237,7 @@ async def follow(request: Request) -> Response:
     reblogs, notify = params.get_bool("reblogs", True), params.get_bool("notify", False)
     me = await acting_actor(request, viewer)
     with domain_errors():
-        await follows.follow(request.app.state.pool, me, target, reblogs=reblogs, notify=notify)
+        await follows.follow(services(request).pool, me, target, reblogs=reblogs, notify=notify)
     await acting.record(request, viewer, "follow", entities.acct(target), {"account_id": str(target["id"])})
     return JSONResponse(await relationship(request, viewer, target["id"]))
 
@@ -251,7 +252,7 @@ async def mute(request: Request) -> Response:
     me = await acting_actor(request, viewer)
     with domain_errors():
         await follows.mute(
-            request.app.state.pool, me, target, notifications_too=hide_notifications, duration_seconds=duration
+            services(request).pool, me, target, notifications_too=hide_notifications, duration_seconds=duration
         )
     await acting.record(request, viewer, "mute", entities.acct(target), {"account_id": str(target["id"])})
     return JSONResponse(await relationship(request, viewer, target["id"]))
@@ -273,7 +274,7 @@ def _simple_action(
         target = await account_or_404(request, request.path_params["id"])
         me = await acting_actor(request, viewer)
         with domain_errors():
-            await action(request.app.state.pool, me, target)
+            await action(services(request).pool, me, target)
         if audited is not None:
             await acting.record(request, viewer, audited, entities.acct(target), {"account_id": str(target["id"])})
         return JSONResponse(await relationship(request, viewer, target["id"]))

@@ -17,10 +17,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..business import approvals, audit, roles
-from ..core.wording import with_article
-from .auth import ROLE_FORBIDDEN, Viewer, org_role
-from .errors import NOT_FOUND, ApiError
+from fediverse_biz.api.auth import ROLE_FORBIDDEN, Viewer, org_role
+from fediverse_biz.api.errors import NOT_FOUND, ApiError
+from fediverse_biz.business import approvals, audit, roles
+from fediverse_biz.core.wording import with_article
+from fediverse_biz.services import services
 
 
 async def record(
@@ -33,7 +34,7 @@ async def record(
     """Write `action` to the organization's audit log when the token acts for one."""
     if viewer.user_id is None or viewer.actor_id is None or await org_role(request, viewer) is None:
         return
-    await audit.record(request.app.state.pool, viewer.actor_id, viewer.user_id, action, target, details)
+    await audit.record(services(request).pool, viewer.actor_id, viewer.user_id, action, target, details)
 
 
 async def hold_for_review(request: Request, viewer: Viewer) -> bool:
@@ -48,13 +49,13 @@ async def check_status_change(request: Request, viewer: Viewer, status_id: int, 
     role = await org_role(request, viewer)
     if role is None:
         return
-    row = await request.app.state.pool.fetchrow(
+    row = await services(request).pool.fetchrow(
         "SELECT id, actor_id, created_by_user_id, approval_state FROM statuses WHERE id = $1", status_id
     )
     if row is None or row["actor_id"] != viewer.actor_id:
         return  # not the organization's: core answers 404 or 403 as for anyone
     if row["approval_state"] != "published" and not await approvals.may_view_held(
-        request.app.state.pool, row, viewer.user_id
+        services(request).pool, row, viewer.user_id
     ):
         raise ApiError(404, NOT_FOUND)
     if row["created_by_user_id"] == viewer.user_id:

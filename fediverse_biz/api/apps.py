@@ -1,4 +1,4 @@
-"""POST /api/v1/apps and GET /api/v1/apps/verify_credentials (docs methods/apps.md)."""
+"""POST /api/v1/apps and GET /api/v1/apps/verify_credentials (https://docs.joinmastodon.org/methods/apps/)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..core import oauth
-from ..jsonio import JSONResponse
-from .auth import require
-from .errors import ApiError
-from .params import read_params
+from fediverse_biz.api.auth import require
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.api.params import read_params
+from fediverse_biz.core import oauth
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 # We offer no Web Push yet. Mastodon sends its VAPID key here (deprecated since 4.3, still read by
 # Elk and Phanpy); an empty string is an honest "none" that keeps the field's type.
@@ -48,7 +49,7 @@ async def create_app(request: Request) -> Response:
     uris = [line.strip() for value in params.get_list("redirect_uris") for line in value.split("\n")]
     try:
         app = await oauth.create_app(
-            request.app.state.pool,
+            services(request).pool,
             name=params.get("client_name") or "",
             redirect_uris=[uri for uri in uris if uri],
             scopes=params.get("scopes"),
@@ -62,7 +63,7 @@ async def create_app(request: Request) -> Response:
 async def verify_app_credentials(request: Request) -> Response:
     # Any valid token, app or user (Mastodon.py app_verify_credentials uses whichever it holds).
     viewer = await require(request, user=False)
-    app = await oauth.app_by_id(request.app.state.pool, viewer.app_id) if viewer.app_id is not None else None
+    app = await oauth.app_by_id(services(request).pool, viewer.app_id) if viewer.app_id is not None else None
     if app is None:
         raise ApiError(401, "The access token is invalid")
     return JSONResponse(application_json(app))

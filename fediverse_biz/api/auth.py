@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from ..business import roles
-from ..core import oauth, scopes
-from ..core.wording import with_article
-from .errors import ApiError
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.business import roles
+from fediverse_biz.core import oauth, scopes
+from fediverse_biz.core.wording import with_article
+from fediverse_biz.services import services
 
 INVALID_TOKEN = "The access token is invalid"
 OUTSIDE_SCOPES = "This action is outside the authorized scopes"
@@ -62,7 +63,7 @@ async def current_viewer(connection: HTTPConnection) -> Viewer | None:
     token = bearer_token(connection)
     viewer: Viewer | None = None
     if token is not None:
-        info = await oauth.find_token(connection.app.state.pool, token)
+        info = await oauth.find_token(services(connection).pool, token)
         if info is None:
             raise ApiError(401, INVALID_TOKEN, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         viewer = Viewer(info.id, info.app_id, info.user_id, info.actor_id, info.scopes, info.user_role)
@@ -108,7 +109,7 @@ async def org_role(connection: HTTPConnection, viewer: Viewer) -> str | None:
         return cached
     role: str | None = None
     if viewer.user_id is not None and viewer.actor_id is not None:
-        row = await connection.app.state.pool.fetchrow(
+        row = await services(connection).pool.fetchrow(
             """SELECT u.actor_id = $2 AS own, m.role FROM users u
                  LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = u.id
                 WHERE u.id = $1""",

@@ -17,24 +17,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import audit, communities, hall_moderation, roles
-from ..business.communities import Acting, Hall
-from ..business.sectors import SECTORS
-from ..core.ids import parse_id
-from ..jsonio import JSONResponse
-from . import entities
-from .auth import optional, require, require_permission
-from .errors import NOT_FOUND, ApiError, domain_errors
-from .pagination import page_params, paginated
-from .params import query_params, read_params
-from .statuses import path_id, render
+from fediverse_biz.api import entities
+from fediverse_biz.api.auth import optional, require, require_permission
+from fediverse_biz.api.errors import NOT_FOUND, ApiError, domain_errors
+from fediverse_biz.api.pagination import page_params, paginated
+from fediverse_biz.api.params import query_params, read_params
+from fediverse_biz.api.statuses import path_id, render
+from fediverse_biz.business import audit, communities, hall_moderation, roles
+from fediverse_biz.business.communities import Acting, Hall
+from fediverse_biz.business.sectors import SECTORS
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 __all__ = ["community_entity", "routes"]
 
 
 async def community_entity(request: Request, hall: Hall) -> dict[str, Any]:
     """The Community entity: the hall's values, its Group account and its moderators' accounts."""
-    pool, urls = request.app.state.pool, request.app.state.urls
+    pool, urls = services(request).pool, services(request).urls
     mods = await communities.moderators(pool, hall.id)
     return {
         "id": str(hall.id),
@@ -63,7 +64,7 @@ async def _acting(request: Request, scope: str, permission: roles.Permission) ->
 
 
 async def _hall(request: Request) -> Hall:
-    hall = await communities.get_hall(request.app.state.pool, path_id(request))
+    hall = await communities.get_hall(services(request).pool, path_id(request))
     if hall is None or hall.actor["suspended_at"] is not None:
         raise ApiError(404, NOT_FOUND)
     return hall
@@ -73,7 +74,7 @@ async def _moderating(request: Request, scope: str) -> tuple[Acting, Hall]:
     by = await _acting(request, scope, roles.Permission.BLOCK)
     hall = await _hall(request)
     with domain_errors():
-        await communities.require_moderator(request.app.state.pool, hall.id, by)
+        await communities.require_moderator(services(request).pool, hall.id, by)
     return by, hall
 
 
@@ -93,7 +94,7 @@ async def list_communities(request: Request) -> Response:
     params = query_params(request)
     with domain_errors():
         halls = await communities.list_halls(
-            request.app.state.pool,
+            services(request).pool,
             sector=params.get("sector") or None,
             q=params.get("q"),
             offset=params.get_int("offset", 0, min=0, max=10_000),
@@ -109,11 +110,11 @@ async def create_community(request: Request) -> Response:
         if "rules" in params:
             values["rules"] = params.get_list("rules")
         name = params.get("name") or ""
-    settings = request.app.state.settings
+    settings = services(request).settings
     with domain_errors():
         hall = await communities.create_hall(
-            request.app.state.pool,
-            request.app.state.urls,
+            services(request).pool,
+            services(request).urls,
             settings.domain,
             by,
             name,
@@ -137,7 +138,7 @@ async def edit_community(request: Request) -> Response:
             changes["rules"] = params.get_list("rules")
     with domain_errors():
         hall = await communities.edit_hall(
-            request.app.state.pool, request.app.state.urls, request.app.state.settings.domain, hall.id, by, changes
+            services(request).pool, services(request).urls, services(request).settings.domain, hall.id, by, changes
         )
     return JSONResponse(await community_entity(request, hall))
 
@@ -147,7 +148,7 @@ async def community_statuses(request: Request) -> Response:
     viewer = await optional(request, "read:statuses")
     hall = await _hall(request)
     page = page_params(request)
-    ids = await communities.hall_threads(request.app.state.pool, hall.id, page)
+    ids = await communities.hall_threads(services(request).pool, hall.id, page)
     return paginated(request, await render(request, ids, viewer.actor_id if viewer else None), ids, page)
 
 
@@ -155,9 +156,9 @@ async def community_statuses(request: Request) -> Response:
 async def list_moderators(request: Request) -> Response:
     await optional(request, "read:accounts")
     hall = await _hall(request)
-    pool = request.app.state.pool
+    pool = services(request).pool
     mods = await communities.moderators(pool, hall.id)
-    return JSONResponse(await entities.accounts(pool, mods, request.app.state.urls))
+    return JSONResponse(await entities.accounts(pool, mods, services(request).urls))
 
 
 async def add_moderator(request: Request) -> Response:
@@ -165,14 +166,14 @@ async def add_moderator(request: Request) -> Response:
     async with await read_params(request) as params:
         account_id = _account_id(params)
     with domain_errors():
-        await hall_moderation.add_moderator(request.app.state.pool, hall.id, by, account_id)
+        await hall_moderation.add_moderator(services(request).pool, hall.id, by, account_id)
     return await list_moderators(request)
 
 
 async def remove_moderator(request: Request) -> Response:
     by, hall = await _moderating(request, "write:accounts")
     with domain_errors():
-        await hall_moderation.remove_moderator(request.app.state.pool, hall.id, by, path_id(request, "account_id"))
+        await hall_moderation.remove_moderator(services(request).pool, hall.id, by, path_id(request, "account_id"))
     return await list_moderators(request)
 
 
@@ -180,15 +181,15 @@ async def list_members(request: Request) -> Response:
     await optional(request, "read:accounts")
     hall = await _hall(request)
     page = page_params(request, default=40, maximum=80)
-    rows = await hall_moderation.members(request.app.state.pool, hall.id, page)
-    items = await entities.accounts(request.app.state.pool, rows, request.app.state.urls)
+    rows = await hall_moderation.members(services(request).pool, hall.id, page)
+    items = await entities.accounts(services(request).pool, rows, services(request).urls)
     return paginated(request, items, [r["follow_id"] for r in rows], page)
 
 
 async def join_requests(request: Request) -> Response:
     _, hall = await _moderating(request, "read:follows")
-    rows = await hall_moderation.join_requests(request.app.state.pool, hall.id)
-    return JSONResponse(await entities.accounts(request.app.state.pool, rows, request.app.state.urls))
+    rows = await hall_moderation.join_requests(services(request).pool, hall.id)
+    return JSONResponse(await entities.accounts(services(request).pool, rows, services(request).urls))
 
 
 def _decide(approve: bool) -> Any:
@@ -196,7 +197,7 @@ def _decide(approve: bool) -> Any:
         by, hall = await _moderating(request, "write:follows")
         with domain_errors():
             await hall_moderation.decide_join(
-                request.app.state.pool, hall.id, by, path_id(request, "account_id"), approve=approve
+                services(request).pool, hall.id, by, path_id(request, "account_id"), approve=approve
             )
         return JSONResponse({})
 
@@ -206,13 +207,13 @@ def _decide(approve: bool) -> Any:
 # ---- bans, posts, the log ------------------------------------------------------------------------
 async def list_bans(request: Request) -> Response:
     _, hall = await _moderating(request, "read:blocks")
-    pool = request.app.state.pool
+    pool = services(request).pool
     rows = await pool.fetch(
         """SELECT a.*, b.reason, b.created_at AS banned_at FROM community_bans b JOIN actors a ON a.id = b.actor_id
             WHERE b.community_id = $1 ORDER BY b.created_at DESC LIMIT 200""",
         hall.id,
     )
-    accounts = await entities.accounts(pool, rows, request.app.state.urls)
+    accounts = await entities.accounts(pool, rows, services(request).urls)
     return JSONResponse(
         [
             {"account": account, "reason": row["reason"], "created_at": entities.iso(row["banned_at"])}
@@ -226,14 +227,14 @@ async def ban(request: Request) -> Response:
     async with await read_params(request) as params:
         account_id, reason = _account_id(params), params.get("reason") or ""
     with domain_errors():
-        await hall_moderation.ban(request.app.state.pool, hall.id, by, account_id, reason)
+        await hall_moderation.ban(services(request).pool, hall.id, by, account_id, reason)
     return JSONResponse({})
 
 
 async def unban(request: Request) -> Response:
     by, hall = await _moderating(request, "write:blocks")
     with domain_errors():
-        await hall_moderation.unban(request.app.state.pool, hall.id, by, path_id(request, "account_id"))
+        await hall_moderation.unban(services(request).pool, hall.id, by, path_id(request, "account_id"))
     return JSONResponse({})
 
 
@@ -243,7 +244,7 @@ async def remove_post(request: Request) -> Response:
         reason = params.get("reason") or ""
     with domain_errors():
         await hall_moderation.remove_post(
-            request.app.state.pool, request.app.state.urls, hall.id, by, path_id(request, "status_id"), reason
+            services(request).pool, services(request).urls, hall.id, by, path_id(request, "status_id"), reason
         )
     return JSONResponse({})
 
@@ -253,7 +254,7 @@ def _pin(on: bool) -> Any:
         by, hall = await _moderating(request, "write:statuses")
         status_id = path_id(request, "status_id")
         with domain_errors():
-            await hall_moderation.pin(request.app.state.pool, hall.id, by, status_id, on=on)
+            await hall_moderation.pin(services(request).pool, hall.id, by, status_id, on=on)
         return JSONResponse((await render(request, [status_id], by.actor_id))[0])
 
     return pin
@@ -262,7 +263,7 @@ def _pin(on: bool) -> Any:
 async def audit_log(request: Request) -> Response:
     _, hall = await _moderating(request, "read:accounts")
     page = page_params(request, default=40, maximum=80)
-    rows = await audit.entries(request.app.state.pool, hall.id, page)
+    rows = await audit.entries(services(request).pool, hall.id, page)
     items = [
         {
             "id": str(r["id"]),

@@ -1,4 +1,5 @@
-"""`GET /api/v1/directory` (docs methods/directory.md) with the business filters of docs/organizations.md.
+"""`GET /api/v1/directory` (https://docs.joinmastodon.org/methods/directory/) with the business filters of
+docs/organizations.md.
 
 Mastodon's parameters — offset, limit (default 40, at most 80, larger values are clamped as Mastodon
 does), order=active|new, local — plus `sector`, `country`, `region` (ISO 3166-2, as the boards), `type`
@@ -13,14 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import directory as catalogue
-from ..business import organizations
-from ..jsonio import JSONResponse
-from . import entities
-from .auth import optional
-from .errors import domain_errors
-from .organizations import profile_entity
-from .params import query_params
+from fediverse_biz.api import entities
+from fediverse_biz.api.auth import optional
+from fediverse_biz.api.errors import domain_errors
+from fediverse_biz.api.organizations import profile_entity
+from fediverse_biz.api.params import query_params
+from fediverse_biz.business import directory as catalogue
+from fediverse_biz.business import organizations
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 __all__ = ["routes"]
 
@@ -29,7 +31,7 @@ MAX_OFFSET = 100_000  # deep paging is a crawler, not a visitor; the query cost 
 
 async def list_directory(request: Request) -> Response:
     await optional(request, "read:accounts")
-    pool, params = request.app.state.pool, query_params(request)
+    pool, params = services(request).pool, query_params(request)
     limit = params.get_int("limit", catalogue.DEFAULT_LIMIT)
     with domain_errors():
         rows = await catalogue.search(
@@ -45,7 +47,7 @@ async def list_directory(request: Request) -> Response:
             # Mastodon's limit_param: the absolute value, at most the maximum.
             limit=max(1, min(abs(limit), catalogue.MAX_LIMIT)),
         )
-    accounts = await entities.accounts(pool, rows, request.app.state.urls)
+    accounts = await entities.accounts(pool, rows, services(request).urls)
     org_ids = [row["id"] for row in rows if row["actor_type"] == "Organization"]
     found = await organizations.get_profiles(pool, org_ids) if org_ids else {}
     for row, account in zip(rows, accounts, strict=True):

@@ -1,6 +1,7 @@
 """Mastodon API entities, serialized in one place (schemas/mastodon/ describes them).
 
-Formats clients break without (mastodon-client-api.md §2.9): ids are strings, datetimes are
+Formats clients break without (https://docs.joinmastodon.org/api/datetime-format/ and
+https://docs.joinmastodon.org/api/guidelines/): ids are strings, datetimes are
 `YYYY-MM-DDThh:mm:ss.sssZ`, avatar/header are never null, `acct` is `username` for local
 accounts and `username@domain` for remote ones. Counters and viewer flags are loaded in batches
 (one query for all of a page's), never per status.
@@ -11,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 
-from ..core.hydrate import StatusBundle, load_actors
-from ..core.urls import LocalUrls
-from . import _offer_entity
+from fediverse_biz.api import _offer_entity
+from fediverse_biz.core.hydrate import ACCOUNT_STATS, StatusBundle, account_stats, load_actors
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.services import AccountEntityCache
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 Row = Mapping[str, Any]
 
 
@@ -54,28 +57,6 @@ def acct(actor: Row) -> str:
     return actor["username"] if actor["domain"] is None else f"{actor['username']}@{actor['domain']}"
 
 
-# The counters an account entity shows, over `actors a LEFT JOIN actor_stats st`. Kept by triggers
-# (migration 0008); a remote actor's own figures win when they are larger, since we only know the part of
-# its graph and posts that reached us.
-_STATS = {
-    "followers_count": "greatest(coalesce(st.followers_count, 0), coalesce((a.extra->>'followers_count')::bigint, 0))",
-    "following_count": "greatest(coalesce(st.following_count, 0), coalesce((a.extra->>'following_count')::bigint, 0))",
-    "statuses_count": "greatest(coalesce(st.statuses_count, 0), coalesce((a.extra->>'statuses_count')::bigint, 0))",
-    "last_status_at": "st.last_status_at",
-}
-_STATS_COLUMNS = ", ".join(f"{expr} AS {name}" for name, expr in _STATS.items())
-
-
-async def account_stats(conn: Conn, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
-    if not ids:
-        return {}
-    rows = await conn.fetch(
-        f"""SELECT a.id, {_STATS_COLUMNS}
-              FROM actors a LEFT JOIN actor_stats st ON st.actor_id = a.id
-             WHERE a.id = ANY($1::bigint[])""",
-        list(set(ids)),
-    )
-    return {r["id"]: r for r in rows}
 
 
 def account_entity(actor: Row, stats: Row | None, urls: LocalUrls) -> dict[str, Any]:
@@ -170,18 +151,16 @@ class AccountEntities:
         return entity
 
 
-async def accounts(conn: Conn, actors: Sequence[Row], urls: LocalUrls) -> list[dict[str, Any]]:
+async def accounts(conn: Executor, actors: Sequence[Row], urls: LocalUrls) -> list[dict[str, Any]]:
     stats = await account_stats(conn, [a["id"] for a in actors])
     return [account_entity(a, stats.get(a["id"]), urls) for a in actors]
 
 
-async def account(conn: Conn, actor: Row, urls: LocalUrls) -> dict[str, Any]:
+async def account(conn: Executor, actor: Row, urls: LocalUrls) -> dict[str, Any]:
     return (await accounts(conn, [actor], urls))[0]
 
 
-async def credential_account(conn: Conn, actor: Row, urls: LocalUrls, user: Row | None) -> dict[str, Any]:
-    from ..core.content import html_to_text
-
+async def credential_account(conn: Executor, actor: Row, urls: LocalUrls, user: Row | None) -> dict[str, Any]:
     entity = await account(conn, actor, urls)
     pending = await conn.fetchval("SELECT count(*) FROM follow_requests WHERE target_actor_id = $1", actor["id"])
     entity["source"] = {
@@ -257,7 +236,7 @@ def _flag(kind: str, source: str, column: str) -> str:
 
 PAGE_FACTS = "\nUNION ALL\n".join([
     fact_select("stats", "FROM actors a LEFT JOIN actor_stats st ON st.actor_id = a.id WHERE a.id = ANY($1::bigint[])",
-                id="a.id", row_version="a.xmin", **_STATS),
+                id="a.id", row_version="a.xmin", **ACCOUNT_STATS),
     fact_select("app", "FROM oauth_apps WHERE id = ANY($2::bigint[])", id="id", name="name", website="website"),
     _flag("favourited", "favourites", "status_id"),
     _flag("reblogged", "statuses", "reblog_of_id"),
@@ -292,7 +271,7 @@ class PageFacts:
 _FLAGS = frozenset({"favourited", "reblogged", "bookmarked", "pinned"})
 
 
-async def _page_facts(conn: Conn, everything: Sequence[StatusBundle], viewer_id: int | None) -> PageFacts:
+async def _page_facts(conn: Executor, everything: Sequence[StatusBundle], viewer_id: int | None) -> PageFacts:
     rows = await conn.fetch(PAGE_FACTS, *fact_arguments([b.status for b in everything], viewer_id))
     facts = PageFacts()
     for r in rows:
@@ -313,7 +292,7 @@ def fact_arguments(
 
 
 async def statuses(
-    conn: Conn,
+    conn: Executor,
     bundles: Sequence[StatusBundle],
     urls: LocalUrls,
     viewer_id: int | None,
@@ -336,7 +315,7 @@ def assemble(
     viewer_id: int | None,
     *,
     with_source: bool = False,
-    known_accounts: AccountEntities | None = None,
+    known_accounts: AccountEntityCache | None = None,
     accounts: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Status entities for bundles whose page facts are known.
@@ -439,6 +418,6 @@ def _extension(s: Row) -> dict[str, Any] | None:
     return extension or None
 
 
-async def accounts_by_id(conn: Conn, ids: Sequence[int], urls: LocalUrls) -> list[dict[str, Any]]:
+async def accounts_by_id(conn: Executor, ids: Sequence[int], urls: LocalUrls) -> list[dict[str, Any]]:
     actors = await load_actors(conn, ids)
     return await accounts(conn, [actors[i] for i in ids if i in actors], urls)

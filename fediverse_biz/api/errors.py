@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.errors import DomainError
-from ..jsonio import JSONResponse
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.jsonio import JSONResponse
 
 NOT_FOUND = "Record not found"  # Mastodon's 404 message
 

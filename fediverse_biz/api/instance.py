@@ -1,7 +1,8 @@
 """The instance documents (v1, v2) and the small per-server endpoints clients call at login.
 
 `/api/v1/instance` must always answer 200 with a Mastodon semver first in `version`: Mastodon.py picks
-endpoints by it and recurses forever when the call fails (mastodon-client-api.md §0, §2.3). The v2
+endpoints by it and recurses forever when the call fails (Mastodon.py `mastodon/utility.py`,
+`retrieve_mastodon_version`; https://github.com/halcy/Mastodon.py/issues/450). The v2
 document is asked for first by Tusky, Elk and Phanpy; Ivory crashes without it.
 
 Instance texts (title, description, contact email, rules, privacy policy, languages, source URL) are
@@ -13,29 +14,27 @@ extended description are read fresh, they are asked for rarely.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .. import __version__
-from ..config import Settings
-from ..core import _images, instance_settings, markdown, media, statuses
-from ..core.urls import LocalUrls
-from ..jsonio import JSONResponse
-from .auth import require
-from .entities import iso
+from fediverse_biz import __version__
+from fediverse_biz.api.auth import require
+from fediverse_biz.api.entities import iso
+from fediverse_biz.config import Settings
+from fediverse_biz.core import _images, domain_blocks, instance_settings, markdown, media, statuses
+from fediverse_biz.core.instance_facts import InstanceFacts, describe, has_privacy_policy
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
+from fediverse_biz.urls import PRIVACY_POLICY_PATH, LocalUrls
 
 COMPATIBLE_MASTODON_VERSION = "4.3.0"
 # Mastodon.py splits on the first space and parses the semver before it; do not use GoToSocial's
-# "3.5.3+x" form, which Mastodon.py mis-parses (halcy/Mastodon.py#390).
+# "3.5.3+x" form, which Mastodon.py mis-parses (https://github.com/halcy/Mastodon.py/issues/390).
 VERSION = f"{COMPATIBLE_MASTODON_VERSION} (compatible; fediverse_biz {__version__})"
 MASTODON_API_VERSION = 2  # what Mastodon 4.3 reports; without it Mastodon.py warns for >= 4.3.0
-FACTS_TTL_SECONDS = 60.0
 INSTANCE_THUMBNAIL = "thumbnail.png"  # served from web/static by web/static_files.py
 
 # Limits we advertise. The code that enforces them (statuses, media, polls) must use the same values.
@@ -75,43 +74,8 @@ STATUS_LIMITS = {
     "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
     "characters_reserved_per_url": CHARACTERS_RESERVED_PER_URL,
 }
-PRIVACY_POLICY_PAGE = "/privacy-policy"  # Mastodon's path for the page (web/about.py)
 # What the privacy policy endpoint says while none is published: clients show `content` as the policy.
 NO_PRIVACY_POLICY_HTML = "<p>This server has not published a privacy policy.</p>"
-
-
-@dataclass(frozen=True)
-class InstanceFacts:
-    texts: dict[str, Any]
-    user_count: int
-    status_count: int
-    domain_count: int
-    active_month: int
-
-
-async def _load_facts(pool: asyncpg.Pool) -> InstanceFacts:
-    texts = await instance_settings.load(pool)
-    counts = await pool.fetchrow(
-        """SELECT
-             (SELECT count(*) FROM actors WHERE domain IS NULL AND NOT is_instance_actor
-                 AND suspended_at IS NULL AND actor_type IN ('Person', 'Organization')) AS user_count,
-             (SELECT count(*) FROM statuses WHERE local AND reblog_of_id IS NULL) AS status_count,
-             (SELECT count(DISTINCT domain) FROM actors WHERE domain IS NOT NULL) AS domain_count,
-             (SELECT count(*) FROM users u WHERE NOT u.disabled
-                 AND (u.last_login_at > now() - interval '30 days'
-                      OR EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.user_id = u.id
-                                    AND t.last_used_at > now() - interval '30 days'))) AS active_month"""
-    )
-    return InstanceFacts(texts, **dict(counts))
-
-
-async def instance_facts(request: Request) -> InstanceFacts:
-    cached: tuple[float, InstanceFacts] | None = getattr(request.app.state, "instance_facts", None)
-    if cached is not None and time.monotonic() - cached[0] < FACTS_TTL_SECONDS:
-        return cached[1]
-    facts = await _load_facts(request.app.state.pool)
-    request.app.state.instance_facts = (time.monotonic(), facts)
-    return facts
 
 
 def _streaming_url(settings: Settings) -> str:
@@ -120,34 +84,8 @@ def _streaming_url(settings: Settings) -> str:
     return f"{'wss' if settings.scheme == 'https' else 'ws'}://{settings.domain}"
 
 
-def _rules(facts: InstanceFacts) -> list[dict[str, str]]:
-    return instance_settings.rules_of(facts.texts.get("rules"))
-
-
-def has_privacy_policy(facts: InstanceFacts) -> bool:
-    return bool(str(facts.texts.get("privacy_policy") or "").strip())
-
-
-def _common(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
-    texts = facts.texts
-    title = str(texts.get("title") or settings.domain)
-    description = str(texts.get("description") or "")
-    # Mastodon's short description is a setting of its own; ours is the description's first paragraph
-    # unless a short one was stored, so one description file fills both.
-    short = str(texts.get("short_description") or instance_settings.first_paragraph(description))
-    return {
-        "title": title,
-        "short_description": short or f"{title}: businesses on the fediverse",
-        "description": description or short or title,
-        "email": str(texts.get("contact_email") or ""),
-        "languages": list(texts.get("languages") or ["en"]),
-        "rules": _rules(facts),
-        "source_url": str(texts.get("source_url") or f"{settings.base_url}/about"),
-    }
-
-
 def instance_v1(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
-    common = _common(settings, facts)
+    common = describe(settings, facts)
     mode = settings.registration_mode
     return {
         "uri": settings.domain,  # a bare domain: toot uses it as the config key
@@ -179,7 +117,7 @@ def instance_v1(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
 
 
 def instance_v2(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
-    common = _common(settings, facts)
+    common = describe(settings, facts)
     thumbnail = LocalUrls(settings.base_url).static(INSTANCE_THUMBNAIL)
     mode = settings.registration_mode
     return {
@@ -196,7 +134,7 @@ def instance_v2(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
                 "streaming": _streaming_url(settings),
                 "status": None,
                 "about": f"{settings.base_url}/about",
-                "privacy_policy": settings.base_url + PRIVACY_POLICY_PAGE if has_privacy_policy(facts) else None,
+                "privacy_policy": settings.base_url + PRIVACY_POLICY_PATH if has_privacy_policy(facts) else None,
                 "terms_of_service": None,
             },
             "accounts": ACCOUNT_LIMITS,
@@ -221,19 +159,20 @@ def instance_v2(settings: Settings, facts: InstanceFacts) -> dict[str, Any]:
 
 
 async def get_instance_v1(request: Request) -> Response:
-    return JSONResponse(instance_v1(request.app.state.settings, await instance_facts(request)))
+    return JSONResponse(instance_v1(services(request).settings, await services(request).instance_facts.get()))
 
 
 async def get_instance_v2(request: Request) -> Response:
-    return JSONResponse(instance_v2(request.app.state.settings, await instance_facts(request)))
+    return JSONResponse(instance_v2(services(request).settings, await services(request).instance_facts.get()))
 
 
 async def get_rules(request: Request) -> Response:
-    return JSONResponse(_rules(await instance_facts(request)))
+    facts = await services(request).instance_facts.get()
+    return JSONResponse(instance_settings.rules_of(facts.texts.get("rules")))
 
 
 async def get_privacy_policy(request: Request) -> Response:
-    pool = request.app.state.pool
+    pool = services(request).pool
     policy = await instance_settings.document(pool, instance_settings.PRIVACY_POLICY)
     if policy is None:
         # Mastodon always has a policy (its template); ours says plainly that there is none, dated from
@@ -244,17 +183,16 @@ async def get_privacy_policy(request: Request) -> Response:
 
 
 async def get_extended_description(request: Request) -> Response:
-    description = await instance_settings.document(request.app.state.pool, instance_settings.DESCRIPTION)
+    description = await instance_settings.document(services(request).pool, instance_settings.DESCRIPTION)
     if description is None:
         return JSONResponse({"updated_at": None, "content": ""})  # Mastodon's answer when none is set
     return JSONResponse({"updated_at": iso(description.updated_at), "content": markdown.render_plain(description.text)})
 
 
 async def get_peers(request: Request) -> Response:
-    rows = await request.app.state.pool.fetch(
-        """SELECT DISTINCT a.domain FROM actors a
-            WHERE a.domain IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM domain_blocks b WHERE b.domain = a.domain AND b.severity = 'suspend')
+    rows = await services(request).pool.fetch(
+        f"""SELECT DISTINCT a.domain FROM actors a
+            WHERE a.domain IS NOT NULL AND NOT {domain_blocks.suspended_sql("a.domain")}
             ORDER BY a.domain"""
     )
     return JSONResponse([r["domain"] for r in rows])

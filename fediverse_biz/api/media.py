@@ -1,4 +1,5 @@
-"""POST /api/v2/media (and the v1 alias), GET and PUT /api/v1/media/:id (docs methods/media.md).
+"""POST /api/v2/media (and the v1 alias), GET and PUT /api/v1/media/:id
+(https://docs.joinmastodon.org/methods/media/).
 
 Images are processed while the client waits, so the upload answers 200 with `url` already set:
 Mastodon >= 4.0 does the same for images, and clients that poll (toot, Mastodon.py synchronous=True)
@@ -12,13 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..core import media
-from ..core.errors import DomainError
-from ..jsonio import JSONResponse
-from .auth import Viewer, require
-from .entities import media_entity
-from .errors import ApiError
-from .params import path_id, read_params
+from fediverse_biz.api.auth import Viewer, require
+from fediverse_biz.api.entities import media_entity
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.api.params import path_id, read_params
+from fediverse_biz.core import media
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 SCOPE = "write:media"
 NO_FILE = "Validation failed: File can't be blank"
@@ -45,9 +47,9 @@ async def upload_media(request: Request) -> Response:
         # `thumbnail` is a client-made preview for video and audio; we make our own for images.
         try:
             row = await media.store_upload(
-                request.app.state.pool,
-                request.app.state.settings,
-                request.app.state.urls,
+                services(request).pool,
+                services(request).settings,
+                services(request).urls,
                 actor_id,
                 upload.file,
                 upload.filename,
@@ -56,16 +58,16 @@ async def upload_media(request: Request) -> Response:
             )
         except DomainError as exc:
             raise _api_error(exc) from None
-    return JSONResponse(media_entity(row, request.app.state.urls))
+    return JSONResponse(media_entity(row, services(request).urls))
 
 
 async def show_media(request: Request) -> Response:
     viewer = await require(request, SCOPE)
     try:
-        row = await media.get_media(request.app.state.pool, _actor_id(viewer), path_id(request))
+        row = await media.get_media(services(request).pool, _actor_id(viewer), path_id(request))
     except DomainError as exc:
         raise _api_error(exc) from None
-    return JSONResponse(media_entity(row, request.app.state.urls))
+    return JSONResponse(media_entity(row, services(request).urls))
 
 
 async def update_media(request: Request) -> Response:
@@ -74,7 +76,7 @@ async def update_media(request: Request) -> Response:
     async with await read_params(request) as params:
         try:
             row = await media.update_media(
-                request.app.state.pool,
+                services(request).pool,
                 actor_id,
                 media_id,
                 description=params.get("description"),
@@ -82,7 +84,7 @@ async def update_media(request: Request) -> Response:
             )
         except DomainError as exc:
             raise _api_error(exc) from None
-    return JSONResponse(media_entity(row, request.app.state.urls))
+    return JSONResponse(media_entity(row, services(request).urls))
 
 
 routes: list[BaseRoute] = [

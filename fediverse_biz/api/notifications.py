@@ -1,4 +1,5 @@
-"""Notifications (docs methods/notifications.md) and read markers (docs methods/markers.md).
+"""Notifications (https://docs.joinmastodon.org/methods/notifications/) and read markers
+(https://docs.joinmastodon.org/methods/markers/).
 
 A notification's `group_key` follows Mastodon 4.3: favourites and boosts of one status, and follows,
 share a key per 12-hour slot (NotificationGroup's window); everything else is `ungrouped-<id>`.
@@ -15,17 +16,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..core import notifications
-from ..core.hydrate import load_actors
-from ..core.ids import parse_cursor
-from ..jsonio import JSONResponse
-from . import entities
-from .auth import require
-from .errors import NOT_FOUND, ApiError
-from .pagination import keyset, newest_first, page_params, paginated
-from .params import Params, query_params, read_params
-from .read_slots import queued
-from .statuses import ids_of, own_id, path_id, render, visible_ids
+from fediverse_biz.api import entities
+from fediverse_biz.api.auth import require
+from fediverse_biz.api.errors import NOT_FOUND, ApiError
+from fediverse_biz.api.pagination import keyset, newest_first, page_params, paginated
+from fediverse_biz.api.params import Params, query_params, read_params
+from fediverse_biz.api.read_slots import queued
+from fediverse_biz.api.status_page import render_page
+from fediverse_biz.api.statuses import ids_of, own_id, path_id, visible_ids
+from fediverse_biz.core import notifications
+from fediverse_biz.core.hydrate import load_actors
+from fediverse_biz.core.ids import parse_cursor
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import AccountEntityCache, services
+from fediverse_biz.urls import LocalUrls
 
 WITH_STATUS = frozenset({"mention", "status", "reblog", "favourite", "poll", "update"})
 GROUPED = frozenset({"favourite", "reblog", "follow"})
@@ -44,12 +48,22 @@ def group_key(row: asyncpg.Record) -> str:
 
 async def render_notifications(request: Request, rows: list[asyncpg.Record], viewer_id: int) -> list[dict[str, Any]]:
     """Notification entities in the rows' order; one whose status the viewer can no longer see is left out."""
-    pool, urls = request.app.state.pool, request.app.state.urls
+    state = services(request)
+    return await notification_entities(state.pool, state.urls, state.account_entities, rows, viewer_id)
+
+
+async def notification_entities(
+    pool: asyncpg.Pool, urls: LocalUrls, cache: AccountEntityCache | None, rows: list[asyncpg.Record], viewer_id: int
+) -> list[dict[str, Any]]:
+    """render_notifications without a request: the streaming hub renders one notification at a time (no
+    cache of account entities pays for one status)."""
     actors = await load_actors(pool, {r["from_actor_id"] for r in rows})
     accounts = {a["id"]: a for a in await entities.accounts(pool, list(actors.values()), urls)}
     status_ids = [r["status_id"] for r in rows if r["status_id"] is not None]
     visible = await visible_ids(pool, status_ids, viewer_id)
-    statuses = {int(s["id"]): s for s in await render(request, [i for i in status_ids if i in visible], viewer_id)}
+    async with pool.acquire() as conn:
+        shown = await render_page(conn, [i for i in status_ids if i in visible], urls, viewer_id, cache)
+    statuses = {int(s["id"]): s for s in shown}
     # moderation_warning carries Mastodon's AccountWarning, aimed at the reader (a post the team
     # rejected: business/approvals.py).
     warned = any(r["type"] == "moderation_warning" for r in rows)
@@ -82,7 +96,7 @@ async def list_notifications(request: Request) -> Response:
     where, args, order = keyset(page, "n.id", 6)
     account = params.get("account_id")
     rows = await notifications.list_for(
-        request.app.state.pool,
+        services(request).pool,
         actor_id,
         where=where,
         args=args,
@@ -98,7 +112,7 @@ async def list_notifications(request: Request) -> Response:
 
 
 async def _own_notification(request: Request, actor_id: int) -> asyncpg.Record:
-    row = await request.app.state.pool.fetchrow(
+    row = await services(request).pool.fetchrow(
         "SELECT * FROM notifications WHERE id = $1 AND actor_id = $2", path_id(request), actor_id
     )
     if row is None:
@@ -121,14 +135,14 @@ async def dismiss_notification(request: Request) -> Response:
     else:  # the pre-2.9.2 form: POST /api/v1/notifications/dismiss with id=
         async with await read_params(request) as params:
             notification_id = ids_of([params.get("id") or "0"], "id")[0]
-    if not await notifications.dismiss(request.app.state.pool, own_id(viewer), notification_id):
+    if not await notifications.dismiss(services(request).pool, own_id(viewer), notification_id):
         raise ApiError(404, NOT_FOUND)
     return JSONResponse({})
 
 
 async def clear_notifications(request: Request) -> Response:
     viewer = await require(request, "write:notifications")
-    await notifications.clear(request.app.state.pool, own_id(viewer))
+    await notifications.clear(services(request).pool, own_id(viewer))
     return JSONResponse({})
 
 
@@ -136,7 +150,7 @@ async def unread_count(request: Request) -> Response:
     """Notifications newer than the notifications marker, capped like Mastodon's."""
     viewer = await require(request, "read:notifications")
     limit = query_params(request).get_int("limit", UNREAD_LIMIT, 1, 1000)
-    count = await request.app.state.pool.fetchval(
+    count = await services(request).pool.fetchval(
         """SELECT count(*) FROM (
                SELECT 1 FROM notifications n
                 WHERE n.actor_id = $1
@@ -165,7 +179,7 @@ async def get_markers(request: Request) -> Response:
     """The markers asked for with timeline[]; all of them when none is named."""
     viewer = await require(request, "read:statuses")
     wanted = [t for t in query_params(request).get_list("timeline") if t in TIMELINES] or list(TIMELINES)
-    rows = await request.app.state.pool.fetch(
+    rows = await services(request).pool.fetch(
         "SELECT * FROM markers WHERE actor_id = $1 AND timeline = ANY($2::text[]) ORDER BY timeline",
         own_id(viewer),
         wanted,
@@ -193,7 +207,7 @@ async def save_markers(request: Request) -> Response:
     async with await read_params(request) as params:
         positions = _last_read_ids(params)
     rows = []
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+    async with services(request).pool.acquire() as conn, conn.transaction():
         for timeline, last_read_id in positions.items():
             rows.append(
                 await conn.fetchrow(

@@ -20,10 +20,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from ..core import oauth, scopes
-from ..jsonio import JSONResponse
-from .errors import ApiError, error_body
-from .params import Params, read_params
+from fediverse_biz.api.errors import ApiError, error_body
+from fediverse_biz.api.params import Params, read_params
+from fediverse_biz.core import oauth, scopes
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 # Autoescaping on (app names come from strangers); trimmed blocks keep the served HTML tidy.
 templates = Jinja2Templates(
@@ -60,7 +61,7 @@ SCOPE_DESCRIPTIONS = {
 # ---- /oauth/authorize --------------------------------------------------------------------------
 async def _authorization_request(request: Request, params: Params) -> oauth.AuthorizationRequest:
     return await oauth.check_authorization_request(
-        request.app.state.pool,
+        services(request).pool,
         client_id=params.get("client_id"),
         redirect_uri=params.get("redirect_uri"),
         response_type=params.get("response_type"),
@@ -72,7 +73,7 @@ async def _authorization_request(request: Request, params: Params) -> oauth.Auth
 
 
 def _secret(request: Request) -> str:
-    secret = request.app.state.settings.secret_key
+    secret = services(request).settings.secret_key
     if not secret:
         raise RuntimeError("settings.secret_key is not set; `fediverse-biz init` creates one")
     return str(secret)
@@ -158,7 +159,7 @@ async def authorize_submit(request: Request) -> Response:
     if params.get("deny"):
         denied = oauth.OAuthError("access_denied", "The user denied the request.")
         return _authorize_error(request, params, denied)
-    pool = request.app.state.pool
+    pool = services(request).pool
     ticket = params.get("login_ticket")
     if ticket:
         user_id = params.get_int("user_id", 0)
@@ -216,7 +217,7 @@ async def _body_params(request: Request) -> Params:
 
 
 async def issue_token(request: Request) -> Response:
-    pool = request.app.state.pool
+    pool = services(request).pool
     basic = False
     try:
         params = await _body_params(request)
@@ -230,8 +231,9 @@ async def issue_token(request: Request) -> Response:
             )
         elif grant_type == "client_credentials":
             token = await oauth.client_credentials_token(pool, app, params.get("scope"))
-        elif grant_type == "password" and request.app.state.settings.enable_password_grant:
-            # Removed from Mastodon in 4.4 (mastodon/mastodon#30960); kept behind a switch for test clients.
+        elif grant_type == "password" and services(request).settings.enable_password_grant:
+            # Removed from Mastodon in 4.4 (https://github.com/mastodon/mastodon/pull/30960); kept behind a
+            # switch for test clients.
             token = await oauth.password_token(
                 pool,
                 app,
@@ -260,8 +262,8 @@ async def revoke_token(request: Request) -> Response:
     try:
         params = await _body_params(request)
         client_id, client_secret, basic = _client_credentials(request, params)
-        app = await oauth.authenticate_client(request.app.state.pool, client_id, client_secret)
-        await oauth.revoke_token(request.app.state.pool, app, params.get("token"))
+        app = await oauth.authenticate_client(services(request).pool, client_id, client_secret)
+        await oauth.revoke_token(services(request).pool, app, params.get("token"))
     except oauth.OAuthError as exc:
         return _oauth_error(exc, basic=basic)
     return JSONResponse({}, headers=NO_STORE)
@@ -270,8 +272,8 @@ async def revoke_token(request: Request) -> Response:
 # ---- RFC 8414 metadata -------------------------------------------------------------------------
 async def authorization_server_metadata(request: Request) -> Response:
     """Mastodon 4.3's document. Publishing it commits us to PKCE S256 (Phanpy switches on it) and
-    Mastodon.py reads the endpoints and grant types from it (mastodon-client-api.md §5)."""
-    settings = request.app.state.settings
+    Mastodon.py reads the endpoints and grant types from it (its `oauth_authorization_server_info`)."""
+    settings = services(request).settings
     base = settings.base_url
     grants = ["authorization_code", "client_credentials"]
     if settings.enable_password_grant:

@@ -19,18 +19,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import approvals, offers
-from ..business._offer_values import DIRECTIONS, check_employment_type, check_region
-from ..business.sectors import check_sector
-from ..core.hydrate import load_actors
-from ..core.ids import parse_id
-from ..jsonio import JSONResponse
-from . import _offer_entity, acting, entities
-from .auth import optional, require
-from .errors import NOT_FOUND, ApiError, domain_errors
-from .pagination import page_params, paginated
-from .params import Params, query_params, read_params
-from .statuses import acting_actor, mention_resolver, path_id
+from fediverse_biz.api import _offer_entity, acting, entities
+from fediverse_biz.api.auth import optional, require
+from fediverse_biz.api.errors import NOT_FOUND, ApiError, domain_errors
+from fediverse_biz.api.pagination import page_params, paginated
+from fediverse_biz.api.params import Params, query_params, read_params
+from fediverse_biz.api.statuses import acting_actor, mention_resolver, path_id
+from fediverse_biz.business import approvals, offers
+from fediverse_biz.business._offer_values import DIRECTIONS, check_employment_type, check_region
+from fediverse_biz.business.sectors import check_sector
+from fediverse_biz.core.hydrate import load_actors
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 MAX_QUERY = 100
 # Sent by clients with any request, never offer fields (the token may ride in the query string).
@@ -39,9 +40,9 @@ _TRANSPORT = frozenset({"access_token"})
 
 async def render(request: Request, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     """Board entities for offer rows (business.offers.board/get), each with its author's account."""
-    pool = request.app.state.pool
+    pool = services(request).pool
     authors = await load_actors(pool, {row["actor_id"] for row in rows})
-    accounts = await entities.accounts(pool, list(authors.values()), request.app.state.urls)
+    accounts = await entities.accounts(pool, list(authors.values()), services(request).urls)
     by_id = {int(account["id"]): account for account in accounts}
     return [_offer_entity.board_entity(row, offers.offer_of(row), by_id[row["actor_id"]]) for row in rows]
 
@@ -97,13 +98,13 @@ async def list_offers(request: Request) -> Response:
     await optional(request, "read:statuses")
     filters = board_filter(request)
     page = page_params(request)
-    rows = await offers.board(request.app.state.pool, filters, page)
+    rows = await offers.board(services(request).pool, filters, page)
     return paginated(request, await render(request, rows), [row["status_id"] for row in rows], page)
 
 
 async def show_offer(request: Request) -> Response:
     viewer = await optional(request, "read:statuses")
-    pool = request.app.state.pool
+    pool = services(request).pool
     status_id = path_id(request)
     row = await offers.get(pool, status_id)
     if row is None and viewer is not None:
@@ -123,7 +124,7 @@ async def _hall(request: Request, text: str | None) -> asyncpg.Record | None:
     hall_id = parse_id(str(text).strip())
     row = None
     if hall_id is not None:
-        row = await request.app.state.pool.fetchrow(
+        row = await services(request).pool.fetchrow(
             "SELECT * FROM actors WHERE id = $1 AND actor_type = 'Group' AND suspended_at IS NULL", hall_id
         )
     if row is None:
@@ -138,7 +139,7 @@ async def create_offer(request: Request) -> Response:
         values = {k: v for k, v in params.raw.items() if k not in _TRANSPORT and k != "hall_id"}
         hall_text = params.get("hall_id")
     hall = await _hall(request, hall_text)
-    state = request.app.state
+    state = services(request)
     with domain_errors():
         status_id = await offers.create(
             state.pool,

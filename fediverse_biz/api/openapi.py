@@ -21,14 +21,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .. import __version__
-from ..core.oauth import ALL_SCOPES
-from ..jsonio import JSONResponse
-from ..package_data import package_file, schema_files
-from ._openapi_communities import COMMUNITY_OPERATIONS
-from ._openapi_offers import OFFER_OPERATIONS
-from ._openapi_operations import OPERATIONS, Operation
-from ._openapi_teams import TEAM_OPERATIONS
+from fediverse_biz import __version__
+from fediverse_biz.api._openapi_communities import COMMUNITY_OPERATIONS
+from fediverse_biz.api._openapi_offers import OFFER_OPERATIONS
+from fediverse_biz.api._openapi_operations import OPERATIONS, Operation
+from fediverse_biz.api._openapi_teams import TEAM_OPERATIONS
+from fediverse_biz.core.oauth import ALL_SCOPES
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.package_data import package_file, schema_files
+from fediverse_biz.services import services
 
 __all__ = ["SCHEMA_DIR", "SNAPSHOT", "SNAPSHOT_BASE_URL", "document", "routes"]
 
@@ -227,7 +228,7 @@ def document(base_url: str = SNAPSHOT_BASE_URL) -> dict[str, Any]:
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(document(request.app.state.settings.base_url))
+    return JSONResponse(document(services(request).settings.base_url))
 
 
 routes: list[BaseRoute] = [Route("/api/openapi.json", openapi_json, methods=["GET"])]

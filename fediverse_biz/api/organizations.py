@@ -15,16 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import organizations
-from ..business.organizations import OrgProfile
-from ..business.sectors import COUNTRIES, SECTORS
-from ..core import profiles
-from ..core.ids import parse_id
-from ..jsonio import JSONResponse
-from .auth import optional, require
-from .entities import iso
-from .errors import NOT_FOUND, ApiError, domain_errors
-from .params import read_params
+from fediverse_biz.api.auth import optional, require
+from fediverse_biz.api.entities import iso
+from fediverse_biz.api.errors import NOT_FOUND, ApiError, domain_errors
+from fediverse_biz.api.params import read_params
+from fediverse_biz.business import organizations
+from fediverse_biz.business.organizations import OrgProfile
+from fediverse_biz.business.sectors import COUNTRIES, SECTORS
+from fediverse_biz.core import profiles
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 __all__ = ["profile_entity", "routes"]
 
@@ -59,7 +60,7 @@ def profile_entity(actor: Mapping[str, Any], profile: OrgProfile | None) -> dict
 
 
 async def _organization_or_404(request: Request) -> Any:
-    actor = await profiles.visible_account(request.app.state.pool, parse_id(request.path_params["id"]))
+    actor = await profiles.visible_account(services(request).pool, parse_id(request.path_params["id"]))
     if actor is None or actor["actor_type"] != "Organization":
         raise ApiError(404, NOT_FOUND)
     return actor
@@ -68,7 +69,7 @@ async def _organization_or_404(request: Request) -> Any:
 async def show_profile(request: Request) -> Response:
     await optional(request, "read:accounts")
     actor = await _organization_or_404(request)
-    profile = await organizations.get_profile(request.app.state.pool, actor["id"])
+    profile = await organizations.get_profile(services(request).pool, actor["id"])
     return JSONResponse(profile_entity(actor, profile))
 
 
@@ -80,7 +81,7 @@ async def update_profile(request: Request) -> Response:
         changes = {name: value for name, value in params.raw.items() if name not in _TRANSPORT_PARAMS}
     with domain_errors():
         profile = await organizations.update_profile(
-            request.app.state.pool, request.app.state.urls, actor, viewer.user_id, changes
+            services(request).pool, services(request).urls, actor, viewer.user_id, changes
         )
     return JSONResponse(profile_entity(actor, profile))
 

@@ -1,6 +1,7 @@
 """Mastodon's keyset pagination: max_id / since_id / min_id / limit in, a `Link` header out.
 
-Contract (mastodon-client-api.md §7, docs api/guidelines.md):
+Contract (https://docs.joinmastodon.org/api/guidelines/, "Paginating with the Link header", and what
+clients parse):
 - max_id: strictly older. since_id: strictly newer, newest page first. min_id: strictly newer, the page
   *immediately after* the cursor (fetched ascending), still returned newest first.
 - `Link: <...?max_id=OLDEST>; rel="next", <...?min_id=NEWEST>; rel="prev"`: next first (toot matches
@@ -25,10 +26,11 @@ from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection
 
-from ..core.ids import parse_cursor
-from ..core.paging import Page, keyset, newest_first
-from ..jsonio import JSONResponse
-from .errors import ApiError
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.core.ids import parse_cursor
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 _CURSORS = ("max_id", "since_id", "min_id")
 __all__ = ["PageParams", "keyset", "link_header", "newest_first", "page_params", "paginated"]
@@ -102,11 +104,9 @@ def _page_url(connection: HTTPConnection, cursor: str, value: int) -> str:
 
 def _base_url(connection: HTTPConnection) -> str:
     # The configured public URL, not the Host the proxy forwarded: clients follow it verbatim.
-    app = connection.scope.get("app")
-    settings = getattr(app.state, "settings", None) if app is not None else None
-    if settings is not None:
-        return str(settings.base_url)
-    return f"{connection.url.scheme}://{connection.url.netloc}"
+    if "app" not in connection.scope:  # a bare request, outside any application
+        return f"{connection.url.scheme}://{connection.url.netloc}"
+    return str(services(connection).settings.base_url)
 
 
 def paginated(

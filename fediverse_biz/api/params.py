@@ -4,7 +4,8 @@ Clients send JSON (toot, Elk, Ice Cubes), form-urlencoded with Rails-style brack
 `media_ids[]=5&media_ids[]=6`, booleans as '1'/'0'), multipart (media, update_credentials) and empty
 POSTs without a Content-Type (favourite, follow). Query parameters are merged in; the body wins
 (Rails merges the same way; Takahē's get_json_and_formdata too). Unknown fields are simply ignored:
-Mastodon.py even leaks `oauth_info=...` fields into its token POST (mastodon-client-api.md §5).
+Mastodon.py even leaks `oauth_info=...` fields into its token POST (its `log_in` passes `locals()` on as
+parameters).
 
 Text: every string in the query, a form or a JSON body (keys included) must pass `storable`'s rule —
 valid Unicode, no NUL — or the request is refused with 422 naming the field, whichever endpoint reads it
@@ -30,9 +31,9 @@ from typing import Any, overload
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import HTTPConnection, Request
 
-from .. import storable
-from ..core.ids import parse_id
-from .errors import NOT_FOUND, ApiError
+from fediverse_biz import storable
+from fediverse_biz.api.errors import NOT_FOUND, ApiError
+from fediverse_biz.core.ids import parse_id
 
 _TRUE = frozenset({"1", "true", "t", "on", "yes", "y"})
 _FALSE = frozenset({"0", "false", "f", "off", "no", "n"})

@@ -1,4 +1,4 @@
-"""GET /api/v2/search (docs methods/search.md): accounts, statuses and hashtags.
+"""GET /api/v2/search (https://docs.joinmastodon.org/methods/search/): accounts, statuses and hashtags.
 
 With `resolve=true` and a user token, a query naming something we do not know yet is looked up on
 the network — `user@domain` through WebFinger, an https URL by fetching it (signed by the instance
@@ -20,20 +20,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..activitypub.activities import types
-from ..activitypub.actors import ACTOR_TYPES, authority
-from ..activitypub.notes import NOTE_TYPES, note_from_ap
-from ..business import offers
-from ..core import remote_statuses, search
-from ..federation.fetch import FetchError, fetch_ap_object
-from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
-from ..jsonio import JSONResponse
-from . import entities
-from .auth import Viewer, optional
-from .errors import ApiError
-from .params import query_params
-from .statuses import ids_of, render, visible_ids
-from .timelines import tag_entity
+from fediverse_biz.activitypub.activities import types
+from fediverse_biz.activitypub.actors import ACTOR_TYPES, authority
+from fediverse_biz.activitypub.notes import NOTE_TYPES, note_from_ap
+from fediverse_biz.api import entities
+from fediverse_biz.api.auth import Viewer, optional
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.api.params import query_params
+from fediverse_biz.api.statuses import ids_of, render, visible_ids
+from fediverse_biz.api.timelines import tag_entity
+from fediverse_biz.business import offers
+from fediverse_biz.core import remote_statuses, search
+from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.net.fetch import FetchError, fetch_ap_object
+from fediverse_biz.services import services
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ async def search_v2(request: Request) -> Response:
     found: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
     if query:
         found = await _find(request, viewer if signed_in else None, query, kind, resolve, limit, offset, account_id)
-        found["accounts"] = await entities.accounts(request.app.state.pool, found["accounts"], request.app.state.urls)
-        visible = await visible_ids(request.app.state.pool, found["statuses"], viewer_id)
+        found["accounts"] = await entities.accounts(services(request).pool, found["accounts"], services(request).urls)
+        visible = await visible_ids(services(request).pool, found["statuses"], viewer_id)
         found["statuses"] = await render(request, [i for i in found["statuses"] if i in visible], viewer_id)
         found["hashtags"] = [tag_entity(request, r["name"], r["id"]) for r in found["hashtags"]]
     return JSONResponse(found)
@@ -93,7 +94,7 @@ async def _find(
     account_id: int | None,
 ) -> dict[str, list[Any]]:
     """Rows (accounts), ids (statuses) and tag rows (hashtags) for the query."""
-    pool = request.app.state.pool
+    pool = services(request).pool
     viewer_id = viewer.actor_id if viewer is not None else None
     result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
     if _URL_RE.match(query):  # a URL names one thing: a status or an account, known or fetched now
@@ -107,7 +108,7 @@ async def _find(
             result["accounts"] = [actor]
         return result
 
-    settings = request.app.state.settings
+    settings = services(request).settings
     local_domains = tuple({settings.domain.lower(), settings.hostname.lower()})
     has_at = "@" in query.lstrip("@")
     if kind in (None, "accounts") and not query.startswith("#"):
@@ -135,7 +136,7 @@ async def _find(
 
 
 def _scheme(request: Request) -> str:
-    settings = request.app.state.settings
+    settings = services(request).settings
     return str(settings.scheme) if settings.is_local_development else "https"
 
 
@@ -143,7 +144,7 @@ async def _resolve_handle(request: Request, query: str, local_domains: tuple[str
     handle = search.parse_handle(query, local_domains)
     if handle is None or not handle.domain:
         return None
-    state = request.app.state
+    state = services(request)
     try:
         row: asyncpg.Record = await resolve_handle(
             state.pool,
@@ -161,7 +162,7 @@ async def _resolve_handle(request: Request, query: str, local_domains: tuple[str
 async def _fetch_url(request: Request, url: str) -> tuple[int | None, asyncpg.Record | None]:
     """Fetch an object we do not know: an actor is stored through resolve_actor, a post through
     core.remote_statuses. Our own URLs are never fetched (what is not in our database does not exist)."""
-    state = request.app.state
+    state = services(request)
     if authority(url) == authority(state.settings.base_url):
         return None, None
     signer = instance_signer(state.instance_actor)
@@ -180,7 +181,7 @@ async def _fetch_url(request: Request, url: str) -> tuple[int | None, asyncpg.Re
 async def _store_note(request: Request, document: dict[str, Any]) -> int:
     """Store a fetched post by an author on the post's own host (the document's id is the URL it came
     from; an author elsewhere could not have published it there)."""
-    state = request.app.state
+    state = services(request)
     signer = instance_signer(state.instance_actor)
     author_uri = note_from_ap(document, actor_followers_url=None).attributed_to
     if authority(author_uri) != authority(document["id"]):

@@ -1,4 +1,4 @@
-"""What an account does to a status, and what others did to it (docs methods/statuses.md):
+"""What an account does to a status, and what others did to it (https://docs.joinmastodon.org/methods/statuses/):
 favourite, boost, bookmark, pin, conversation mute — each with its undo — plus favourited_by,
 reblogged_by, the edit history and the source for editing.
 
@@ -18,18 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business.roles import Permission
-from ..core import interactions, timelines
-from ..core.content import html_to_text
-from ..core.hydrate import load_status
-from ..core.urls import LocalUrls
-from ..jsonio import JSONResponse
-from . import acting, entities
-from .auth import optional, require, require_permission
-from .errors import ApiError
-from .pagination import page_params, paginated
-from .params import read_params
-from .statuses import (
+from fediverse_biz.api import acting, entities
+from fediverse_biz.api.auth import optional, require, require_permission
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.api.pagination import page_params, paginated
+from fediverse_biz.api.params import read_params
+from fediverse_biz.api.statuses import (
     NOT_FOUND,
     acting_actor,
     domain_errors,
@@ -38,6 +32,13 @@ from .statuses import (
     viewer_actor_id,
     visible_row,
 )
+from fediverse_biz.business.roles import Permission
+from fediverse_biz.core import interactions, timelines
+from fediverse_biz.core.hydrate import load_status
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
 
 # (pool, request, acting actor, status id) -> the id of the status to answer with
 Action = Callable[[asyncpg.Pool, Request, asyncpg.Record, int], Awaitable[int]]
@@ -57,7 +58,7 @@ def _action(
         actor = await acting_actor(request, viewer)
         status_id = path_id(request)
         with domain_errors():
-            shown = await act(request.app.state.pool, request, actor, status_id)
+            shown = await act(services(request).pool, request, actor, status_id)
         entity = await render_one(request, shown, actor["id"])
         if verb in _AUDITED:
             original = entity["reblog"] or entity
@@ -78,11 +79,11 @@ async def _unfavourite(pool: asyncpg.Pool, request: Request, actor: asyncpg.Reco
 async def _reblog(pool: asyncpg.Pool, request: Request, actor: asyncpg.Record, status_id: int) -> int:
     async with await read_params(request) as params:
         visibility = (params.get("visibility") or "public").strip()
-    return await interactions.reblog(pool, request.app.state.urls, actor, status_id, visibility)
+    return await interactions.reblog(pool, services(request).urls, actor, status_id, visibility)
 
 
 async def _unreblog(pool: asyncpg.Pool, request: Request, actor: asyncpg.Record, status_id: int) -> int:
-    return await interactions.unreblog(pool, request.app.state.urls, actor, status_id)
+    return await interactions.unreblog(pool, services(request).urls, actor, status_id)
 
 
 async def _bookmark(pool: asyncpg.Pool, request: Request, actor: asyncpg.Record, status_id: int) -> int:
@@ -120,7 +121,7 @@ def _interacting(kind: str) -> Callable[[Request], Awaitable[Response]]:
         status_id = path_id(request)
         await visible_row(request, status_id, viewer_actor_id(viewer))
         page = page_params(request, default=40, maximum=80)
-        pool, urls = request.app.state.pool, request.app.state.urls
+        pool, urls = services(request).pool, services(request).urls
         rows = await timelines.interacting_accounts(pool, kind, status_id, page)
         accounts = await entities.accounts_by_id(pool, [actor_id for _, actor_id in rows], urls)
         return paginated(request, accounts, [row_id for row_id, _ in rows], page)
@@ -133,7 +134,7 @@ async def status_history(request: Request) -> Response:
     viewer = await optional(request, "read:statuses")
     status_id = path_id(request)
     await visible_row(request, status_id, viewer_actor_id(viewer), viewer)
-    pool, urls = request.app.state.pool, request.app.state.urls
+    pool, urls = services(request).pool, services(request).urls
     bundle = await load_status(pool, status_id)
     if bundle is None:
         raise ApiError(404, NOT_FOUND)

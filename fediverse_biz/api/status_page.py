@@ -18,9 +18,10 @@ from typing import Any
 
 import asyncpg
 
-from ..core.hydrate import bundle_statuses, load_actors, load_media, load_status_rows
-from ..core.urls import LocalUrls
-from .entities import PAGE_FACTS, AccountEntities, PageFacts, assemble, fact_arguments, fact_select
+from fediverse_biz.api.entities import PAGE_FACTS, PageFacts, assemble, fact_arguments, fact_select
+from fediverse_biz.core.hydrate import bundle_statuses, load_actors, load_media, load_status_rows
+from fediverse_biz.services import AccountEntityCache
+from fediverse_biz.urls import LocalUrls
 
 # The parts of the statuses ($4, boosted originals included), after the facts: mentions as the columns a
 # Mention entity shows (entities.assemble reads id, username, domain, url and uri of the row).
@@ -41,7 +42,7 @@ async def render_page(
     ids: Sequence[int],
     urls: LocalUrls,
     viewer_id: int | None,
-    known_accounts: AccountEntities | None,
+    known_accounts: AccountEntityCache | None,
     *,
     with_source: bool = False,
 ) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Statuses: post, show, edit, delete, thread (docs methods/statuses.md), and the helpers every
+"""Statuses: post, show, edit, delete, thread (https://docs.joinmastodon.org/methods/statuses/), and the helpers every
 status-returning resource shares (rendering ids in order, the acting actor, domain errors -> Error).
 
 Thin handlers: scope check -> core.statuses / core.timelines -> api.entities. Visibility is decided
@@ -17,19 +17,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import approvals, offers
-from ..core import statuses as core_statuses
-from ..core import timelines
-from ..core.content import MentionRef
-from ..core.ids import parse_id
-from ..core.visibility import can_see, status_and_original_visible
-from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
-from ..jsonio import JSONResponse
-from . import acting, entities
-from .auth import Viewer, optional, require
-from .errors import NOT_FOUND, ApiError, domain_errors
-from .params import Params, path_id, query_params, read_params
-from .status_page import render_page
+from fediverse_biz.api import acting, entities
+from fediverse_biz.api._accounts import acting_actor
+from fediverse_biz.api.auth import Viewer, optional, require
+from fediverse_biz.api.errors import NOT_FOUND, ApiError, domain_errors
+from fediverse_biz.api.params import Params, path_id, query_params, read_params
+from fediverse_biz.api.status_page import render_page
+from fediverse_biz.business import approvals, offers
+from fediverse_biz.core import statuses as core_statuses
+from fediverse_biz.core import timelines
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.core.visibility import can_see, status_and_original_visible
+from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
+from fediverse_biz.text.content import MentionRef
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +45,6 @@ def ids_of(values: Sequence[str], name: str) -> list[int]:
     if None in ids:
         raise ApiError(422, f"Validation failed: {name} must be ids")
     return [i for i in ids if i is not None]
-
-
-async def acting_actor(request: Request, viewer: Viewer) -> asyncpg.Record:
-    """The actors row the token acts as (the user's own, or an organization it was issued for)."""
-    row = await request.app.state.pool.fetchrow("SELECT * FROM actors WHERE id = $1", viewer.actor_id)
-    if row is None or row["suspended_at"] is not None:
-        raise ApiError(401, "The access token is invalid")
-    return row
 
 
 def viewer_actor_id(viewer: Viewer | None) -> int | None:
@@ -68,7 +62,7 @@ async def render(
     request: Request, ids: Sequence[int], viewer_id: int | None, *, with_source: bool = False
 ) -> list[dict[str, Any]]:
     """Status entities for `ids`, in that order; ids that no longer exist are left out."""
-    state = request.app.state
+    state = services(request)
     # One pooled connection for all of the page's queries: through the pool, each paid its own acquire and
     # release, 15 to 25 µs of CPU apiece (pool.fetch against conn.fetch); ~0.2 ms of a 2 ms page of 40.
     async with state.pool.acquire() as conn:
@@ -87,7 +81,7 @@ async def visible_row(
 ) -> asyncpg.Record:
     """The statuses row if the viewer may see it, else 404. With `viewer`, a post held for review is
     shown to its author and the organization's reviewers too (business.approvals.may_view_held)."""
-    pool = request.app.state.pool
+    pool = services(request).pool
     row = await pool.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
     if row is None:
         raise ApiError(404, NOT_FOUND)
@@ -111,7 +105,7 @@ async def visible_ids(pool: asyncpg.Pool, ids: Sequence[int], viewer_id: int | N
 
 def mention_resolver(request: Request) -> core_statuses.MentionResolver:
     """Looks up `@user@domain` handles we have never seen, through WebFinger; failures stay plain text."""
-    state = request.app.state
+    state = services(request)
     settings = state.settings
     scheme = settings.scheme if settings.is_local_development else "https"
 
@@ -159,7 +153,7 @@ async def create_status(request: Request) -> Response:
         draft.in_reply_to_id = parse_id(reply_to)
         if draft.in_reply_to_id is None:  # names no status, like an unknown one
             raise ApiError(404, NOT_FOUND)
-    state = request.app.state
+    state = services(request)
     key = (request.headers.get("idempotency-key") or "").strip()[:200] or None
     with domain_errors():
         # A job offer or opportunity typed in any app by the text convention is filed as one
@@ -202,7 +196,7 @@ async def show_statuses(request: Request) -> Response:
         status_id = parse_id(text)
         if status_id is not None and status_id not in wanted:
             wanted.append(status_id)
-    visible = await visible_ids(request.app.state.pool, wanted, viewer_id)
+    visible = await visible_ids(services(request).pool, wanted, viewer_id)
     return JSONResponse(await render(request, [i for i in wanted if i in visible], viewer_id))
 
 
@@ -213,7 +207,7 @@ async def edit_status(request: Request) -> Response:
     async with await read_params(request) as params:
         draft = draft_from(params)
     await acting.check_status_change(request, viewer, status_id, deleting=False)
-    state = request.app.state
+    state = services(request)
     with domain_errors():
         await core_statuses.edit(
             state.pool,
@@ -234,7 +228,7 @@ async def delete_status(request: Request) -> Response:
     """Deletes and answers the status as it was, with its source `text`, for "delete and redraft"."""
     viewer = await require(request, "write:statuses")
     author = await acting_actor(request, viewer)
-    state = request.app.state
+    state = services(request)
     await acting.check_status_change(request, viewer, path_id(request), deleting=True)
     with domain_errors():
         bundle = await core_statuses.delete(state.pool, state.urls, author, path_id(request))
@@ -248,7 +242,7 @@ async def status_context(request: Request) -> Response:
     viewer_id = viewer_actor_id(viewer)
     status_id = path_id(request)
     await visible_row(request, status_id, viewer_id, viewer)
-    ancestors, descendants = await timelines.context(request.app.state.pool, viewer_id, status_id)
+    ancestors, descendants = await timelines.context(services(request).pool, viewer_id, status_id)
     rendered = await render(request, [*ancestors, *descendants], viewer_id)
     by_id = {int(s["id"]): s for s in rendered}
     return JSONResponse(

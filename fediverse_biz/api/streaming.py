@@ -1,11 +1,12 @@
-"""The streaming API (mastodon-client-api.md §4): server-sent events per stream, one multiplexed
+"""The streaming API (https://docs.joinmastodon.org/methods/streaming/): server-sent events per stream, one multiplexed
 WebSocket, and a health check.
 
     GET /api/v1/streaming/user            event: update\\ndata: {status}\\n\\n, heartbeats `:thump`
     GET /api/v1/streaming  (WebSocket)    {"type": "subscribe", "stream": "hashtag", "tag": "x"}
                                           <- {"stream": ["hashtag", "x"], "event": "update", "payload": "{...}"}
 
-Every stream needs a user token (Mastodon ≥ 4.2, PR #23989) with `read` or the stream's narrower scope;
+Every stream needs a user token (Mastodon ≥ 4.2, https://github.com/mastodon/mastodon/pull/23989) with
+`read` or the stream's narrower scope;
 errors use the streaming server's words and status (401 for every token problem, as Mastodon's
 streaming/index.js does, also on the WebSocket upgrade). Events come from the process's StreamingHub.
 
@@ -29,11 +30,12 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..jsonio import JSONResponse
-from .auth import Viewer, bearer_token, current_viewer, has_scope
-from .errors import ApiError
-from .streaming_events import Stream
-from .streaming_hub import OVERFLOWED, REVOKED, UNVERIFIED, StreamingHub, Subscription
+from fediverse_biz.api.auth import Viewer, bearer_token, current_viewer, has_scope
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.api.streaming_events import Stream
+from fediverse_biz.api.streaming_hub import OVERFLOWED, REVOKED, UNVERIFIED, StreamingHub, Subscription
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 STREAM_SCOPES = {  # any token with `read` also passes (auth.has_scope)
     "user": "read:statuses",
@@ -116,21 +118,17 @@ def parse_stream(name: str, params: Mapping[str, str], viewer: Viewer) -> Stream
 
 
 async def hub_for(app: Starlette) -> StreamingHub:
-    """The lifespan's hub (app.state.streaming), or one started here on first use that closes its
-    connection whenever nobody is streaming — so the lifespan wiring stays optional."""
-    hub: StreamingHub | None = getattr(app.state, "streaming", None)
-    if hub is None:
-        hub = StreamingHub(app.state.pool, app.state.urls, stop_when_idle=True)
-        app.state.streaming = hub  # before any await: concurrent first requests share it
-    if hub.stop_when_idle:
-        await hub.start(app.state.db.dsn)
+    """The lifespan's hub (services.py), started there."""
+    hub = services(app).streaming
+    assert isinstance(hub, StreamingHub)
     return hub
 
 
 def authority_mark(app: Starlette) -> int | None:
     """The hub's authority mark, taken before the token is checked (StreamingHub.authority_mark)."""
-    hub: StreamingHub | None = getattr(app.state, "streaming", None)
-    return hub.authority_mark() if hub is not None else None
+    hub = services(app).streaming
+    assert isinstance(hub, StreamingHub)
+    return hub.authority_mark()
 
 
 async def subscribe(hub: StreamingHub, viewer: Viewer, mark: int | None) -> Subscription:

@@ -22,17 +22,15 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 import asyncpg
-from starlette.datastructures import State
-from starlette.requests import Request
 
-from ..core.hydrate import StatusBundle, load_status
-from ..core.urls import LocalUrls
-from ..core.visibility import can_see
-from . import entities, notifications
+from fediverse_biz.api import entities, notifications
+from fediverse_biz.core import domain_blocks
+from fediverse_biz.core.hydrate import StatusBundle, load_status
+from fediverse_biz.core.visibility import can_see
+from fediverse_biz.urls import LocalUrls
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +140,7 @@ async def _to_public(hub: Fanout, bundle: StatusBundle, event: str) -> None:
     if not broadcastable(bundle):
         return
     domain = bundle.author["domain"]
-    if domain is not None and await hub.pool.fetchval("SELECT 1 FROM domain_blocks WHERE domain = $1", domain):
+    if domain is not None and await domain_blocks.blocked(hub.pool, domain):
         return  # silenced (or suspended) domains stay off public timelines, as on Mastodon
     s = bundle.status
     streams: list[Stream] = []
@@ -210,11 +208,6 @@ async def render_notification(
 ) -> dict[str, Any] | None:
     """One Notification entity, or None when its status is gone or hidden from the recipient.
 
-    api/notifications.py renders notifications from a Request (it reads only app.state.pool,
-    app.state.urls and app.state.account_entities), so the hub hands it a request carrying just those
-    (without the cache of account entities: a notification is one status): one renderer, not two.
     """
-    app = SimpleNamespace(state=State({"pool": pool, "urls": urls, "account_entities": None}))
-    request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": [], "query_string": b""})
-    rendered = await notifications.render_notifications(request, [row], viewer_id)
+    rendered = await notifications.notification_entities(pool, urls, None, [row], viewer_id)
     return rendered[0] if rendered else None

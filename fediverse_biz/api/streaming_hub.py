@@ -9,7 +9,7 @@
     hub.unsubscribe(sub); await hub.stop()
 
 Events come from PostgreSQL NOTIFY (core/events.py), so a status written by any web or worker
-process reaches the clients connected to every process (DESIGN.md "Growing past one machine").
+process reaches the clients connected to every process (docs/architecture.md, "Growing past one machine").
 Each subscriber has a bounded queue: a client that does not keep up is dropped and closed rather
 than allowed to grow memory; it reconnects, as Mastodon clients do. Events are routed one at a time
 (streaming_events.route), so a delete never overtakes the update it follows.
@@ -39,10 +39,10 @@ from typing import Any
 
 import asyncpg
 
-from ..core import events, oauth
-from ..core.urls import LocalUrls
-from . import streaming_events
-from .streaming_events import Message, Stream
+from fediverse_biz.api import streaming_events
+from fediverse_biz.api.streaming_events import Message, Stream
+from fediverse_biz.core import events, oauth
+from fediverse_biz.urls import LocalUrls
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Endpoints clients call routinely for features we do not have yet: each answers an honest empty list.
 
-A 404 here shows error screens in Tusky and Elk (gotosocial#3446, #968); Takahē and GoToSocial ship
+A 404 here shows error screens in Tusky and Elk (https://github.com/superseriousbusiness/gotosocial/issues/3446,
+https://github.com/superseriousbusiness/gotosocial/issues/968); Takahē and GoToSocial ship
 the same empty answers. Each stub still demands the scope Mastodon requires, so a client that works
 here keeps working when the feature arrives. Whoever builds a feature removes its line below.
 """
@@ -13,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..jsonio import JSONResponse
-from .auth import optional, require
+from fediverse_biz.api.auth import optional, require
+from fediverse_biz.jsonio import JSONResponse
 
 
 def empty_list(scope: str | None, *, user: bool = True) -> Callable[[Request], Awaitable[Response]]:
@@ -31,7 +32,8 @@ def empty_list(scope: str | None, *, user: bool = True) -> Callable[[Request], A
     return handler
 
 
-# (path, required scope or None for public). Scopes from Mastodon's controllers / docs methods/*.md.
+# (path, required scope or None for public). Scopes from Mastodon's controllers and
+# https://docs.joinmastodon.org/methods/.
 STUBS: list[tuple[str, str | None]] = [
     ("/api/v1/filters", "read:filters"),
     ("/api/v2/filters", "read:filters"),

@@ -18,17 +18,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import approvals, audit, remote_contributors, roles, submissions, teams
-from ..core.paging import Page
-from ..core.wording import with_article
-from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
-from ..jsonio import JSONResponse
-from . import entities
-from .auth import ROLE_FORBIDDEN, Viewer, require
-from .errors import NOT_FOUND, ApiError, domain_errors
-from .pagination import page_params, paginated
-from .params import query_params, read_params
-from .statuses import path_id, render
+from fediverse_biz.api import entities
+from fediverse_biz.api.auth import ROLE_FORBIDDEN, Viewer, require
+from fediverse_biz.api.errors import NOT_FOUND, ApiError, domain_errors
+from fediverse_biz.api.pagination import page_params, paginated
+from fediverse_biz.api.params import query_params, read_params
+from fediverse_biz.api.statuses import path_id, render
+from fediverse_biz.business import approvals, audit, remote_contributors, roles, submissions, teams
+from fediverse_biz.core.paging import Page
+from fediverse_biz.core.wording import with_article
+from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 NOT_A_MEMBER = "You are not a member of this organization"
 
@@ -46,10 +47,10 @@ async def _team_call(request: Request, scope: str, permission: roles.Permission 
     a role without `permission`."""
     viewer = await require(request, scope)
     assert viewer.user_id is not None  # require() refuses app tokens
-    organization = await teams.organization(request.app.state.pool, path_id(request))
+    organization = await teams.organization(services(request).pool, path_id(request))
     if organization is None:
         raise ApiError(404, NOT_FOUND)
-    role = await teams.member_role(request.app.state.pool, organization["id"], viewer.user_id)
+    role = await teams.member_role(services(request).pool, organization["id"], viewer.user_id)
     if role is None:
         raise ApiError(403, NOT_A_MEMBER)
     if permission is not None and not roles.member_may(role, permission):
@@ -60,7 +61,7 @@ async def _team_call(request: Request, scope: str, permission: roles.Permission 
 
 # ---- members -----------------------------------------------------------------------------------
 async def _member_entities(request: Request, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    pool, urls = request.app.state.pool, request.app.state.urls
+    pool, urls = services(request).pool, services(request).urls
     accounts = {a["id"]: a for a in await entities.accounts_by_id(pool, [r["actor_id"] for r in rows], urls)}
     return [
         {
@@ -74,7 +75,7 @@ async def _member_entities(request: Request, rows: list[asyncpg.Record]) -> list
 
 
 async def _one_member(request: Request, organization_id: int, user_id: int) -> dict[str, Any]:
-    row = await teams.member(request.app.state.pool, organization_id, user_id)
+    row = await teams.member(services(request).pool, organization_id, user_id)
     if row is None:
         raise ApiError(404, NOT_FOUND)
     return (await _member_entities(request, [row]))[0]
@@ -83,7 +84,7 @@ async def _one_member(request: Request, organization_id: int, user_id: int) -> d
 async def list_members(request: Request) -> Response:
     call = await _team_call(request, "read:accounts", None)
     return JSONResponse(
-        await _member_entities(request, await teams.members(request.app.state.pool, call.organization_id))
+        await _member_entities(request, await teams.members(services(request).pool, call.organization_id))
     )
 
 
@@ -92,7 +93,7 @@ async def add_member(request: Request) -> Response:
     async with await read_params(request) as params:
         username, role = params.get("username") or "", params.get("role") or "contributor"
     with domain_errors():
-        user_id = await teams.add_member(request.app.state.pool, call.organization_id, call.user_id, username, role)
+        user_id = await teams.add_member(services(request).pool, call.organization_id, call.user_id, username, role)
     return JSONResponse(await _one_member(request, call.organization_id, user_id))
 
 
@@ -102,7 +103,7 @@ async def change_member(request: Request) -> Response:
     async with await read_params(request) as params:
         role = params.get("role") or ""
     with domain_errors():
-        await teams.change_role(request.app.state.pool, call.organization_id, call.user_id, user_id, role)
+        await teams.change_role(services(request).pool, call.organization_id, call.user_id, user_id, role)
     return JSONResponse(await _one_member(request, call.organization_id, user_id))
 
 
@@ -114,13 +115,13 @@ async def remove_member(request: Request) -> Response:
         who = with_article(call.role, capital=True)
         raise ApiError(403, ROLE_FORBIDDEN, f"{who} of this organization may not remove members")
     with domain_errors():
-        await teams.remove_member(request.app.state.pool, call.organization_id, call.user_id, user_id)
+        await teams.remove_member(services(request).pool, call.organization_id, call.user_id, user_id)
     return JSONResponse({})
 
 
 # ---- contributors on other servers ---------------------------------------------------------------
 async def _remote_entities(request: Request, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    pool, urls = request.app.state.pool, request.app.state.urls
+    pool, urls = services(request).pool, services(request).urls
     accounts = {a["id"]: a for a in await entities.accounts_by_id(pool, [r["id"] for r in rows], urls)}
     return [
         {
@@ -137,7 +138,7 @@ async def _remote_account(request: Request, text: str) -> asyncpg.Record:
     text = text.strip()
     if not text:
         raise ApiError(422, "Validation failed: account must be a handle (@name@host) or an actor URI")
-    state = request.app.state
+    state = services(request)
     signer = instance_signer(state.instance_actor)
     scheme = state.settings.scheme if state.settings.is_local_development else "https"
     try:
@@ -152,7 +153,7 @@ async def _remote_account(request: Request, text: str) -> asyncpg.Record:
 
 async def list_remote_contributors(request: Request) -> Response:
     call = await _team_call(request, "read:accounts", None)
-    rows = await remote_contributors.contributors(request.app.state.pool, call.organization_id)
+    rows = await remote_contributors.contributors(services(request).pool, call.organization_id)
     return JSONResponse(await _remote_entities(request, rows))
 
 
@@ -162,7 +163,7 @@ async def add_remote_contributor(request: Request) -> Response:
     async with await read_params(request) as params:
         text, visibility = params.get("account") or "", params.get("visibility")
     actor = await _remote_account(request, text)
-    pool = request.app.state.pool
+    pool = services(request).pool
     with domain_errors():
         await remote_contributors.add(pool, call.organization_id, call.user_id, actor, visibility)
     row = await remote_contributors.contributor(pool, call.organization_id, actor["id"])
@@ -175,7 +176,7 @@ async def remove_remote_contributor(request: Request) -> Response:
     call = await _team_call(request, "write:accounts", roles.Permission.MEMBERS)
     with domain_errors():
         await remote_contributors.remove(
-            request.app.state.pool, call.organization_id, call.user_id, path_id(request, "account_id")
+            services(request).pool, call.organization_id, call.user_id, path_id(request, "account_id")
         )
     return JSONResponse({})
 
@@ -192,7 +193,7 @@ def _invitation_entity(row: asyncpg.Record) -> dict[str, Any]:
 
 async def list_invitations(request: Request) -> Response:
     call = await _team_call(request, "read:accounts", roles.Permission.MEMBERS)
-    rows = await teams.open_invitations(request.app.state.pool, call.organization_id)
+    rows = await teams.open_invitations(services(request).pool, call.organization_id)
     return JSONResponse([_invitation_entity(r) for r in rows])
 
 
@@ -203,12 +204,12 @@ async def create_invitation(request: Request) -> Response:
         role = params.get("role") or "contributor"
         lifetime = params.get_int("expires_in", teams.INVITATION_LIFETIME)
     with domain_errors():
-        made = await teams.create_invitation(request.app.state.pool, call.organization_id, call.user_id, role, lifetime)
+        made = await teams.create_invitation(services(request).pool, call.organization_id, call.user_id, role, lifetime)
     return JSONResponse(
         {
             "id": str(made.id),
             "token": made.token,
-            "url": f"{request.app.state.urls.base}/invitations/{made.token}",
+            "url": f"{services(request).urls.base}/invitations/{made.token}",
             "role": made.role,
             "expires_at": entities.iso(made.expires_at),
         }
@@ -219,7 +220,7 @@ async def revoke_invitation(request: Request) -> Response:
     call = await _team_call(request, "write:accounts", roles.Permission.MEMBERS)
     with domain_errors():
         await teams.revoke_invitation(
-            request.app.state.pool, call.organization_id, call.user_id, path_id(request, "invitation_id")
+            services(request).pool, call.organization_id, call.user_id, path_id(request, "invitation_id")
         )
     return JSONResponse({})
 
@@ -228,17 +229,17 @@ async def accept_invitation(request: Request) -> Response:
     """The signed-in user joins; answers the organization's account and the role it gave."""
     viewer = await require(request, "write:accounts")
     assert viewer.user_id is not None
-    pool = request.app.state.pool
+    pool = services(request).pool
     with domain_errors():
         organization_id, role = await teams.accept_invitation(pool, request.path_params["token"], viewer.user_id)
-    [organization] = await entities.accounts_by_id(pool, [organization_id], request.app.state.urls)
+    [organization] = await entities.accounts_by_id(pool, [organization_id], services(request).urls)
     return JSONResponse({"organization": organization, "role": role})
 
 
 # ---- the review queue --------------------------------------------------------------------------
 async def _held_entities(request: Request, ids: list[int], viewer: Viewer) -> list[dict[str, Any]]:
     """Status entities with what a reviewer needs: who wrote it, the version seen, the review."""
-    pool = request.app.state.pool
+    pool = services(request).pool
     rendered = await render(request, ids, viewer.actor_id)
     rows = {
         r["id"]: r
@@ -252,7 +253,7 @@ async def _held_entities(request: Request, ids: list[int], viewer: Viewer) -> li
     sent = await submissions.of_statuses(pool, ids)
     senders = {
         a["id"]: a
-        for a in await entities.accounts_by_id(pool, [r["actor_id"] for r in sent.values()], request.app.state.urls)
+        for a in await entities.accounts_by_id(pool, [r["actor_id"] for r in sent.values()], services(request).urls)
     }
     for entity in rendered:
         row = rows[int(entity["id"])]
@@ -283,7 +284,7 @@ async def pending_statuses(request: Request) -> Response:
     state = query_params(request).get("state")  # refuses NUL (422), which PostgreSQL text cannot hold
     state = "pending" if state is None else state
     with domain_errors():
-        ids = await approvals.queue(request.app.state.pool, call.organization_id, call.user_id, page, state=state)
+        ids = await approvals.queue(services(request).pool, call.organization_id, call.user_id, page, state=state)
     return paginated(request, await _held_entities(request, ids, call.viewer), ids, page)
 
 
@@ -292,7 +293,7 @@ async def approve_status(request: Request) -> Response:
     call = await _team_call(request, "write:statuses", roles.Permission.REVIEW)
     async with await read_params(request) as params:
         seen = params.get("version")
-    state = request.app.state
+    state = services(request)
     with domain_errors():
         new_id = await approvals.approve(
             state.pool,
@@ -311,12 +312,12 @@ async def reject_status(request: Request) -> Response:
         reason = params.get("reason") or ""
     with domain_errors():
         row = await approvals.reject(
-            request.app.state.pool,
+            services(request).pool,
             call.organization_id,
             path_id(request, "status_id"),
             call.user_id,
             reason,
-            urls=request.app.state.urls,
+            urls=services(request).urls,
         )
     return JSONResponse((await _held_entities(request, [row["id"]], call.viewer))[0])
 
@@ -326,7 +327,7 @@ async def audit_log(request: Request) -> Response:
     call = await _team_call(request, "read:accounts", roles.Permission.AUDIT)
     page = page_params(request, default=40, maximum=80)
     action = query_params(request).get("action") or None  # refuses NUL (422), which PostgreSQL text cannot hold
-    rows = await audit.entries(request.app.state.pool, call.organization_id, page, action=action)
+    rows = await audit.entries(services(request).pool, call.organization_id, page, action=action)
     items = [
         {
             "id": str(r["id"]),

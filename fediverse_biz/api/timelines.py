@@ -1,10 +1,11 @@
-"""Timelines (docs methods/timelines.md), the viewer's bookmarks and favourites, and hashtags.
+"""Timelines (https://docs.joinmastodon.org/methods/timelines/), the viewer's bookmarks and favourites,
+and hashtags.
 
 Each handler is one core.timelines query over an index, the page rendered in a batch, and Mastodon's
-Link header (DESIGN.md flow 3); each waits its turn in api/read_slots.py. Favourites and bookmarks page by
-the favourite/bookmark row id, not the status id, as Mastodon does (docs api/guidelines.md: ids "not
-publicly exposed" appear only in Link). The tag timeline's `any[]`, `all[]` and `none[]` are not supported
-yet and are ignored.
+Link header (docs/architecture.md, "A client reads a timeline"); each waits its turn in api/read_slots.py.
+Favourites and bookmarks page by the favourite/bookmark row id, not the status id, as Mastodon does
+(https://docs.joinmastodon.org/api/guidelines/: ids "not publicly exposed" appear only in Link). The tag
+timeline's `any[]`, `all[]` and `none[]` are not supported and are ignored.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..core import timelines
-from ..core.content import extract_hashtags
-from ..jsonio import JSONResponse
-from .auth import optional, require
-from .errors import ApiError
-from .pagination import page_params, paginated
-from .params import query_params
-from .read_slots import queued
-from .statuses import own_id, render, viewer_actor_id
+from fediverse_biz.api.auth import optional, require
+from fediverse_biz.api.errors import ApiError
+from fediverse_biz.api.pagination import page_params, paginated
+from fediverse_biz.api.params import query_params
+from fediverse_biz.api.read_slots import queued
+from fediverse_biz.api.statuses import own_id, render, viewer_actor_id
+from fediverse_biz.core import timelines
+from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
+from fediverse_biz.text.content import extract_hashtags
 
 TAG_UNSUPPORTED = "Following hashtags is not supported yet"
 
@@ -31,7 +33,7 @@ TAG_UNSUPPORTED = "Following hashtags is not supported yet"
 async def home_timeline(request: Request) -> Response:
     viewer = await require(request, "read:statuses")
     page = page_params(request)
-    ids = await timelines.home(request.app.state.pool, own_id(viewer), page)
+    ids = await timelines.home(services(request).pool, own_id(viewer), page)
     return paginated(request, await render(request, ids, viewer.actor_id), ids, page)
 
 
@@ -41,7 +43,7 @@ async def public_timeline(request: Request) -> Response:
     page = page_params(request)
     viewer_id = viewer_actor_id(viewer)
     ids = await timelines.public(
-        request.app.state.pool,
+        services(request).pool,
         viewer_id,
         page,
         local=params.get_bool("local"),
@@ -57,7 +59,7 @@ async def tag_timeline(request: Request) -> Response:
     page = page_params(request)
     viewer_id = viewer_actor_id(viewer)
     ids = await timelines.tag(
-        request.app.state.pool,
+        services(request).pool,
         viewer_id,
         tag_name(request),
         page,
@@ -71,7 +73,7 @@ def _marked(table: str, scope: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         viewer = await require(request, scope)
         page = page_params(request)
-        rows = await timelines.marked(request.app.state.pool, table, own_id(viewer), page)
+        rows = await timelines.marked(services(request).pool, table, own_id(viewer), page)
         items = await render(request, [status_id for _, status_id in rows], viewer.actor_id)
         return paginated(request, items, [row_id for row_id, _ in rows], page)
 
@@ -91,14 +93,14 @@ async def show_tag(request: Request) -> Response:
     """The Tag entity: no usage history is kept yet, so `history` is empty; following is unsupported."""
     await optional(request)
     name = tag_name(request)
-    row = await request.app.state.pool.fetchrow("SELECT id, name FROM tags WHERE lower(name) = lower($1)", name)
+    row = await services(request).pool.fetchrow("SELECT id, name FROM tags WHERE lower(name) = lower($1)", name)
     return JSONResponse(tag_entity(request, row["name"] if row else name, row["id"] if row else None))
 
 
 def tag_entity(request: Request, name: str, tag_id: int | None) -> dict[str, object]:
     entity: dict[str, object] = {
         "name": name,
-        "url": request.app.state.urls.tag(name),
+        "url": services(request).urls.tag(name),
         "history": [],
         "following": False,
     }

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
-from ..core.content import render_status_html
-from ..core.errors import DomainError
-from ..core.urls import LocalUrls
-from . import sectors
+from fediverse_biz.business import sectors
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.text.content import render_status_html
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
     "EDITABLE",

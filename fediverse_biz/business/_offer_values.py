@@ -16,10 +16,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from ..core.errors import DomainError
-from ..core.sanitize import is_allowed_link, sanitize_plain
-from ._currencies import check_currency
-from .sectors import check_country, check_sector, section_for_isic
+from fediverse_biz.business._currencies import check_currency
+from fediverse_biz.business.sectors import check_country, check_sector, section_for_isic
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.text.sanitize import is_allowed_link, sanitize_plain
 
 KINDS: Final = ("job", "opportunity")
 DIRECTIONS: Final = ("offer", "request")

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
-from ..core.content import render_status_html
-from ..core.profiles import MAX_FIELDS
-from . import sectors
+from fediverse_biz.business import sectors
+from fediverse_biz.core.profiles import MAX_FIELDS
+from fediverse_biz.text.content import render_status_html
 
 __all__ = ["FACT_KEY", "Fact", "facts", "mastodon_time", "merge_fields"]
 

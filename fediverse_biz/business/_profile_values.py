@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from ..core.sanitize import sanitize_plain
-from . import sectors
+from fediverse_biz.business import sectors
+from fediverse_biz.text.sanitize import sanitize_plain
 
 __all__ = ["PROFILE_FIELDS", "check_value", "clean_remote_values"]
 

@@ -26,18 +26,17 @@ direct message from the organization (reject's `urls`), since the author has no 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 
-from ..core import events, notifications, statuses
-from ..core.errors import DomainError, forbidden, not_found
-from ..core.paging import Page, keyset, newest_first
-from ..core.urls import LocalUrls
-from . import audit, roles, submissions
-from .teams import member_role
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.business import audit, roles, submissions
+from fediverse_biz.business.teams import member_role
+from fediverse_biz.core import notifications, statuses
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.urls import LocalUrls
 
 MAX_REASON = 1000
 # Every single-column foreign key that points at statuses(id), with quoted identifiers.
@@ -55,7 +54,7 @@ def version(status: Mapping[str, Any]) -> str:
     return str(int(moment.timestamp() * 1_000_000))
 
 
-async def may_view_held(conn: Conn, status: Mapping[str, Any], user_id: int | None) -> bool:
+async def may_view_held(conn: Executor, status: Mapping[str, Any], user_id: int | None) -> bool:
     """A held or rejected post is visible to the user who wrote it and to the owners and managers of
     the organization it was written for — whichever account their token acts as."""
     if status["approval_state"] == "published" or user_id is None:
@@ -65,7 +64,7 @@ async def may_view_held(conn: Conn, status: Mapping[str, Any], user_id: int | No
     return roles.member_may(await member_role(conn, status["actor_id"], user_id), roles.Permission.REVIEW)
 
 
-async def queue(conn: Conn, organization_id: int, user_id: int, page: Page, *, state: str = "pending") -> list[int]:
+async def queue(conn: Executor, organization_id: int, user_id: int, page: Page, *, state: str = "pending") -> list[int]:
     """Ids of held (or rejected) posts, newest first: all of them for reviewers, one's own otherwise."""
     if state not in ("pending", "rejected"):
         raise DomainError("Validation failed: state must be pending or rejected")
@@ -233,11 +232,6 @@ async def _notify_rejection(
         "created_at": status["reviewed_at"].isoformat(),
         "fediverse_biz": {"kind": "post_rejected", "organization_id": str(organization_id)},
     }
-    notification_id = await conn.fetchval(
-        """INSERT INTO notifications (actor_id, from_actor_id, type, extra)
-           VALUES ($1, $2, 'moderation_warning', $3::jsonb) RETURNING id""",
-        recipient_id,
-        organization_id,
-        {"moderation_warning": warning},
+    await notifications.notify(
+        conn, recipient_id, organization_id, "moderation_warning", extra={"moderation_warning": warning}
     )
-    await events.notification_created(conn, notification_id, recipient_id)

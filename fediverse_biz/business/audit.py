@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 
-from ..core.paging import Page, keyset, newest_first
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.db.executor import Executor
 
 # What is recorded; a name outside this set is a programming error, caught by `record`.
 ACTIONS = frozenset(
@@ -64,7 +63,7 @@ ACTIONS = frozenset(
 
 
 async def record(
-    conn: Conn,
+    conn: Executor,
     organization_id: int,
     user_id: int,
     action: str,
@@ -91,7 +90,9 @@ async def record(
     return int(entry_id)
 
 
-async def entries(conn: Conn, organization_id: int, page: Page, *, action: str | None = None) -> list[asyncpg.Record]:
+async def entries(
+    conn: Executor, organization_id: int, page: Page, *, action: str | None = None
+) -> list[asyncpg.Record]:
     """A page of the log, newest first, with the acting user's current account id when it still exists."""
     where, args, order = keyset(page, "l.id", 4)
     rows = await conn.fetch(

@@ -18,18 +18,26 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import asyncpg
 
-from ..activitypub.actors import actor_to_ap
-from ..core import accounts
-from ..core.errors import forbidden, not_found
-from ..core.paging import Page, keyset, newest_first
-from ..core.urls import LocalUrls
-from ..federation import outbox
-from . import audit, sectors
-from ._hall_values import EDITABLE, MEMBERSHIPS, HallInvalid, check_changes, checked, note_html, profile_fields
+from fediverse_biz.activitypub.actors import actor_to_ap
+from fediverse_biz.business import audit, sectors
+from fediverse_biz.business._hall_values import (
+    EDITABLE,
+    MEMBERSHIPS,
+    HallInvalid,
+    check_changes,
+    checked,
+    note_html,
+    profile_fields,
+)
+from fediverse_biz.core import accounts, outbound
+from fediverse_biz.core.errors import forbidden, not_found
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
     "CREATION_MODES",
@@ -52,7 +60,6 @@ __all__ = [
     "valid_name",
 ]
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 CREATION_MODES: Final = ("any", "admins")  # settings.community_creation
 
@@ -122,7 +129,7 @@ def _hall(row: Mapping[str, Any], actor: asyncpg.Record) -> Hall:
     )
 
 
-async def _halls(conn: Conn, where: str, *args: Any) -> list[Hall]:
+async def _halls(conn: Executor, where: str, *args: Any) -> list[Hall]:
     rows = await conn.fetch(f"{_SELECT} WHERE {where}", *args)
     if not rows:
         return []
@@ -133,7 +140,7 @@ async def _halls(conn: Conn, where: str, *args: Any) -> list[Hall]:
     return [_hall(r, actors[r["id"]]) for r in rows]
 
 
-async def get_hall(conn: Conn, actor_id: int | None) -> Hall | None:
+async def get_hall(conn: Executor, actor_id: int | None) -> Hall | None:
     """A local hall by its actor id (suspended ones too: callers answer 410 or hide them)."""
     if actor_id is None:
         return None
@@ -147,7 +154,7 @@ def valid_name(name: str) -> bool:
     return bool(accounts.USERNAME_RE.fullmatch(name or ""))
 
 
-async def find_hall(conn: Conn, name: str) -> Hall | None:
+async def find_hall(conn: Executor, name: str) -> Hall | None:
     if not valid_name(name):
         return None
     found = await _halls(conn, "lower(a.username) = lower($1) AND a.domain IS NULL", name)
@@ -155,7 +162,7 @@ async def find_hall(conn: Conn, name: str) -> Hall | None:
 
 
 async def list_halls(
-    conn: Conn, *, sector: str | None = None, q: str | None = None, offset: int = 0, limit: int = 40
+    conn: Executor, *, sector: str | None = None, q: str | None = None, offset: int = 0, limit: int = 40
 ) -> list[Hall]:
     """Local halls that are not suspended, newest first; `sector` a NACE letter, `q` text in the title."""
     sector_code = checked("sector", sector, sectors.check_sector) if sector else None
@@ -175,7 +182,7 @@ async def list_halls(
     )
 
 
-async def hall_threads(conn: Conn, hall_id: int, page: Page) -> list[int]:
+async def hall_threads(conn: Executor, hall_id: int, page: Page) -> list[int]:
     """Ids of a group's threads (not replies), public and published, newest first: the hall page, its feed
     and GET /api/v1/communities/{id}/statuses (Lemmy's post list). Works for remote groups too."""
     where, args, order = keyset(page, "id", 3)
@@ -191,11 +198,11 @@ async def hall_threads(conn: Conn, hall_id: int, page: Page) -> list[int]:
     return [r["id"] for r in newest_first(list(rows), page)]
 
 
-async def members_count(conn: Conn, hall_id: int) -> int:
+async def members_count(conn: Executor, hall_id: int) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM follows WHERE target_actor_id = $1", hall_id))
 
 
-async def moderators(conn: Conn, hall_id: int) -> list[asyncpg.Record]:
+async def moderators(conn: Executor, hall_id: int) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
             """SELECT a.* FROM community_moderators m JOIN actors a ON a.id = m.actor_id
@@ -205,7 +212,7 @@ async def moderators(conn: Conn, hall_id: int) -> list[asyncpg.Record]:
     )
 
 
-async def is_moderator(conn: Conn, hall_id: int, actor_id: int) -> bool:
+async def is_moderator(conn: Executor, hall_id: int, actor_id: int) -> bool:
     return bool(
         await conn.fetchval(
             "SELECT 1 FROM community_moderators WHERE community_id = $1 AND actor_id = $2", hall_id, actor_id
@@ -213,7 +220,7 @@ async def is_moderator(conn: Conn, hall_id: int, actor_id: int) -> bool:
     )
 
 
-async def require_moderator(conn: Conn, hall_id: int, by: Acting, *, lock: bool = False) -> Hall:
+async def require_moderator(conn: Executor, hall_id: int, by: Acting, *, lock: bool = False) -> Hall:
     """The hall, if `by` is one of its listed moderators (or an instance admin); 404 / 403 otherwise."""
     hall = await get_hall(conn, hall_id)
     if hall is None or hall.actor["suspended_at"] is not None:
@@ -331,7 +338,7 @@ async def edit_hall(
             )
             actor = await _mirror(conn, urls, domain, hall_id)
             await audit.record(conn, hall_id, by.user_id, "hall_edit", before.name, {"fields": changed})
-            await outbox.publish_actor_update(conn, actor, actor_to_ap(actor, urls))
+            await outbound.publish_actor_update(conn, actor, actor_to_ap(actor, urls))
         hall = await get_hall(conn, hall_id)
     assert hall is not None
     return hall

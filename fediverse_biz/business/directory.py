@@ -23,18 +23,19 @@ the accounts this server learned about most recently (our ids are time-sortable)
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
+from typing import Final
 
 import asyncpg
 import pycountry
 
-from ..core.errors import DomainError
-from . import sectors
-from ._offer_values import check_region
+from fediverse_biz.business import sectors
+from fediverse_biz.business._offer_values import check_region
+from fediverse_biz.core import domain_blocks
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.db.executor import Executor
 
 __all__ = ["DEFAULT_LIMIT", "DIRECTORY_TYPES", "MAX_LIMIT", "MAX_QUERY", "ORDERS", "search"]
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 DIRECTORY_TYPES: Final = ("Person", "Organization", "Group")
 ORDERS: Final = ("active", "new")
@@ -42,7 +43,7 @@ DEFAULT_LIMIT: Final = 40  # Mastodon's DEFAULT_ACCOUNTS_LIMIT
 MAX_LIMIT: Final = 80  # Mastodon: twice the default
 MAX_QUERY: Final = 100  # characters of free text; longer is not a name anyone types
 
-_SQL = """
+_SQL = f"""
 SELECT a.* FROM actors a
   LEFT JOIN organization_profiles p ON p.actor_id = a.id
   LEFT JOIN LATERAL (
@@ -52,7 +53,7 @@ SELECT a.* FROM actors a
   ) last ON true
  WHERE a.discoverable AND a.suspended_at IS NULL AND NOT a.is_instance_actor AND a.moved_to_actor_id IS NULL
    AND NOT EXISTS (SELECT 1 FROM users u WHERE u.actor_id = a.id AND (NOT u.approved OR u.disabled))
-   AND (a.domain IS NULL OR NOT EXISTS (SELECT 1 FROM domain_blocks d WHERE d.domain = a.domain))
+   AND (a.domain IS NULL OR NOT {domain_blocks.blocked_sql("a.domain")})
    AND ($1::text IS NULL OR p.sector = $1)
    AND ($2::text IS NULL OR p.country = $2)
    AND ($3::text IS NULL OR a.actor_type = $3)
@@ -64,7 +65,7 @@ SELECT a.* FROM actors a
    AND ($9::text IS NULL OR CASE WHEN length($9) = 2 THEN p.country = $9 OR upper(p.region) LIKE $9 || '-%'
         ELSE upper(p.region) = $9 OR (p.country = left($9, 2) AND (upper(p.region) = substr($9, 4)
              OR lower(p.region) = lower($10))) END)
- ORDER BY {order}
+ ORDER BY {{order}}
  OFFSET $6 LIMIT $7
 """
 # A search's best matches first: words in the name weigh most (setweight A), then the bio, then the
@@ -92,7 +93,7 @@ def _like_pattern(text: str) -> str:
 
 
 async def search(
-    conn: Conn,
+    conn: Executor,
     *,
     sector: str | None = None,
     country: str | None = None,

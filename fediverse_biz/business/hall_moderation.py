@@ -6,7 +6,7 @@ action is one transaction that also writes the hall's audit log and queues what 
   "moderation activities MUST come from a listed moderator and be announced by the group");
 - a join request (a Follow held because membership is by approval) is answered with Accept or Reject;
 - a ban is a Block from the hall (the member stops following; a new Follow is rejected by the inbox's
-  block rule; their posts are refused by group_relay.in_good_standing); an unban is Undo(Block);
+  block rule; their posts are refused by the relay, federation/group_relay.py); an unban is Undo(Block);
 - removing a post is an Announce of a Delete by the moderator (Lemmy's mod removal: Delete with the
   reason in `summary`), and the hall's own copy goes: a peer's post is deleted here, a post written here
   only leaves the hall (its author keeps it);
@@ -19,16 +19,15 @@ from typing import Any, Final
 
 import asyncpg
 
-from ..activitypub import activities
-from ..activitypub.context import CONTEXT, PUBLIC
-from ..core import events, follows, statuses
-from ..core.errors import DomainError, not_found
-from ..core.paging import Page, keyset, newest_first
-from ..core.urls import LocalUrls
-from ..federation import group_relay, outbox
-from . import audit
-from ._hall_values import storable
-from .communities import Acting, Hall, moderators, require_moderator
+from fediverse_biz.activitypub import activities
+from fediverse_biz.activitypub.context import CONTEXT, PUBLIC
+from fediverse_biz.business import audit, hall_announces
+from fediverse_biz.business._hall_values import storable
+from fediverse_biz.business.communities import Acting, Hall, moderators, require_moderator
+from fediverse_biz.core import events, follows, outbound, statuses
+from fediverse_biz.core.errors import DomainError, not_found
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
     "MAX_PINNED",
@@ -77,7 +76,7 @@ async def _announce_moderation(conn: asyncpg.Connection, hall: Hall, by: Acting,
         "audience": hall.actor["uri"],
         **fields,
     }
-    await group_relay.announce(conn, hall.actor, inner, object_uri=fields.get("object"), status_id=None)
+    await hall_announces.announce(conn, hall.actor, inner, object_uri=fields.get("object"), status_id=None)
 
 
 # ---- moderators ----------------------------------------------------------------------------------
@@ -172,7 +171,7 @@ async def decide_join(pool: asyncpg.Pool, hall_id: int, by: Acting, requester_id
                 reject = activities.reject(
                     f"{hall.actor['uri']}#rejects/follows/{request['id']}", hall.actor["uri"], inner
                 )
-                await outbox.send_to_actor(conn, hall.actor, requester, reject)
+                await outbound.send_to_actor(conn, hall.actor, requester, reject)
         action = "hall_approve_join" if approve else "hall_reject_join"
         await audit.record(conn, hall_id, by.user_id, action, requester["uri"])
 
@@ -203,7 +202,7 @@ async def ban(pool: asyncpg.Pool, hall_id: int, by: Acting, target_id: int, reas
         if block_id is not None:
             uri = f"{hall.actor['uri']}#blocks/{block_id}"
             await conn.execute("UPDATE blocks SET uri = $2 WHERE id = $1", block_id, uri)
-            await outbox.send_to_actor(
+            await outbound.send_to_actor(
                 conn, hall.actor, target, activities.block(uri, hall.actor["uri"], target["uri"])
             )
         await audit.record(conn, hall_id, by.user_id, "hall_ban", target["uri"], {"reason": reason} if reason else None)
@@ -226,7 +225,7 @@ async def unban(pool: asyncpg.Pool, hall_id: int, by: Acting, target_id: int) ->
         if block is not None and block["uri"]:
             inner = activities.block(block["uri"], hall.actor["uri"], target["uri"])
             undo = activities.undo(f"{block['uri']}/undo", hall.actor["uri"], inner)
-            await outbox.send_to_actor(conn, hall.actor, target, undo)
+            await outbound.send_to_actor(conn, hall.actor, target, undo)
         await audit.record(conn, hall_id, by.user_id, "hall_unban", target["uri"])
 
 
@@ -300,5 +299,5 @@ async def pin(pool: asyncpg.Pool, hall_id: int, by: Acting, status_id: int, *, o
         activity = builder(
             f"{uri}#featured/{'add' if on else 'remove'}/{pin_id}", uri, post["uri"], featured, to=[PUBLIC]
         )
-        await outbox.deliver(conn, hall.actor, activity, await outbox.follower_inboxes(conn, hall_id))
+        await outbound.deliver(conn, hall.actor, activity, await outbound.follower_inboxes(conn, hall_id))
         await audit.record(conn, hall_id, by.user_id, "hall_pin" if on else "hall_unpin", post["uri"])

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from ..core.statuses import MAX_CHARACTERS, text_length
-from ._currencies import CURRENCIES, SYMBOLS
-from ._offer_values import MAX_DESCRIPTION, Offer, OfferInvalid, check_offer
-from .sectors import COUNTRIES, SECTORS
+from fediverse_biz.business._currencies import CURRENCIES, SYMBOLS
+from fediverse_biz.business._offer_values import MAX_DESCRIPTION, Offer, OfferInvalid, check_offer
+from fediverse_biz.business.sectors import COUNTRIES, SECTORS
+from fediverse_biz.core.statuses import MAX_CHARACTERS, text_length
 
 # First-line hashtag -> (kind, direction).
 MARKERS: Final[dict[str, tuple[str, str | None]]] = {

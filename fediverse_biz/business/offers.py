@@ -12,28 +12,34 @@ valid_through has passed drops off at read time, with no job to run. docs/offers
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import asyncpg
 
-from ..activitypub import offers as ap_offers
-from ..activitypub.notes import ParsedNote
-from ..core import statuses
-from ..core.content import html_to_text
-from ..core.paging import Page, keyset, newest_first
-from ..core.urls import LocalUrls
-from . import offer_text
-from ._offer_values import FIELDS, KINDS, Offer, OfferInvalid, check_offer, clean_remote, sector_of
+from fediverse_biz.activitypub import offers as ap_offers
+from fediverse_biz.activitypub.notes import ParsedNote
+from fediverse_biz.business import communities, offer_text
+from fediverse_biz.business._offer_values import (
+    FIELDS,
+    KINDS,
+    Offer,
+    OfferInvalid,
+    check_offer,
+    clean_remote,
+    sector_of,
+)
+from fediverse_biz.core import statuses
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
 
 __all__ = ["KINDS", "BoardFilter", "Offer", "OfferInvalid", "board", "create", "from_text", "get", "index"]
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 MAX_QUERY: Final = 100
 _COLUMNS: Final = tuple(name for name in FIELDS)
 
@@ -62,25 +68,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _hall_of() -> Callable[[Mapping[str, Any]], Any] | None:
-    """business.communities.hall_of, written by the communities work alongside this; None until it exists."""
-    try:
-        module = importlib.import_module(f"{__package__}.communities")
-    except ImportError:
-        return None
-    found = getattr(module, "hall_of", None)
-    return found if callable(found) else None
-
-
 async def _hall(conn: asyncpg.Connection, status_id: int) -> int | None:
-    hall_of = _hall_of()
-    if hall_of is not None:
-        row = await conn.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
-        found = hall_of(row)
-        if inspect.isawaitable(found):
-            found = await found
-        if found is not None:
-            return int(found)
+    row = await conn.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
+    found = communities.hall_of(row)
+    if found is not None:
+        return found
     hall = await conn.fetchval(_ADDRESSED_GROUP, status_id)
     return int(hall) if hall is not None else None
 
@@ -218,7 +210,9 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-async def board(conn: Conn, filters: BoardFilter, page: Page, *, now: datetime | None = None) -> list[asyncpg.Record]:
+async def board(
+    conn: Executor, filters: BoardFilter, page: Page, *, now: datetime | None = None
+) -> list[asyncpg.Record]:
     """Unexpired offers matching `filters`, newest first (keyset paging on the status id)."""
     clauses = ["(o.valid_through IS NULL OR o.valid_through >= $1)"]
     args: list[Any] = [now or _now()]
@@ -250,7 +244,7 @@ async def board(conn: Conn, filters: BoardFilter, page: Page, *, now: datetime |
     return newest_first(list(await conn.fetch(sql, *args, *paging_args)), page)
 
 
-async def get(conn: Conn, status_id: int, *, published_only: bool = True) -> asyncpg.Record | None:
+async def get(conn: Executor, status_id: int, *, published_only: bool = True) -> asyncpg.Record | None:
     """One offer anyone may see (expired ones included: a link to it keeps working), or None. With
     published_only=False any offer, held or rejected too: the caller decides who may read it
     (approvals.may_view_held, on the row's actor_id, created_by_user_id and approval_state)."""

@@ -17,18 +17,20 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import asyncpg
 
-from ..activitypub.actors import actor_to_ap
-from ..activitypub.organizations import organization_from_ap
-from ..core.errors import DomainError, forbidden, not_found
-from ..core.urls import LocalUrls
-from ..federation import jobs, outbox
-from . import audit, roles, sectors
-from ._profile_fields import facts, merge_fields
-from ._profile_values import PROFILE_FIELDS, check_value, clean_remote_values
+from fediverse_biz.activitypub.actors import actor_to_ap
+from fediverse_biz.activitypub.organizations import organization_from_ap
+from fediverse_biz.business import audit, roles, sectors
+from fediverse_biz.business._profile_fields import facts, merge_fields
+from fediverse_biz.business._profile_values import PROFILE_FIELDS, check_value, clean_remote_values
+from fediverse_biz.core import outbound
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.jobs import queue
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
     "PROFILE_FIELDS",
@@ -42,7 +44,6 @@ __all__ = [
     "update_profile",
 ]
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 VERIFY_LINKS: Final = "verify_links"  # the job kind of business/verified_links.py
 
@@ -92,19 +93,19 @@ def _profile(row: Mapping[str, Any]) -> OrgProfile:
     return OrgProfile(**values, languages=tuple(row["languages"]))
 
 
-async def get_profile(conn: Conn, actor_id: int) -> OrgProfile | None:
+async def get_profile(conn: Executor, actor_id: int) -> OrgProfile | None:
     """The stored profile of an organization, local or remote; None when it has none."""
     row = await conn.fetchrow("SELECT * FROM organization_profiles WHERE actor_id = $1", actor_id)
     return _profile(row) if row is not None else None
 
 
-async def get_profiles(conn: Conn, actor_ids: Sequence[int]) -> dict[int, OrgProfile]:
+async def get_profiles(conn: Executor, actor_ids: Sequence[int]) -> dict[int, OrgProfile]:
     """Profiles of many organizations at once (a directory page), by actor id."""
     rows = await conn.fetch("SELECT * FROM organization_profiles WHERE actor_id = ANY($1::bigint[])", list(actor_ids))
     return {row["actor_id"]: _profile(row) for row in rows}
 
 
-async def can_edit(conn: Conn, organization_id: int, user_id: int | None) -> bool:
+async def can_edit(conn: Executor, organization_id: int, user_id: int | None) -> bool:
     """Whether the user is an owner or a manager of the organization (the only ones who edit it)."""
     if user_id is None:
         return False
@@ -198,16 +199,16 @@ async def update_profile(
             moved_to = None
             if after["moved_to_actor_id"] is not None:
                 moved_to = await conn.fetchval("SELECT uri FROM actors WHERE id = $1", after["moved_to_actor_id"])
-            await outbox.publish_actor_update(conn, after, actor_to_ap(after, urls, moved_to=moved_to))
+            await outbound.publish_actor_update(conn, after, actor_to_ap(after, urls, moved_to=moved_to))
         if profile.website and verified_at is None:
             # A new website, or one that did not link back yet: saving again is how a member asks for
             # another check after adding the rel="me" link to their site.
-            await jobs.enqueue(conn, VERIFY_LINKS, {"actor_id": actor["id"]})
+            await queue.enqueue(conn, VERIFY_LINKS, {"actor_id": actor["id"]})
     return profile
 
 
 # ---- remote profiles -----------------------------------------------------------------------------
-async def store_remote_profile(conn: Conn, actor_id: int, doc: Mapping[str, Any]) -> OrgProfile | None:
+async def store_remote_profile(conn: Executor, actor_id: int, doc: Mapping[str, Any]) -> OrgProfile | None:
     """Store (or remove) the profile a peer's actor document states; returns what was kept.
 
     Called wherever a remote actor document is stored (remote_actors._store, the inbox's Update(actor)).

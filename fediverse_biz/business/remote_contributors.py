@@ -12,14 +12,11 @@ Owners and managers accept and remove them — the rule for inviting a local con
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 import asyncpg
 
-from ..core.errors import DomainError, forbidden, not_found
-from . import audit, roles
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.business import audit, roles
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.db.executor import Executor
 
 VISIBILITIES = ("public", "unlisted", "private")  # direct would make the organization whisper to strangers
 
@@ -29,7 +26,7 @@ def handle(actor: asyncpg.Record) -> str:
     return f"@{actor['username']}@{actor['domain']}"
 
 
-async def contributors(conn: Conn, organization_id: int) -> list[asyncpg.Record]:
+async def contributors(conn: Executor, organization_id: int) -> list[asyncpg.Record]:
     """The accepted remote accounts, oldest first: the actor's row with `visibility` and `accepted_at`."""
     return await conn.fetch(
         """SELECT a.*, c.visibility, c.created_at AS accepted_at FROM organization_remote_contributors c
@@ -39,7 +36,7 @@ async def contributors(conn: Conn, organization_id: int) -> list[asyncpg.Record]
     )
 
 
-async def contributor(conn: Conn, organization_id: int, actor_id: int) -> asyncpg.Record | None:
+async def contributor(conn: Executor, organization_id: int, actor_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT a.*, c.visibility, c.created_at AS accepted_at FROM organization_remote_contributors c
              JOIN actors a ON a.id = c.actor_id
@@ -49,7 +46,7 @@ async def contributor(conn: Conn, organization_id: int, actor_id: int) -> asyncp
     )
 
 
-async def accepted_by(conn: Conn, organization_uri: str, actor_id: int) -> asyncpg.Record | None:
+async def accepted_by(conn: Executor, organization_uri: str, actor_id: int) -> asyncpg.Record | None:
     """The local, live organization with this URI, with `visibility`, if it accepts `actor_id` as a
     remote contributor; None otherwise (then the sender's message is an ordinary one)."""
     return await conn.fetchrow(

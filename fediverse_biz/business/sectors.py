@@ -4,7 +4,7 @@ All lists ship with the code, so validating a profile never touches the network 
 agrees on what a code means:
 - SECTORS: the 21 sections of NACE Rev. 2 (Regulation (EC) No 1893/2006, Annex I), stored as the
   section letter. NACE Rev. 2 sections are those of the UN's ISIC Rev. 4 letter for letter, which is
-  why they federate as schema.org `isicV4` (docs/federation-organizations.md).
+  why they federate as schema.org `isicV4` (FEDERATION.md, "Organizations").
 - COUNTRIES: the 249 ISO 3166-1 alpha-2 codes with their English short names, and LANGUAGES: the
   184 ISO 639-1 codes, both generated from Debian's iso-codes 4.15.0 (iso_3166-1.json, iso_639-2.json;
   `common_name` where the standard's name is the long form, e.g. "Taiwan", "Bolivia").

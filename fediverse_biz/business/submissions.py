@@ -22,20 +22,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
-from ..activitypub.activities import as_list, object_id
-from ..activitypub.notes import ParsedNote
-from ..core import statuses
-from ..core.content import html_to_text
-from ..core.errors import DomainError
-from ..core.urls import LocalUrls
-from . import remote_contributors
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.activitypub.activities import as_list, object_id
+from fediverse_biz.activitypub.notes import ParsedNote
+from fediverse_biz.business import remote_contributors
+from fediverse_biz.core import statuses
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ async def withdraw(conn: asyncpg.Connection, urls: LocalUrls, object_uri: str, a
 
 
 # ---- reading -------------------------------------------------------------------------------------
-async def of_statuses(conn: Conn, status_ids: list[int]) -> dict[int, asyncpg.Record]:
+async def of_statuses(conn: Executor, status_ids: list[int]) -> dict[int, asyncpg.Record]:
     """The submission behind each of these statuses that came from a remote contributor, with the
     author's actor row columns `username`, `domain` and `actor_id`."""
     rows = await conn.fetch(
@@ -178,7 +177,7 @@ async def of_statuses(conn: Conn, status_ids: list[int]) -> dict[int, asyncpg.Re
     return {r["status_id"]: r for r in rows}
 
 
-async def author_handle(conn: Conn, status_id: int) -> str | None:
+async def author_handle(conn: Executor, status_id: int) -> str | None:
     """`@name@host` of the remote author of a held (or published) submission, else None."""
     row = (await of_statuses(conn, [status_id])).get(status_id)
     return remote_contributors.handle(row) if row is not None else None

@@ -15,14 +15,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeAlias
 
 import asyncpg
 
-from ..core.errors import DomainError, forbidden, not_found
-from . import audit, roles
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.business import audit, roles
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.db.executor import Executor
 
 INVITATION_LIFETIME = 7 * 24 * 3600  # a week: long enough to reach someone on holiday, short enough to forget
 MIN_LIFETIME, MAX_LIFETIME = 300, 30 * 24 * 3600
@@ -42,7 +40,7 @@ def hash_token(token: str) -> str:
 
 
 # ---- reading -----------------------------------------------------------------------------------
-async def organization(conn: Conn, organization_id: int | None) -> asyncpg.Record | None:
+async def organization(conn: Executor, organization_id: int | None) -> asyncpg.Record | None:
     """A local, not suspended Organization actor."""
     if organization_id is None:
         return None
@@ -53,7 +51,7 @@ async def organization(conn: Conn, organization_id: int | None) -> asyncpg.Recor
     )
 
 
-async def member_role(conn: Conn, organization_id: int, user_id: int | None) -> str | None:
+async def member_role(conn: Executor, organization_id: int, user_id: int | None) -> str | None:
     if user_id is None:
         return None
     role: str | None = await conn.fetchval(
@@ -62,7 +60,7 @@ async def member_role(conn: Conn, organization_id: int, user_id: int | None) -> 
     return role
 
 
-async def members(conn: Conn, organization_id: int) -> list[asyncpg.Record]:
+async def members(conn: Executor, organization_id: int) -> list[asyncpg.Record]:
     """The team, strongest role first: user id, role, since when, and the member's own actor."""
     return await conn.fetch(
         """SELECT m.user_id, m.role, m.created_at, u.actor_id, a.username
@@ -74,14 +72,14 @@ async def members(conn: Conn, organization_id: int) -> list[asyncpg.Record]:
     )
 
 
-async def member(conn: Conn, organization_id: int, user_id: int) -> asyncpg.Record | None:
+async def member(conn: Executor, organization_id: int, user_id: int) -> asyncpg.Record | None:
     for row in await members(conn, organization_id):
         if row["user_id"] == user_id:
             return row
     return None
 
 
-async def organizations_of(conn: Conn, user_id: int) -> list[asyncpg.Record]:
+async def organizations_of(conn: Executor, user_id: int) -> list[asyncpg.Record]:
     """The organizations a user belongs to, with their role in each."""
     return await conn.fetch(
         """SELECT a.*, m.role FROM organization_members m JOIN actors a ON a.id = m.organization_id
@@ -220,7 +218,7 @@ async def create_invitation(
     return NewInvitation(row["id"], token, role, row["expires_at"])
 
 
-async def open_invitations(conn: Conn, organization_id: int) -> list[asyncpg.Record]:
+async def open_invitations(conn: Executor, organization_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT * FROM organization_invitations
             WHERE organization_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()
@@ -245,7 +243,7 @@ async def revoke_invitation(pool: asyncpg.Pool, organization_id: int, acting_use
         await audit.record(conn, organization_id, acting_user_id, "revoke_invitation", f"invitation {invitation_id}")
 
 
-async def find_invitation(conn: Conn, token: str) -> asyncpg.Record | None:
+async def find_invitation(conn: Executor, token: str) -> asyncpg.Record | None:
     """An invitation by its token, with its organization and state (open, accepted, revoked, expired)."""
     if not token or len(token) > 200:
         return None

@@ -25,7 +25,7 @@ Politeness, since peers choose what we fetch: a page is fetched once a day at mo
 workers (`link_check_hosts`, a lease; a job that finds its host busy is retried later), at most
 MAX_LINKS pages per account.
 
-Pages are fetched through the SSRF-safe client (federation/fetch.py `fetch_html`): public addresses
+Pages are fetched through the SSRF-safe client (net/fetch.py `fetch_html`): public addresses
 only (redirects included), text/html, cut at 1 MB, unsigned (it is a web page, not an ActivityPub peer),
 and parsed with html.parser: no script runs, no markup is kept.
 """
@@ -40,20 +40,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import asyncpg
 
-from ..activitypub.actors import authority
-from ..federation import jobs
-from ..federation.fetch import MAX_DOCUMENT_BYTES, FetchError, fetch_html
-from ..federation.hosts import host_of
-from ..federation.jobs import Job
-from ..federation.worker import Handler, PermanentError, RetryableError, WorkerContext
-from ._profile_fields import mastodon_time
-from .organizations import VERIFY_LINKS
+from fediverse_biz.activitypub.actors import authority
+from fediverse_biz.business._profile_fields import mastodon_time
+from fediverse_biz.business.organizations import VERIFY_LINKS
+from fediverse_biz.core.hooks import Hooks
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.jobs import queue
+from fediverse_biz.jobs.contract import Handler, PermanentError, RetryableError, WorkerContext
+from fediverse_biz.jobs.hosts import host_of
+from fediverse_biz.jobs.queue import Job
+from fediverse_biz.net.fetch import MAX_DOCUMENT_BYTES, FetchError, fetch_html
 
 __all__ = [
     "CACHE_FOR",
@@ -68,7 +70,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 MAX_PAGE_BYTES: Final = MAX_DOCUMENT_BYTES  # Mastodon's truncated_body limit, the cap of every remote fetch
 MAX_LINKS: Final = 8  # 4 fields and a website are all a local profile has; a peer's extra fields wait
@@ -221,7 +222,7 @@ async def page_links_back(http: aiohttp.ClientSession, url: str, targets: Iterab
 
 
 # ---- what an account has to check ----------------------------------------------------------------
-async def _pending(conn: Conn, actor_id: int) -> tuple[asyncpg.Record, list[str]] | None:
+async def _pending(conn: Executor, actor_id: int) -> tuple[asyncpg.Record, list[str]] | None:
     """The account and its links that are not verified yet, at most MAX_LINKS; None if it is gone."""
     actor = await conn.fetchrow(
         """SELECT a.id, a.domain, a.uri, a.url, a.fields, p.website, p.website_verified_at
@@ -245,7 +246,7 @@ def _targets(actor: Mapping[str, Any]) -> list[str]:
     return [uri, url] if url and authority(url) == authority(uri) else [uri]
 
 
-async def _cached(conn: Conn, links: Sequence[str], *, since: datetime | None = None) -> dict[str, list[str]]:
+async def _cached(conn: Executor, links: Sequence[str], *, since: datetime | None = None) -> dict[str, list[str]]:
     """What the last check of each link's page found, if it was made within CACHE_FOR (and after `since`)."""
     rows = await conn.fetch(
         """SELECT url, rel_me FROM link_checks
@@ -257,7 +258,7 @@ async def _cached(conn: Conn, links: Sequence[str], *, since: datetime | None = 
     return {row["url"]: list(row["rel_me"]) for row in rows}
 
 
-async def queue_link_checks(conn: Conn, actor_id: int) -> bool:
+async def queue_link_checks(conn: Executor, actor_id: int) -> bool:
     """After a peer's actor document was stored: queue its `verify_links` job if there is work for it.
 
     There is when a link of the profile is not verified and either no fresh check of its page is known
@@ -274,7 +275,7 @@ async def queue_link_checks(conn: Conn, actor_id: int) -> bool:
     targets = _targets(actor)
     if all(link in cached and not _matches(cached[link], targets) for link in links):
         return False
-    await jobs.enqueue(conn, VERIFY_LINKS, {"actor_id": actor_id})
+    await queue.enqueue(conn, VERIFY_LINKS, {"actor_id": actor_id})
     return True
 
 
@@ -314,7 +315,7 @@ class _Reuse:
     enabled: bool
     since: datetime | None
 
-    async def known(self, conn: Conn, links: Sequence[str]) -> dict[str, list[str]]:
+    async def known(self, conn: Executor, links: Sequence[str]) -> dict[str, list[str]]:
         return await _cached(conn, links, since=self.since) if self.enabled and links else {}
 
 
@@ -410,3 +411,12 @@ async def handle_verify_links(ctx: WorkerContext, job: Job) -> None:
 
 def handlers() -> dict[str, Handler]:
     return {VERIFY_LINKS: handle_verify_links}
+
+
+async def _check_local_links(conn: asyncpg.Connection, actor_id: int) -> None:
+    await queue.enqueue(conn, VERIFY_LINKS, {"actor_id": actor_id})
+
+
+def register(hooks: Hooks) -> None:
+    """A local account whose profile links changed gets them checked again (core/profiles.py)."""
+    hooks.profile_links_changed.append(_check_local_links)

@@ -11,11 +11,11 @@ import logging
 import sys
 from typing import Any, NoReturn
 
-from .. import __version__
-from ..config import ConfigError, load_settings
-from ..core import accounts as core_accounts
-from . import accounts, admin, backup, serve
-from ._common import CliError, ensure_data_dir
+from fediverse_biz import __version__
+from fediverse_biz.cli import accounts, admin, backup, serve
+from fediverse_biz.cli._common import CliError, ensure_data_dir
+from fediverse_biz.config import ConfigError, load_settings
+from fediverse_biz.core import accounts as core_accounts
 
 log = logging.getLogger("fediverse_biz")
 

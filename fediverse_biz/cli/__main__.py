@@ -1,5 +1,5 @@
 """`python -m fediverse_biz.cli` runs the command as the installed `fediverse-biz` script does."""
 
-from . import main
+from fediverse_biz.cli import main
 
 main()

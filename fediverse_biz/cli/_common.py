@@ -11,10 +11,11 @@ from typing import Any
 
 import asyncpg
 
-from ..config import Settings
-from ..db import migrations
-from ..db.database import Database, open_database
-from ..db.embedded import EmbeddedPostgresError
+from fediverse_biz import assembly
+from fediverse_biz.config import Settings
+from fediverse_biz.db import migrations
+from fediverse_biz.db.database import Database, open_database
+from fediverse_biz.db.embedded import EmbeddedPostgresError
 
 
 class CliError(Exception):
@@ -79,6 +80,9 @@ async def with_database(settings: Settings, action: Callable[[Database], Awaitab
 
 
 async def open_db(settings: Settings, *, own_embedded: bool = False) -> Database:
+    """The database, for a command that works on it; the extension points are installed too, since a
+    domain operation run from here (approving, deleting, delivering) calls them as it does in `serve`."""
+    assembly.install_hooks()
     try:
         return await open_database(settings, own_embedded=own_embedded)
     except migrations.MigrationError as exc:

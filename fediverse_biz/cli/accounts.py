@@ -9,12 +9,12 @@ from pathlib import Path
 
 import asyncpg
 
-from ..config import Settings
-from ..core import accounts
-from ..core.urls import LocalUrls
-from ..db import migrations
-from ..db.database import Database
-from ._common import CliError, run, with_database
+from fediverse_biz.cli._common import CliError, run, with_database
+from fediverse_biz.config import Settings
+from fediverse_biz.core import accounts
+from fediverse_biz.db import migrations
+from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 
 
 def _read_password(path: str | None) -> str:

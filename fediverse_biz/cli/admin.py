@@ -13,12 +13,12 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..core import instance_settings, registrations
-from ..core.errors import DomainError
-from ..core.instance_settings import InstanceChanges
-from ..db.database import Database
-from ._common import CliError, run, with_database
+from fediverse_biz.cli._common import CliError, run, with_database
+from fediverse_biz.config import Settings
+from fediverse_biz.core import instance_settings, registrations
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.core.instance_settings import InstanceChanges
+from fediverse_biz.db.database import Database
 
 # The options of set-instance by setting, for naming the one at fault.
 _OPTIONS = {

@@ -13,11 +13,11 @@ from typing import TypeVar
 
 import asyncpg
 
-from ..config import Settings
-from ..db import backup as archive
-from ..db import restore as restoring
-from ..db.embedded import EmbeddedPostgresError
-from ._common import CliError, run
+from fediverse_biz.cli._common import CliError, run
+from fediverse_biz.config import Settings
+from fediverse_biz.db import backup as archive
+from fediverse_biz.db import restore as restoring
+from fediverse_biz.db.embedded import EmbeddedPostgresError
 
 T = TypeVar("T")
 

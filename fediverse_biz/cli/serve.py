@@ -14,14 +14,14 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .. import __version__, gc_tuning
-from ..config import Settings
-from ._common import CliError, open_db, run
+from fediverse_biz import __version__, gc_tuning
+from fediverse_biz.cli._common import CliError, open_db, run
+from fediverse_biz.config import Settings
 
 log = logging.getLogger(__name__)
 
 # Descriptors a `serve` needs besides its clients' connections: the database pool, the federation HTTP
-# client (up to 100 connections, federation/fetch.py), files being uploaded, logs.
+# client (up to 100 connections, net/fetch.py), files being uploaded, logs.
 OTHER_FILES = 512
 # uvicorn closes an idle keep-alive connection after this many seconds (its default, said aloud). A
 # reverse proxy keeping connections to us should give up on them sooner (docs/operations.md).
@@ -94,8 +94,8 @@ def _raise_file_limit(connections: int) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
-    from ..app import create_app
-    from ..slow_clients import protocol_class
+    from fediverse_biz.app import create_app
+    from fediverse_biz.slow_clients import protocol_class
 
     with _serve_lock(settings):
         _raise_file_limit(settings.max_connections)
@@ -151,9 +151,10 @@ def _terminate(signum: int, frame: object) -> None:
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     """Background jobs only (deliveries, inbox processing), for installs that scale them separately."""
-    from ..app import USER_AGENT
-    from ..federation.fetch import create_session
-    from ..federation.worker import run_workers
+    from fediverse_biz import assembly
+    from fediverse_biz.app import USER_AGENT
+    from fediverse_biz.jobs.worker import run_workers
+    from fediverse_biz.net.fetch import create_session
 
     # Not settings.workers: that is the slot count inside `serve`, and the web processes this worker
     # relieves run with it at 0.
@@ -169,7 +170,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
         print(f"fediverse_biz {__version__} worker running {concurrency} job slots", flush=True)
         gc_tuning.tune()
         try:
-            await run_workers(db.pool, http, settings, stop, concurrency=concurrency)
+            handlers = assembly.job_handlers()
+            await run_workers(db.pool, http, settings, stop, handlers=handlers, concurrency=concurrency)
         finally:
             await http.close()
             await db.close()

@@ -15,7 +15,7 @@ from blurhash._functions import ffi as _blurhash_ffi
 from blurhash._functions import lib as _blurhash_lib
 from PIL import Image, ImageCms, ImageOps
 
-from .errors import DomainError
+from fediverse_biz.core.errors import DomainError
 
 # Limits advertised by /api/v1/instance (configuration.media_attachments); Mastodon's values.
 IMAGE_SIZE_LIMIT = 16 * 1024 * 1024

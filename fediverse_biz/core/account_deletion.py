@@ -1,11 +1,11 @@
 """Deleting a local account (a person, or an organization by one of its owners) for good.
 
-One transaction (STYLE.md: nothing half-done survives a failure):
+One transaction, so nothing half-done survives a failure:
 1. Delete(actor) is queued for every server that may hold the account or any of its posts — before
    what that is computed from is removed: the inboxes of everyone who follows the account, everyone it
    follows (halls and groups included), both sides of pending follow requests, the actors its posts
    mention or reply to and the groups it posted in, and every inbox that was ever sent anything of the
-   account's or whose server fetched it (federation/reach.py: deliveries of every kind, halls' relays,
+   account's or whose server fetched it (core/reach.py: deliveries of every kind, halls' relays,
    boosted posts fetched by the boosters' followers, lookups); shared inboxes first. Each local hall the
    account belonged to or posted in announces the Delete to its audience
    (group_relay.relay_account_deletion), as a hall of another server does when it receives it. Workers
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import asyncpg
 
-from ..activitypub import activities
-from ..federation import group_relay, outbox
-from .errors import DomainError, forbidden, not_found
-from .remote_statuses import remove_actor_statuses
-from .urls import LocalUrls
+from fediverse_biz.activitypub import activities
+from fediverse_biz.core import hooks, outbound
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.core.remote_statuses import remove_actor_statuses
+from fediverse_biz.urls import LocalUrls
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ async def delete_account(
         is_person = await _check_may_delete(conn, actor, user_id)
         inboxes = [r["inbox"] for r in await conn.fetch(_AUDIENCE, actor_id)]
         deletion = activities.delete_actor(actor["uri"])
-        deliveries = await outbox.deliver(conn, actor, deletion, inboxes)
-        await group_relay.relay_account_deletion(conn, deletion, actor)
+        deliveries = await outbound.deliver(conn, actor, deletion, inboxes)
+        await hooks.account_deleted(conn, actor, deletion)
         removed = await remove_actor_statuses(conn, actor_id)
         files = await conn.fetch(
             "DELETE FROM media_attachments WHERE actor_id = $1 RETURNING file_path, preview_path", actor_id

@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
-from ..activitypub.keys import generate_key_pair
-from .passwords import check_password_rules, hash_password, verify_password
-from .urls import LocalUrls
+from fediverse_biz.activitypub.keys import generate_key_pair
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.core.passwords import check_password_rules, hash_password, verify_password
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.urls import LocalUrls
+
+INVALID_CREDENTIALS = "The access token is invalid"
 
 # Mastodon's rule for local usernames: letters, digits and underscore, at most 30 characters
 # (app/validators/unique_username_validator.rb, app/models/account.rb USERNAME_RE). Case-insensitive.
@@ -240,3 +245,31 @@ async def list_local_accounts(pool: asyncpg.Pool) -> list[asyncpg.Record]:
             WHERE a.domain IS NULL AND NOT a.is_instance_actor
             ORDER BY a.id"""
     )
+
+
+async def find_published_actor(
+    pool: asyncpg.Pool | asyncpg.Connection, username: str, *, types: Sequence[str] | None = None
+) -> asyncpg.Record | None:
+    """A local actor (not the instance actor) that the world may see, by case-insensitive name.
+
+    Accounts awaiting approval are hidden, as Mastodon's `check_account_approval` does (404); suspended
+    ones are returned, so callers can answer 410 Gone.
+    """
+    return await pool.fetchrow(
+        """SELECT a.* FROM actors a LEFT JOIN users u ON u.actor_id = a.id
+            WHERE lower(a.username) = lower($1) AND a.domain IS NULL AND NOT a.is_instance_actor
+              AND (u.id IS NULL OR u.approved)
+              AND ($2::text[] IS NULL OR a.actor_type = ANY($2::text[]))""",
+        username,
+        list(types) if types is not None else None,
+    )
+
+
+async def acting_actor(conn: Executor, actor_id: int | None) -> asyncpg.Record:
+    """The local actor a signed-in user acts as (their own account or an organization of theirs), the one
+    rule for every door: a suspended or vanished actor does nothing, answered as a credential that no
+    longer works (401), as Mastodon answers a suspended account's token."""
+    row = await conn.fetchrow("SELECT * FROM actors WHERE id = $1", actor_id) if actor_id is not None else None
+    if row is None or row["suspended_at"] is not None:
+        raise DomainError(INVALID_CREDENTIALS, 401)
+    return row

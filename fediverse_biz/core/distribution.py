@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from . import events, notifications
-from .hydrate import StatusBundle
+from fediverse_biz.core import events, notifications
+from fediverse_biz.core.hydrate import StatusBundle
 
 
 async def distribute(conn: asyncpg.Connection, bundle: StatusBundle) -> list[int]:

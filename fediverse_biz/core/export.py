@@ -19,14 +19,13 @@ import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import asyncpg
 
-from .errors import not_found
-from .urls import LocalUrls
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.core.errors import not_found
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.urls import LocalUrls
 
 ARCHIVE_VERSION: Final = 1
 FOLLOWING_HEADER: Final = ("Account address", "Show boosts", "Notify on new posts", "Languages")
@@ -41,7 +40,7 @@ def address(actor: Mapping[str, Any], local_domain: str) -> str:
     return f"{actor['username']}@{actor['domain'] or local_domain}"
 
 
-async def _actor(conn: Conn, actor_id: int) -> asyncpg.Record:
+async def _actor(conn: Executor, actor_id: int) -> asyncpg.Record:
     row = await conn.fetchrow("SELECT * FROM actors WHERE id = $1 AND domain IS NULL", actor_id)
     if row is None:
         raise not_found()
@@ -86,7 +85,7 @@ def _media_entry(media: Mapping[str, Any], urls: LocalUrls) -> dict[str, Any]:
     }
 
 
-async def _statuses(conn: Conn, actor_id: int, urls: LocalUrls, domain: str) -> tuple[list[Any], list[Any]]:
+async def _statuses(conn: Executor, actor_id: int, urls: LocalUrls, domain: str) -> tuple[list[Any], list[Any]]:
     rows = await conn.fetch(
         """SELECT s.*, r.uri AS reblog_uri FROM statuses s LEFT JOIN statuses r ON r.id = s.reblog_of_id
             WHERE s.actor_id = $1 ORDER BY s.id""",
@@ -138,7 +137,7 @@ async def _statuses(conn: Conn, actor_id: int, urls: LocalUrls, domain: str) -> 
     return statuses, [_media_entry(m, urls) for m in all_media]
 
 
-async def _graph(conn: Conn, actor_id: int, *, followers: bool) -> list[asyncpg.Record]:
+async def _graph(conn: Executor, actor_id: int, *, followers: bool) -> list[asyncpg.Record]:
     # follows.actor_id follows follows.target_actor_id
     mine, theirs = ("target_actor_id", "actor_id") if followers else ("actor_id", "target_actor_id")
     return list(
@@ -152,7 +151,7 @@ async def _graph(conn: Conn, actor_id: int, *, followers: bool) -> list[asyncpg.
 
 
 async def archive(
-    conn: Conn, actor_id: int, urls: LocalUrls, local_domain: str, *, company: Mapping[str, Any] | None = None
+    conn: Executor, actor_id: int, urls: LocalUrls, local_domain: str, *, company: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The whole archive of a local account. `company`: the organization's structured profile, as the
     caller (the door, which may read business/) has it."""
@@ -189,7 +188,7 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return out.getvalue()
 
 
-async def following_csv(conn: Conn, actor_id: int, local_domain: str) -> str:
+async def following_csv(conn: Executor, actor_id: int, local_domain: str) -> str:
     await _actor(conn, actor_id)
     rows = [
         (address(r, local_domain), str(r["show_reblogs"]).lower(), str(r["notify"]).lower(), "")
@@ -198,6 +197,6 @@ async def following_csv(conn: Conn, actor_id: int, local_domain: str) -> str:
     return _csv(FOLLOWING_HEADER, rows)
 
 
-async def followers_csv(conn: Conn, actor_id: int, local_domain: str) -> str:
+async def followers_csv(conn: Executor, actor_id: int, local_domain: str) -> str:
     await _actor(conn, actor_id)
     return _csv(FOLLOWERS_HEADER, [(address(r, local_domain),) for r in await _graph(conn, actor_id, followers=True)])

@@ -12,10 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from ..activitypub import activities
-from ..federation import directory_sources, outbox
-from . import notifications
-from .errors import DomainError, forbidden
+from fediverse_biz.activitypub import activities
+from fediverse_biz.core import domain_blocks, hooks, notifications, outbound
+from fediverse_biz.core.errors import DomainError, forbidden
 
 Row = Mapping[str, Any]
 BACKFILL = 20  # recent statuses merged into the home feed on follow, as Mastodon does
@@ -87,10 +86,8 @@ async def follow(pool: asyncpg.Pool, follower: Row, target: Row, *, reblogs: boo
             return
         uri = f"{follower['uri']}#follows/{request_id}"
         await conn.execute("UPDATE follow_requests SET uri = $2 WHERE id = $1", request_id, uri)
-        await outbox.send_to_actor(conn, follower, target, activities.follow(uri, follower["uri"], target["uri"]))
-        if target["actor_type"] == "Group":
-            # A remote hall we now take part in: its members' servers feed our directory (hall_members.py).
-            await directory_sources.schedule_hall(conn, target["uri"], after=directory_sources.HALL_FIRST_PULL_DELAY)
+        await outbound.send_to_actor(conn, follower, target, activities.follow(uri, follower["uri"], target["uri"]))
+        await hooks.remote_follow_requested(conn, follower, target)
 
 
 async def unfollow(pool: asyncpg.Pool, follower: Row, target: Row) -> None:
@@ -116,7 +113,7 @@ async def _drop_follow(conn: asyncpg.Connection, follower: Row, target: Row, *, 
         for row in gone:
             follow_uri = row["uri"] or f"{follower['uri']}#follows/{row['id']}"
             inner = activities.follow(follow_uri, follower["uri"], target["uri"])
-            await outbox.send_to_actor(
+            await outbound.send_to_actor(
                 conn, follower, target, activities.undo(f"{follow_uri}/undo", follower["uri"], inner)
             )
 
@@ -157,7 +154,7 @@ async def accept_follow(
     if follower["domain"] is not None and follow_uri:
         inner = activities.follow(follow_uri, follower["uri"], target["uri"])
         accept = activities.accept(f"{target['uri']}#accepts/follows/{follow_id}", target["uri"], inner)
-        await outbox.send_to_actor(conn, target, follower, accept)
+        await outbound.send_to_actor(conn, target, follower, accept)
     elif follower["domain"] is None:
         await _backfill(conn, follower["id"], target["id"])
 
@@ -179,7 +176,7 @@ async def reject_request(pool: asyncpg.Pool, target: Row, requester: Row) -> Non
         if requester["domain"] is not None and request["uri"]:
             inner = activities.follow(request["uri"], requester["uri"], target["uri"])
             reject = activities.reject(f"{target['uri']}#rejects/follows/{request['id']}", target["uri"], inner)
-            await outbox.send_to_actor(conn, target, requester, reject)
+            await outbound.send_to_actor(conn, target, requester, reject)
 
 
 async def block(pool: asyncpg.Pool, actor: Row, target: Row) -> None:
@@ -198,7 +195,7 @@ async def block(pool: asyncpg.Pool, actor: Row, target: Row) -> None:
             return
         uri = f"{actor['uri']}#blocks/{block_id}"
         await conn.execute("UPDATE blocks SET uri = $2 WHERE id = $1", block_id, uri)
-        await outbox.send_to_actor(conn, actor, target, activities.block(uri, actor["uri"], target["uri"]))
+        await outbound.send_to_actor(conn, actor, target, activities.block(uri, actor["uri"], target["uri"]))
 
 
 async def unblock(pool: asyncpg.Pool, actor: Row, target: Row) -> None:
@@ -208,7 +205,8 @@ async def unblock(pool: asyncpg.Pool, actor: Row, target: Row) -> None:
         )
         if row is not None and row["uri"]:
             inner = activities.block(row["uri"], actor["uri"], target["uri"])
-            await outbox.send_to_actor(conn, actor, target, activities.undo(f"{row['uri']}/undo", actor["uri"], inner))
+            undo = activities.undo(f"{row['uri']}/undo", actor["uri"], inner)
+            await outbound.send_to_actor(conn, actor, target, undo)
 
 
 async def mute(
@@ -244,7 +242,7 @@ async def relationships(
 ) -> list[dict[str, Any]]:
     """Mastodon's Relationship for each target, in the order asked."""
     rows = await conn.fetch(
-        """SELECT t.id,
+        f"""SELECT t.id,
                   f.id IS NOT NULL AS following, coalesce(f.show_reblogs, false) AS showing_reblogs,
                   coalesce(f.notify, false) AS notifying,
                   EXISTS (SELECT 1 FROM follows WHERE actor_id = t.id AND target_actor_id = $1) AS followed_by,
@@ -253,7 +251,7 @@ async def relationships(
                   m.id IS NOT NULL AS muting, coalesce(m.hide_notifications, false) AS muting_notifications,
                   EXISTS (SELECT 1 FROM follow_requests WHERE actor_id = $1 AND target_actor_id = t.id) AS requested,
                   EXISTS (SELECT 1 FROM follow_requests WHERE actor_id = t.id AND target_actor_id = $1) AS requested_by,
-                  EXISTS (SELECT 1 FROM domain_blocks d WHERE d.domain = a.domain) AS domain_blocking
+                  {domain_blocks.blocked_sql("a.domain")} AS domain_blocking
              FROM unnest($2::bigint[]) AS t(id)
              JOIN actors a ON a.id = t.id
              LEFT JOIN follows f ON f.actor_id = $1 AND f.target_actor_id = t.id

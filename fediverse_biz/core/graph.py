@@ -1,8 +1,8 @@
 """Pages of the follow graph for clients: followers, following, follow requests, blocks and mutes.
 
 Each list is ordered by its join row (when the follow, request, block or mute happened), newest first,
-and pages by that row's id, as Mastodon does (docs api/guidelines.md: "Some API methods operate on
-entity IDs that are not publicly exposed"); callers put the row ids in the Link header. Suspended
+and pages by that row's id, as Mastodon does (https://docs.joinmastodon.org/api/guidelines/: "Some API
+methods operate on entity IDs that are not publicly exposed"); callers put the row ids in the Link header. Suspended
 accounts are left out.
 """
 
@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 
-from ..activitypub import activities
-from ..federation import outbox
-from .paging import Page, keyset, newest_first
+from fediverse_biz.activitypub import activities
+from fediverse_biz.core import outbound
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.db.executor import Executor
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 FAMILIAR_FOLLOWERS_SHOWN = 5  # Mastodon's web UI shows a handful of avatars, never the whole overlap
 
 
@@ -40,7 +40,7 @@ _LISTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-async def edges(conn: Conn, kind: str, owner_id: int, page: Page) -> list[Edge]:
+async def edges(conn: Executor, kind: str, owner_id: int, page: Page) -> list[Edge]:
     """One page of `kind` ("followers", "following", "follow_requests", "blocks", "mutes") of `owner_id`."""
     table, owner, listed = _LISTS[kind]
     where, args, order = keyset(page, "x.id", 3)
@@ -58,7 +58,7 @@ async def edges(conn: Conn, kind: str, owner_id: int, page: Page) -> list[Edge]:
     return newest_first([Edge(r["id"], r["account_id"], r["expires_at"]) for r in rows], page)
 
 
-async def familiar_followers(conn: Conn, viewer_id: int, account_ids: Sequence[int]) -> dict[int, list[int]]:
+async def familiar_followers(conn: Executor, viewer_id: int, account_ids: Sequence[int]) -> dict[int, list[int]]:
     """For each account, a few of its followers that the viewer follows too (Mastodon's "followed by")."""
     rows = await conn.fetch(
         """SELECT account_id, follower_id FROM (
@@ -99,4 +99,4 @@ async def remove_follower(pool: asyncpg.Pool, actor: Mapping[str, Any], follower
         if follower["domain"] is not None and row["uri"]:
             inner = activities.follow(row["uri"], follower["uri"], actor["uri"])
             reject = activities.reject(f"{actor['uri']}#rejects/follows/{row['id']}", actor["uri"], inner)
-            await outbox.send_to_actor(conn, actor, follower, reject)
+            await outbound.send_to_actor(conn, actor, follower, reject)

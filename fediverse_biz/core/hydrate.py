@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Final
 
 import asyncpg
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.db.executor import Executor
 
 
 @dataclass
@@ -33,7 +33,7 @@ class StatusBundle:
         return int(self.status["id"])
 
 
-async def load_actors(conn: Conn, ids: Iterable[int]) -> dict[int, asyncpg.Record]:
+async def load_actors(conn: Executor, ids: Iterable[int]) -> dict[int, asyncpg.Record]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
@@ -42,7 +42,7 @@ async def load_actors(conn: Conn, ids: Iterable[int]) -> dict[int, asyncpg.Recor
     return {r["id"]: r for r in rows}
 
 
-async def load_status_rows(conn: Conn, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
+async def load_status_rows(conn: Executor, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
     """The statuses rows of `ids` and of the originals they boost, by id (missing ids are absent)."""
     wanted = sorted(set(ids))
     if not wanted:
@@ -98,7 +98,7 @@ def bundle_statuses(
     return result
 
 
-async def load_media(conn: Conn, status_ids: Sequence[int]) -> dict[int, list[asyncpg.Record]]:
+async def load_media(conn: Executor, status_ids: Sequence[int]) -> dict[int, list[asyncpg.Record]]:
     """The media_attachments rows of these statuses, in each one's order."""
     media: dict[int, list[asyncpg.Record]] = defaultdict(list)
     for m in await conn.fetch(
@@ -108,7 +108,7 @@ async def load_media(conn: Conn, status_ids: Sequence[int]) -> dict[int, list[as
     return media
 
 
-async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundle]:
+async def load_statuses(conn: Executor, ids: Sequence[int]) -> dict[int, StatusBundle]:
     """Bundles for the given ids (missing ids are simply absent); boosts carry their original."""
     all_rows = await load_status_rows(conn, ids)
     if not all_rows:
@@ -150,5 +150,29 @@ async def load_statuses(conn: Conn, ids: Sequence[int]) -> dict[int, StatusBundl
     return bundle_statuses(sorted(set(ids)), all_rows, actors, (mentions, tags, media))
 
 
-async def load_status(conn: Conn, status_id: int) -> StatusBundle | None:
+async def load_status(conn: Executor, status_id: int) -> StatusBundle | None:
     return (await load_statuses(conn, [status_id])).get(status_id)
+
+
+# The counters an account entity shows, over `actors a LEFT JOIN actor_stats st`. Kept by triggers
+# (migration 0008); a remote actor's own figures win when they are larger, since we only know the part of
+# its graph and posts that reached us.
+ACCOUNT_STATS: Final = {
+    "followers_count": "greatest(coalesce(st.followers_count, 0), coalesce((a.extra->>'followers_count')::bigint, 0))",
+    "following_count": "greatest(coalesce(st.following_count, 0), coalesce((a.extra->>'following_count')::bigint, 0))",
+    "statuses_count": "greatest(coalesce(st.statuses_count, 0), coalesce((a.extra->>'statuses_count')::bigint, 0))",
+    "last_status_at": "st.last_status_at",
+}
+_STATS_COLUMNS = ", ".join(f"{expr} AS {name}" for name, expr in ACCOUNT_STATS.items())
+
+
+async def account_stats(conn: Executor, ids: Sequence[int]) -> dict[int, asyncpg.Record]:
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        f"""SELECT a.id, {_STATS_COLUMNS}
+              FROM actors a LEFT JOIN actor_stats st ON st.actor_id = a.id
+             WHERE a.id = ANY($1::bigint[])""",
+        list(set(ids)),
+    )
+    return {r["id"]: r for r in rows}

@@ -4,7 +4,7 @@ Every row id is a PostgreSQL bigint handed out positive (db/migrations/0001_foun
 server writes it as `str(id)`. So an id is exactly what that writes: 1 to 19 ASCII digits, no sign,
 no spaces, no leading zero, at most 2**63 - 1. Anything else names no record — `str.isdigit()` would
 let in '²' or '٣' (which `int()` then refuses or reads as another number), and a 19-digit value
-above 2**63 - 1 would overflow the bigint in the query; both used to end in a 500.
+above 2**63 - 1 would overflow the bigint in the query; either would end in a 500.
 
 Leading zeros are refused rather than read past, so each record has one spelling in every URL (the
 web pages are indexed by search engines; `007` and `7` would be the same page twice).

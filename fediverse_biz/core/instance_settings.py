@@ -19,9 +19,9 @@ from typing import Any, Final
 
 import asyncpg
 
-from .accounts import AccountError, validate_email
-from .errors import DomainError
-from .sanitize import sanitize_plain
+from fediverse_biz.core.accounts import AccountError, validate_email
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.text.sanitize import sanitize_plain
 
 TITLE: Final = "title"
 SHORT_DESCRIPTION: Final = "short_description"

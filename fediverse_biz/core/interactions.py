@@ -11,13 +11,12 @@ from typing import Any
 
 import asyncpg
 
-from ..activitypub import activities
-from ..federation import outbox
-from . import distribution, events, notifications
-from .errors import DomainError, forbidden, not_found
-from .hydrate import load_status
-from .urls import LocalUrls
-from .visibility import can_see
+from fediverse_biz.activitypub import activities
+from fediverse_biz.core import distribution, events, hooks, notifications, outbound
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.core.hydrate import load_status
+from fediverse_biz.core.visibility import can_see
+from fediverse_biz.urls import LocalUrls
 
 Row = Mapping[str, Any]
 MAX_PINNED = 5
@@ -51,7 +50,7 @@ async def favourite(pool: asyncpg.Pool, actor: Row, status_id: int) -> int:
         await conn.execute("UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1", status["id"])
         await notifications.notify(conn, status["actor_id"], actor["id"], "favourite", status["id"])
         author = await conn.fetchrow("SELECT * FROM actors WHERE id = $1", status["actor_id"])
-        await outbox.send_to_actor(conn, actor, author, activities.like(uri, actor["uri"], status["uri"]))
+        await outbound.send_to_actor(conn, actor, author, activities.like(uri, actor["uri"], status["uri"]))
         return int(status["id"])
 
 
@@ -68,7 +67,7 @@ async def unfavourite(pool: asyncpg.Pool, actor: Row, status_id: int) -> int:
         )
         author = await conn.fetchrow("SELECT * FROM actors WHERE id = $1", status["actor_id"])
         like = activities.like(fav["uri"], actor["uri"], status["uri"])
-        await outbox.send_to_actor(conn, actor, author, activities.undo(f"{fav['uri']}/undo", actor["uri"], like))
+        await outbound.send_to_actor(conn, actor, author, activities.undo(f"{fav['uri']}/undo", actor["uri"], like))
         return int(status["id"])
 
 
@@ -101,7 +100,7 @@ async def reblog(pool: asyncpg.Pool, urls: LocalUrls, actor: Row, status_id: int
         bundle = await load_status(conn, boost_id)
         assert bundle is not None
         await distribution.distribute(conn, bundle)
-        await outbox.publish_announce(conn, urls, bundle)
+        await hooks.status_boosted(conn, urls, bundle)
         return boost_id
 
 
@@ -116,7 +115,7 @@ async def unreblog(pool: asyncpg.Pool, urls: LocalUrls, actor: Row, status_id: i
             return int(original["id"])
         bundle = await load_status(conn, boost_id)
         assert bundle is not None
-        await outbox.publish_undo_announce(conn, urls, bundle)
+        await hooks.boost_withdrawn(conn, urls, bundle)
         await conn.execute("DELETE FROM statuses WHERE id = $1", boost_id)
         await conn.execute(
             "UPDATE statuses SET reblogs_count = greatest(reblogs_count - 1, 0) WHERE id = $1", original["id"]

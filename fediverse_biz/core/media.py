@@ -25,9 +25,9 @@ from typing import IO, Any
 
 import asyncpg
 
-from ..config import Settings
-from . import _images
-from ._images import (
+from fediverse_biz.config import Settings
+from fediverse_biz.core import _images
+from fediverse_biz.core._images import (
     GIF_PIXEL_BUDGET,
     IMAGE_MATRIX_LIMIT,
     IMAGE_SIZE_LIMIT,
@@ -36,8 +36,8 @@ from ._images import (
     SUPPORTED_MIME_TYPES,
     MediaError,
 )
-from .errors import not_found
-from .urls import LocalUrls
+from fediverse_biz.core.errors import not_found
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
     "AVATAR_SIZE",

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 import asyncpg
 
-from . import events
+from fediverse_biz.core import domain_blocks, events
 
 TYPES = ("mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update")
+
+
+# Notifications the server itself sends: no block, mute or domain block of the sender holds them back.
+UNFILTERED: Final = frozenset({"moderation_warning", "admin.report", "admin.sign_up"})
+_FILTERS: Final = f"""
+              AND NOT EXISTS (SELECT 1 FROM blocks WHERE actor_id = $1 AND target_actor_id = $2)
+              AND NOT EXISTS (SELECT 1 FROM mutes WHERE actor_id = $1 AND target_actor_id = $2
+                                 AND hide_notifications AND (expires_at IS NULL OR expires_at > now()))
+              AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.id = $2 AND {domain_blocks.blocked_sql("a.domain")})"""
 
 
 async def notify(
@@ -17,28 +28,31 @@ async def notify(
     from_actor_id: int,
     kind: str,
     status_id: int | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> int | None:
-    """Create a notification unless the recipient is remote, is the sender, blocks or mutes them.
+    """Create a notification, the only writer of the notifications table, and announce it to streams.
 
-    Duplicates (the same favourite twice, a re-delivered activity) are absorbed by a unique index.
+    Nothing when the recipient is remote or is the sender. What people do (follows, mentions, likes…) is
+    dropped when the recipient blocks or mutes the sender, or the sender's server is silenced or suspended;
+    what the server itself tells someone (a rejected post, a report for the staff: `UNFILTERED`) always
+    arrives, as on Mastodon. Duplicates (the same favourite twice, a re-delivered activity) are absorbed
+    by a unique index.
     """
     if recipient_id == from_actor_id:
         return None
+    filters = "" if kind in UNFILTERED else _FILTERS
     notification_id: int | None = await conn.fetchval(
-        """INSERT INTO notifications (actor_id, from_actor_id, type, status_id)
-           SELECT $1, $2, $3, $4
-            WHERE EXISTS (SELECT 1 FROM actors WHERE id = $1 AND domain IS NULL)
-              AND NOT EXISTS (SELECT 1 FROM blocks WHERE actor_id = $1 AND target_actor_id = $2)
-              AND NOT EXISTS (SELECT 1 FROM mutes WHERE actor_id = $1 AND target_actor_id = $2
-                                 AND hide_notifications AND (expires_at IS NULL OR expires_at > now()))
-              AND NOT EXISTS (SELECT 1 FROM actors a JOIN domain_blocks d ON d.domain = a.domain
-                               WHERE a.id = $2)
+        f"""INSERT INTO notifications (actor_id, from_actor_id, type, status_id, extra)
+           SELECT $1, $2, $3, $4, $5::text::jsonb
+            WHERE EXISTS (SELECT 1 FROM actors WHERE id = $1 AND domain IS NULL) {filters}
            ON CONFLICT DO NOTHING
            RETURNING id""",
         recipient_id,
         from_actor_id,
         kind,
         status_id,
+        json.dumps(dict(extra or {})),
     )
     if notification_id is not None:
         await events.notification_created(conn, notification_id, recipient_id)

@@ -22,11 +22,13 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from . import accounts
-from ._oauth_errors import OAuthError as OAuthError
-from .scopes import ALL_SCOPES as ALL_SCOPES  # re-exported, as scope_grants: callers older than scopes.py
-from .scopes import ensure_allowed, parse_scopes
-from .scopes import scope_grants as scope_grants
+from fediverse_biz.core import accounts
+from fediverse_biz.core._oauth_errors import OAuthError as OAuthError
+from fediverse_biz.core.scopes import (
+    ALL_SCOPES as ALL_SCOPES,  # re-exported, as scope_grants: callers older than scopes.py
+)
+from fediverse_biz.core.scopes import ensure_allowed, parse_scopes
+from fediverse_biz.core.scopes import scope_grants as scope_grants
 
 OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 CODE_LIFETIME_SECONDS = 600  # RFC 6749 §4.1.2 recommends at most 10 minutes

@@ -14,19 +14,18 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 
-from ..activitypub.actors import actor_to_ap
-from ..federation import jobs, outbox
-from .content import ResolvedMention, render_status_html
-from .errors import DomainError, forbidden, not_found
-from .sanitize import sanitize_plain
-from .statuses import resolve_mentions, text_length
-from .urls import LocalUrls
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.activitypub.actors import actor_to_ap
+from fediverse_biz.core import hooks, outbound
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.core.statuses import resolve_mentions, text_length
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.text.content import ResolvedMention, render_status_html
+from fediverse_biz.text.sanitize import sanitize_plain
+from fediverse_biz.urls import LocalUrls
 
 MAX_DISPLAY_NAME = 30
 MAX_NOTE = 500
@@ -50,14 +49,14 @@ def _invalid(message: str) -> DomainError:
 
 
 # ---- finding accounts --------------------------------------------------------------------------
-async def visible_account(conn: Conn, account_id: int | None) -> asyncpg.Record | None:
+async def visible_account(conn: Executor, account_id: int | None) -> asyncpg.Record | None:
     """An account clients may see: not suspended, not the instance actor."""
     if account_id is None:
         return None
     return await conn.fetchrow(f"SELECT * FROM actors WHERE id = $1 AND {_VISIBLE}", account_id)
 
 
-async def visible_accounts(conn: Conn, account_ids: Sequence[int]) -> list[asyncpg.Record]:
+async def visible_accounts(conn: Executor, account_ids: Sequence[int]) -> list[asyncpg.Record]:
     """Visible accounts among `account_ids`, in that order, each once."""
     wanted = list(dict.fromkeys(account_ids))
     rows = await conn.fetch(f"SELECT * FROM actors WHERE id = ANY($1::bigint[]) AND {_VISIBLE}", wanted)
@@ -73,7 +72,7 @@ def split_acct(acct: str, local_domains: Collection[str]) -> tuple[str, str | No
     return username.strip(), (None if not domain or domain in local_domains else domain)
 
 
-async def lookup(conn: Conn, username: str, domain: str | None) -> asyncpg.Record | None:
+async def lookup(conn: Executor, username: str, domain: str | None) -> asyncpg.Record | None:
     """A known account by handle; never asks the network (Mastodon's lookup uses skip_webfinger)."""
     if not username or len(username) > MAX_HANDLE:
         return None
@@ -229,12 +228,11 @@ async def update_profile(
         if changes.language:
             await conn.execute("UPDATE users SET locale = $2 WHERE id = $1", user_id, changes.language)
         if fields and after["fields"] != before["fields"]:
-            # New field values are unverified; check their rel="me" links again
-            # (business/verified_links.py handles the job kind).
-            await jobs.enqueue(conn, "verify_links", {"actor_id": actor_id})
+            # New field values are unverified: their rel="me" links are checked again.
+            await hooks.profile_links_changed(conn, actor_id)
         if any(before[c] != after[c] for c in (*_PUBLISHED, *_PUBLISHED_MEDIA)):
             moved_to = None
             if after["moved_to_actor_id"] is not None:
                 moved_to = await conn.fetchval("SELECT uri FROM actors WHERE id = $1", after["moved_to_actor_id"])
-            await outbox.publish_actor_update(conn, after, actor_to_ap(after, urls, moved_to=moved_to))
+            await outbound.publish_actor_update(conn, after, actor_to_ap(after, urls, moved_to=moved_to))
     return after

@@ -5,7 +5,7 @@ in (no token works, no password grant, no authorization code) until a moderator 
 `open` creates a usable account. Either way the app that signed the user up receives a token for them
 with the app's scopes, as Mastodon's AppSignUpService does; in approval mode it starts working once
 the user is approved. Every problem is reported at once, per field, with Mastodon's ERR_* codes
-(docs methods/accounts.md#create), because clients show them next to the form fields.
+(https://docs.joinmastodon.org/methods/accounts/#create), because clients show them next to the form fields.
 
 The review of sign-ups in approval mode is here too: `pending` lists them, `approve` lets the user in,
 `reject` removes the sign-up (the operator's commands in cli/admin.py).
@@ -20,12 +20,12 @@ from datetime import datetime
 
 import asyncpg
 
-from . import accounts, notifications, oauth
-from .accounts import AccountError
-from .errors import DomainError
-from .passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
-from .profiles import LANGUAGE_RE
-from .urls import LocalUrls
+from fediverse_biz.core import accounts, notifications, oauth
+from fediverse_biz.core.accounts import AccountError
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.core.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
+from fediverse_biz.core.profiles import LANGUAGE_RE
+from fediverse_biz.urls import LocalUrls
 
 MODES = ("open", "approval", "closed")
 MAX_USERNAME = 30

@@ -1,8 +1,9 @@
 """Statuses that arrive from peers: store, edit, like, boost and their undoing, inside the caller's transaction.
 
-The inbox (federation/inbox_handlers.py) has already decided that the sender may do this (signature,
+The inbox (federation/inbound/dispatch.py) has already decided that the sender may do this (signature,
 origin, authorship, relevance); these functions only write rows, keep counters in step with the rows
-they count, and fan out like a local post does (core/distribution.py, DESIGN.md flow 2). Every function
+they count, and fan out like a local post does (core/distribution.py; docs/architecture.md, "An incoming
+activity"). Every function
 is idempotent on the activity's id or the natural key, so a re-delivered or re-run activity changes
 nothing the second time.
 """
@@ -16,11 +17,11 @@ from typing import Any
 
 import asyncpg
 
-from ..activitypub.context import PUBLIC
-from ..activitypub.notes import ParsedNote
-from . import distribution, events, notifications
-from .hydrate import StatusBundle, load_status
-from .urls import LocalUrls
+from fediverse_biz.activitypub.context import PUBLIC
+from fediverse_biz.activitypub.notes import ParsedNote
+from fediverse_biz.core import distribution, events, notifications
+from fediverse_biz.core.hydrate import StatusBundle, load_status
+from fediverse_biz.urls import LocalUrls
 
 Row = Mapping[str, Any]
 # TagManager#public_collection?: the full IRI and the two compact forms some servers send.
@@ -137,13 +138,13 @@ def _extra(parsed: ParsedNote) -> dict[str, Any]:
 
 
 def _json_text(value: Any) -> str:
-    # Sent as text and cast in SQL, so the statement works on any connection, codec or not (jobs.py does too).
+    # Sent as text and cast in SQL, so the statement works on any connection, codec or not (jobs/queue.py does too).
     return json.dumps(value)
 
 
 # ---- create and edit ------------------------------------------------------------------------------
 # Structured extensions of a post (business/offers.py indexes job offers) are written by the caller's
-# indexer inside the same transaction; core does not import business/ (DESIGN.md import direction).
+# indexer inside the same transaction; core does not import business/ (docs/architecture.md, "Layers").
 NoteIndexer = Callable[[asyncpg.Connection, int, ParsedNote, bool], Awaitable[None]]
 
 

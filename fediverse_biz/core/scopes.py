@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ._oauth_errors import OAuthError
+from fediverse_biz.core._oauth_errors import OAuthError
 
-# Mastodon's scopes (docs api/oauth-scopes.md, Mastodon.py defaults.py _SCOPE_SETS).
+# Mastodon's scopes (https://docs.joinmastodon.org/api/oauth-scopes/, Mastodon.py defaults.py _SCOPE_SETS).
 READ_SCOPES = tuple(
     f"read:{name}"
     for name in "accounts blocks bookmarks favourites filters follows lists mutes notifications search statuses".split()

@@ -11,13 +11,12 @@ finds no hashtags, anonymous searches find no statuses).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
 
 import asyncpg
 
-from .visibility import visible_sql
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.core import domain_blocks
+from fediverse_biz.core.visibility import visible_sql
+from fediverse_biz.db.executor import Executor
 
 # Must match the indexed expression in db/migrations/0003_search.sql, or the index is not used.
 STATUS_DOCUMENT = "to_tsvector('simple', s.spoiler_text || ' ' || s.content)"
@@ -48,7 +47,7 @@ def parse_handle(query: str, local_domains: tuple[str, ...]) -> Handle | None:
 
 
 async def accounts(
-    conn: Conn,
+    conn: Executor,
     query: str,
     *,
     viewer_id: int | None,
@@ -68,8 +67,8 @@ async def accounts(
     # domain: NULL = any, '' = local only, else a remote domain prefix
     domain = handle.domain if handle else None
     return await conn.fetch(
-        """SELECT a.* FROM actors a
-            WHERE a.suspended_at IS NULL AND NOT a.is_instance_actor
+        f"""SELECT a.* FROM actors a
+            WHERE a.suspended_at IS NULL AND NOT a.is_instance_actor AND NOT {domain_blocks.suspended_sql("a.domain")}
               AND (
                    (lower(a.username) LIKE lower($1) ESCAPE '\\'
                     AND ($2::text IS NULL OR ($2 = '' AND a.domain IS NULL)
@@ -97,7 +96,7 @@ async def accounts(
     )
 
 
-async def hashtags(conn: Conn, query: str, *, limit: int, offset: int = 0) -> list[asyncpg.Record]:
+async def hashtags(conn: Executor, query: str, *, limit: int, offset: int = 0) -> list[asyncpg.Record]:
     """Tags starting with the query (without its '#'): the exact name first, then the shortest."""
     name = query.strip()[:MAX_QUERY].lstrip("#")
     if not name or " " in name:
@@ -115,7 +114,7 @@ async def hashtags(conn: Conn, query: str, *, limit: int, offset: int = 0) -> li
 
 
 async def statuses(
-    conn: Conn,
+    conn: Executor,
     query: str,
     *,
     viewer_id: int,
@@ -138,7 +137,7 @@ async def statuses(
                AND s.reblog_of_id IS NULL
                AND ((s.visibility = 'public' AND a.indexable) OR s.actor_id = $2)
                AND {visible_sql("s", "$2::bigint")}
-               AND a.suspended_at IS NULL
+               AND a.suspended_at IS NULL AND NOT {domain_blocks.suspended_sql("a.domain")}
                AND ($3::bigint IS NULL OR s.actor_id = $3)
              ORDER BY s.id DESC
              LIMIT $4 OFFSET $5""",
@@ -151,21 +150,25 @@ async def statuses(
     return [r["id"] for r in rows]
 
 
-async def status_by_url(conn: Conn, url: str, viewer_id: int | None) -> int | None:
+async def status_by_url(conn: Executor, url: str, viewer_id: int | None) -> int | None:
     """A known status whose ActivityPub id or permalink is `url`, if the viewer may see it."""
     return await conn.fetchval(
         f"""SELECT s.id FROM statuses s
              WHERE (s.uri = $1 OR s.url = $1) AND s.reblog_of_id IS NULL AND {visible_sql("s", "$2::bigint")}
+               AND NOT EXISTS (SELECT 1 FROM actors a
+                                WHERE a.id = s.actor_id AND {domain_blocks.suspended_sql("a.domain")})
              ORDER BY s.uri = $1 DESC LIMIT 1""",
         url,
         viewer_id,
     )
 
 
-async def actor_by_url(conn: Conn, url: str) -> asyncpg.Record | None:
+async def actor_by_url(conn: Executor, url: str) -> asyncpg.Record | None:
     """A known actor whose ActivityPub id or profile page is `url`."""
     return await conn.fetchrow(
-        """SELECT * FROM actors WHERE (uri = $1 OR url = $1) AND suspended_at IS NULL AND NOT is_instance_actor
-            ORDER BY uri = $1 DESC LIMIT 1""",
+        f"""SELECT * FROM actors a
+             WHERE (uri = $1 OR url = $1) AND suspended_at IS NULL AND NOT is_instance_actor
+               AND NOT {domain_blocks.suspended_sql("a.domain")}
+             ORDER BY uri = $1 DESC LIMIT 1""",
         url,
     )

@@ -1,7 +1,8 @@
 """Statuses written by local members: create, edit, delete — each one transaction.
 
 A create writes the status, its mentions, tags and media links, the home-feed rows of local
-readers, notifications, and one delivery job per remote inbox, then commits (DESIGN.md flow 1).
+readers, notifications, and one delivery job per remote inbox, then commits (docs/architecture.md,
+"A local post fans out").
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from typing import Any
 
 import asyncpg
 
-from ..federation import outbox
-from . import distribution, events
-from .content import MentionRef, ResolvedMention, extract_hashtags, extract_mentions, render_status_html
-from .errors import DomainError, forbidden, not_found
-from .hydrate import StatusBundle, load_status
-from .urls import LocalUrls
-from .visibility import can_see
+from fediverse_biz.core import distribution, events, hooks
+from fediverse_biz.core.errors import DomainError, forbidden, not_found
+from fediverse_biz.core.hydrate import StatusBundle, load_status
+from fediverse_biz.core.visibility import can_see
+from fediverse_biz.text.content import (
+    MentionRef,
+    ResolvedMention,
+    extract_hashtags,
+    extract_mentions,
+    render_status_html,
+)
+from fediverse_biz.urls import LocalUrls
 
 MAX_CHARACTERS = 5000
 MAX_MEDIA = 4
@@ -244,7 +250,7 @@ async def publish(conn: asyncpg.Connection, urls: LocalUrls, status_id: int) -> 
             "UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", bundle.status["in_reply_to_id"]
         )
     await distribution.distribute(conn, bundle)
-    await outbox.publish_status(conn, urls, bundle)
+    await hooks.status_published(conn, urls, bundle)
     return bundle
 
 
@@ -325,12 +331,13 @@ async def edit(
             bundle = await load_status(conn, status_id)
             assert bundle is not None
             await distribution.announce_edit(conn, bundle)
-            await outbox.publish_update(conn, urls, bundle)
+            await hooks.status_edited(conn, urls, bundle)
 
 
 async def delete(pool: asyncpg.Pool, urls: LocalUrls, actor: asyncpg.Record, status_id: int) -> StatusBundle:
-    """Delete a status (its author's, or any local one for moderators: see `force`), leave a tombstone,
-    and tell everyone who received it. Returns the bundle as it was, for "delete and redraft"."""
+    """Delete one of the actor's own statuses, leave a tombstone, and tell everyone who received it
+    (moderation and the inbox remove others' statuses through `remove`). Returns the bundle as it was,
+    for "delete and redraft"."""
     async with pool.acquire() as conn, conn.transaction():
         await _owned_status(conn, status_id, actor["id"])
         return await remove(conn, urls, status_id, federate=True)
@@ -343,7 +350,7 @@ async def remove(conn: asyncpg.Connection, urls: LocalUrls, status_id: int, *, f
         raise not_found()
     status = bundle.status
     if federate and status["local"] and status["approval_state"] == "published":
-        await outbox.publish_delete(conn, urls, bundle)
+        await hooks.status_deleting(conn, urls, bundle)
     await conn.execute(
         "INSERT INTO tombstones (uri, actor_id) VALUES ($1, $2) ON CONFLICT (uri) DO NOTHING",
         status["uri"],

@@ -1,25 +1,22 @@
 """Reading statuses: home, public, hashtag and account timelines, threads, favourites, bookmarks.
 
 Each returns ids in display order; callers hydrate them with core.hydrate.load_statuses. The home
-timeline is one index scan over the materialised feed (DESIGN.md flow 3) — never a join over
+timeline is one index scan over the materialised feed (docs/architecture.md, "A client reads a
+timeline") — never a join over
 follows at read time, which is what made GoToSocial's home timeline take seconds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
 
-import asyncpg
-
-from .paging import Page, keyset, newest_first
-from .visibility import status_and_original_visible, visible_sql
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+from fediverse_biz.core import domain_blocks
+from fediverse_biz.core.paging import Page, keyset, newest_first
+from fediverse_biz.core.visibility import status_and_original_visible, visible_sql
+from fediverse_biz.db.executor import Executor
 
 # Statuses from suspended accounts or suspended/silenced domains stay out of shared timelines.
-_AUTHOR_OK = """a.suspended_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM domain_blocks d WHERE d.domain = a.domain)"""
+_AUTHOR_OK = f"""a.suspended_at IS NULL AND NOT {domain_blocks.blocked_sql("a.domain")}"""
 
 
 def _viewer_filters(viewer: str) -> str:
@@ -29,7 +26,7 @@ def _viewer_filters(viewer: str) -> str:
                           AND (m.expires_at IS NULL OR m.expires_at > now()))"""
 
 
-async def home(conn: Conn, viewer_id: int, page: Page) -> list[int]:
+async def home(conn: Executor, viewer_id: int, page: Page) -> list[int]:
     where, args, order = keyset(page, "h.status_id", 3)
     rows = await conn.fetch(
         f"""SELECT h.status_id FROM home_feed h WHERE h.actor_id = $1 {where} ORDER BY {order} LIMIT $2""",
@@ -41,7 +38,7 @@ async def home(conn: Conn, viewer_id: int, page: Page) -> list[int]:
 
 
 async def public(
-    conn: Conn,
+    conn: Executor,
     viewer_id: int | None,
     page: Page,
     *,
@@ -66,7 +63,7 @@ async def public(
 
 
 async def tag(
-    conn: Conn, viewer_id: int | None, name: str, page: Page, *, local: bool = False, only_media: bool = False
+    conn: Executor, viewer_id: int | None, name: str, page: Page, *, local: bool = False, only_media: bool = False
 ) -> list[int]:
     where, args, order = keyset(page, "s.id", 4)
     rows = await conn.fetch(
@@ -96,7 +93,7 @@ class AccountFilter:
 
 
 async def account(
-    conn: Conn, viewer_id: int | None, account_id: int, page: Page, filters: AccountFilter = AccountFilter()
+    conn: Executor, viewer_id: int | None, account_id: int, page: Page, filters: AccountFilter = AccountFilter()
 ) -> list[int]:
     where, args, order = keyset(page, "s.id", 5)
     conditions = []
@@ -128,7 +125,7 @@ async def account(
     return newest_first([r["id"] for r in rows], page)
 
 
-async def context(conn: Conn, viewer_id: int | None, status_id: int) -> tuple[list[int], list[int]]:
+async def context(conn: Executor, viewer_id: int | None, status_id: int) -> tuple[list[int], list[int]]:
     """(ancestors oldest first, descendants in thread order) visible to the viewer."""
     ancestors = await conn.fetch(
         f"""WITH RECURSIVE up(id, parent, depth) AS (
@@ -157,7 +154,7 @@ async def context(conn: Conn, viewer_id: int | None, status_id: int) -> tuple[li
     return [r["id"] for r in ancestors], [r["id"] for r in descendants]
 
 
-async def marked(conn: Conn, table: str, viewer_id: int, page: Page) -> list[tuple[int, int]]:
+async def marked(conn: Executor, table: str, viewer_id: int, page: Page) -> list[tuple[int, int]]:
     """The viewer's favourites or bookmarks: (row id for paging, status id), newest first."""
     assert table in ("favourites", "bookmarks")
     where, args, order = keyset(page, "x.id", 3)
@@ -172,7 +169,7 @@ async def marked(conn: Conn, table: str, viewer_id: int, page: Page) -> list[tup
     return newest_first([(r["id"], r["status_id"]) for r in rows], page)
 
 
-async def interacting_accounts(conn: Conn, kind: str, status_id: int, page: Page) -> list[tuple[int, int]]:
+async def interacting_accounts(conn: Executor, kind: str, status_id: int, page: Page) -> list[tuple[int, int]]:
     """Who favourited or boosted a status: (row id for paging, actor id)."""
     where, args, order = keyset(page, "x.id", 3)
     if kind == "favourited_by":

@@ -36,11 +36,11 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from .. import __version__
-from ..config import Settings
-from . import migrations
-from .database import APP_DATABASE, start_embedded
-from .embedded import SUPERUSER, EmbeddedPostgres, client_program
+from fediverse_biz import __version__
+from fediverse_biz.config import Settings
+from fediverse_biz.db import migrations
+from fediverse_biz.db.database import APP_DATABASE, start_embedded
+from fediverse_biz.db.embedded import SUPERUSER, EmbeddedPostgres, client_program
 
 FORMAT = "fediverse_biz-backup"
 FORMAT_VERSION = 1

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ..config import Settings
-from . import migrations
-from .embedded import EmbeddedPostgres
-from .pool import create_pool
+from fediverse_biz.config import Settings
+from fediverse_biz.db import migrations
+from fediverse_biz.db.embedded import EmbeddedPostgres
+from fediverse_biz.db.pool import create_pool
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,10 @@ import asyncpg
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x66656469  # arbitrary constant for pg_advisory_lock, "fedi"
-# Whole-file checksums of migrations as they were before only their comments were reworded (their
-# header comments named the work items that asked for them). The statements are unchanged.
+# Whole-file checksums of migrations as they were before only their whole-line comments were reworded.
+# The statements are unchanged, so a database that recorded one of these ran what the files say now.
 _REWORDED: dict[int, frozenset[str]] = {
+    2: frozenset({"a48774b7eeba7e1d9ca6234e6a25ef046dafe1273cc7d8a75ed74bdd1836780d"}),
     4: frozenset({"778a7e375cbc914c6cc63677d7ce1c15e2966a462b086d5ac1b8b0ff2f1abb32"}),
     6: frozenset({"321572356c48489ce1db32b8539a75305cd0689b1a6c18f7b12a453396598323"}),
     7: frozenset({"a03b742006ecdf2a66315adfbd19766d98a3b011d91702ceac06845c68fe6b41"}),
@@ -33,6 +34,8 @@ _REWORDED: dict[int, frozenset[str]] = {
     9: frozenset({"706eb3356349385df6c51cc42c0dbde0645efe5096557971acf0a36e8204e482"}),
     10: frozenset({"bc1c95bcbb2a2f41b90dce6f5e8d225e9e802eb8885e835113fcf4d440c84afd"}),
     11: frozenset({"44a7c2bf074d180e454569dc2d5ccda4b3ca339c89e6f4f97ff4b2284957f8ea"}),
+    14: frozenset({"48176d499df976140ae9197e43b7c1dd4e08f862d5e4d6a49176f09ce1faa780"}),
+    15: frozenset({"4fd86e2c437bde7ab1a1ef51c9c394d392706d3d70b2794780a81641e8aa1af5"}),
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from .. import jsonio
+from fediverse_biz import jsonio
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

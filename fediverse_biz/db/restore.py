@@ -23,9 +23,9 @@ from typing import IO, Any
 
 import asyncpg
 
-from ..config import Settings
-from . import migrations
-from .backup import (
+from fediverse_biz.config import Settings
+from fediverse_biz.db import migrations
+from fediverse_biz.db.backup import (
     DUMP_NAME,
     FORMAT,
     FORMAT_VERSION,
@@ -36,8 +36,8 @@ from .backup import (
     DatabaseConnection,
     run_program,
 )
-from .database import APP_DATABASE, ensure_database, start_embedded
-from .embedded import client_program
+from fediverse_biz.db.database import APP_DATABASE, ensure_database, start_embedded
+from fediverse_biz.db.embedded import client_program
 
 # What a data directory may hold and still count as empty for a restore: the operator's settings, the
 # lock file a stopped `serve` leaves behind, and empty directories.

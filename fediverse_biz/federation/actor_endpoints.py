@@ -4,8 +4,9 @@ instance actor's empty outbox).
 `/users/{name}` (people, organizations), `/c/{name}` (community groups) and `/actor` (the instance
 actor) answer ActivityPub JSON when the Accept header asks for it and a small HTML page otherwise.
 Actor documents stay readable without a signature even once authorized fetch is verified: peers
-need our keys before they can sign anything to us (reference/federation.md §1.6). A Signature header
-on these GETs is simply ignored for now; verification is the inbox's module.
+need our keys before they can sign anything to us (https://docs.joinmastodon.org/spec/activitypub/,
+"Secure mode"). A Signature header on these GETs never decides the answer; once the response is sent,
+federation/fetch_reach.py verifies it only to note which server fetched the actor.
 """
 
 from __future__ import annotations
@@ -23,16 +24,17 @@ from starlette.routing import BaseRoute, Route
 from fediverse_biz.activitypub.actors import actor_to_ap
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.config import Settings
+from fediverse_biz.core import accounts
 from fediverse_biz.core.ids import parse_id
-from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.federation import reach
+from fediverse_biz.federation import fetch_reach
 from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
     "AP_CONTENT_TYPE",
     "PAGE_SIZE",
     "activity_json",
-    "find_published_actor",
     "prefers_activity_json",
     "routes",
 ]
@@ -99,7 +101,8 @@ def _split_unquoted(text: str, separator: str) -> list[str]:
 
 
 def activity_json(doc: Mapping[str, Any], status_code: int = 200) -> JSONResponse:
-    """An AS2 response: `application/activity+json`, the type Mastodon requires of what it fetches (§1.9)."""
+    """An AS2 response: `application/activity+json`, the type Mastodon requires of what it fetches
+    (`JsonLdHelper#valid_activitypub_content_type?`, Mastodon's `app/helpers/jsonld_helper.rb`)."""
     return JSONResponse(doc, status_code=status_code, media_type=AP_CONTENT_TYPE, headers=_HEADERS)
 
 
@@ -112,26 +115,8 @@ def _failure(request: Request, status_code: int, message: str) -> Response:
 # ---- lookups -----------------------------------------------------------------------------------
 
 
-async def find_published_actor(
-    pool: asyncpg.Pool | asyncpg.Connection, username: str, *, types: Sequence[str] | None = None
-) -> asyncpg.Record | None:
-    """A local actor (not the instance actor) that the world may see, by case-insensitive name.
-
-    Accounts awaiting approval are hidden, as Mastodon's `check_account_approval` does (404); suspended
-    ones are returned, so callers can answer 410 Gone.
-    """
-    return await pool.fetchrow(
-        """SELECT a.* FROM actors a LEFT JOIN users u ON u.actor_id = a.id
-            WHERE lower(a.username) = lower($1) AND a.domain IS NULL AND NOT a.is_instance_actor
-              AND (u.id IS NULL OR u.approved)
-              AND ($2::text[] IS NULL OR a.actor_type = ANY($2::text[]))""",
-        username,
-        list(types) if types is not None else None,
-    )
-
-
 async def _actor_or_failure(request: Request, types: Sequence[str]) -> asyncpg.Record | Response:
-    row = await find_published_actor(request.app.state.pool, request.path_params["username"], types=types)
+    row = await accounts.find_published_actor(services(request).pool, request.path_params["username"], types=types)
     if row is None:
         return _failure(request, 404, "no such actor")
     if row["suspended_at"] is not None:
@@ -144,40 +129,35 @@ async def _actor_or_failure(request: Request, types: Sequence[str]) -> asyncpg.R
 
 async def show_person(request: Request) -> Response:
     if not prefers_activity_json(request.headers.get("accept")):  # browsers, feed readers: web/pages.py, web/feeds.py
-        page = request.app.state.urls.profile_page(quote(request.path_params["username"]))
+        page = services(request).urls.profile_page(quote(request.path_params["username"]))
         return RedirectResponse(page, 302, _HEADERS)  # /users/x.atom -> /@x.atom too; 404/410 pages are the booth's
     row = await _actor_or_failure(request, _PEOPLE)
     if isinstance(row, Response):
         return row
-    # A server that fetched the account holds it: its deletion must reach that server (federation/reach.py).
-    return reach.note_fetch(request, await _render_actor(request, row), row)
+    # A server that fetched the account holds it: its deletion must reach that server (core/reach.py).
+    return fetch_reach.note_fetch(request, await _render_actor(request, row), row)
 
 
 async def show_group(request: Request) -> Response:
-    if not prefers_activity_json(request.headers.get("accept")):
-        # Browsers get the community page, feed readers `/c/{name}.atom` (the path parameter
-        # takes "name.atom" too, this route being mounted before the web door's).
-        from fediverse_biz.web import community_pages
-
-        return await community_pages.group_html(request)
+    """The Group's AS2 document; app.py's `/c/{name}` route sends everyone else to the community page."""
     row = await _actor_or_failure(request, _GROUPS)
     return row if isinstance(row, Response) else await _render_actor(request, row)
 
 
 async def show_instance_actor(request: Request) -> Response:
-    row = await request.app.state.pool.fetchrow("SELECT * FROM actors WHERE is_instance_actor")
+    row = await services(request).pool.fetchrow("SELECT * FROM actors WHERE is_instance_actor")
     if row is None:  # the lifespan creates it; only a broken database gets here
         return _failure(request, 404, "no instance actor")
     return await _render_actor(request, row)
 
 
 async def _render_actor(request: Request, row: asyncpg.Record) -> Response:
-    urls: LocalUrls = request.app.state.urls
+    urls: LocalUrls = services(request).urls
     if not prefers_activity_json(request.headers.get("accept")):
-        return HTMLResponse(_profile_html(row, request.app.state.settings), headers=_HEADERS)
+        return HTMLResponse(_profile_html(row, services(request).settings), headers=_HEADERS)
     moved_to = None
     if row["moved_to_actor_id"] is not None:
-        moved_to = await request.app.state.pool.fetchval(
+        moved_to = await services(request).pool.fetchval(
             "SELECT uri FROM actors WHERE id = $1", row["moved_to_actor_id"]
         )
     return activity_json(actor_to_ap(row, urls, moved_to=moved_to))
@@ -235,7 +215,7 @@ async def _graph_collection(request: Request, url_column: str, from_sql: str, *,
     row = await _actor_or_failure(request, types)
     if isinstance(row, Response):
         return row
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     collection_id: str = row[url_column]
     total: int = await pool.fetchval(f"SELECT count(*) {from_sql}", row["id"])
     kind, items_key = ("Collection", "items") if lemmy_shape else ("OrderedCollection", "orderedItems")
@@ -274,7 +254,7 @@ async def instance_outbox(request: Request) -> Response:
     """The instance actor advertises an outbox and posts nothing: an empty OrderedCollection, the shape
     of Lemmy's empty outboxes (LemmyNet/lemmy crates/apub/apub/assets/lemmy/collections/person_outbox.json), rather
     than a 404 for a URL our own actor document names."""
-    row = await request.app.state.pool.fetchrow("SELECT uri, outbox_url FROM actors WHERE is_instance_actor")
+    row = await services(request).pool.fetchrow("SELECT uri, outbox_url FROM actors WHERE is_instance_actor")
     if row is None:  # the lifespan creates it; only a broken database gets here
         return _failure(request, 404, "no instance actor")
     outbox_uri = row["outbox_url"] or f"{row['uri']}/outbox"
@@ -285,13 +265,13 @@ async def instance_outbox(request: Request) -> Response:
 
 async def featured(request: Request) -> Response:
     """Pinned posts (toot:featured). Only public and unlisted ones: a followers-only post must not
-    reach anyone through this unauthenticated collection (DESIGN.md security invariants)."""
+    reach anyone through this unauthenticated collection (docs/architecture.md, "Security invariants")."""
     types = _GROUPS if request.url.path.startswith("/c/") else _PEOPLE
     row = await _actor_or_failure(request, types)
     if isinstance(row, Response):
         return row
     # A hall pins its members' posts (business/hall_moderation.py pin), not its own.
-    uris = await request.app.state.pool.fetch(
+    uris = await services(request).pool.fetch(
         """SELECT s.uri FROM pinned_statuses p JOIN statuses s ON s.id = p.status_id
             WHERE p.actor_id = $1 AND (s.actor_id = $1 OR ($2 AND s.community_id = $1))
               AND s.visibility IN ('public', 'unlisted')
@@ -319,7 +299,6 @@ routes: list[BaseRoute] = [
     Route("/users/{username}/followers", followers, methods=_READ),
     Route("/users/{username}/following", following, methods=_READ),
     Route("/users/{username}/collections/featured", featured, methods=_READ),
-    Route("/c/{username}", show_group, methods=_READ),
     Route("/c/{username}/followers", followers, methods=_READ),
     Route("/c/{username}/following", following, methods=_READ),
     Route("/c/{username}/collections/featured", featured, methods=_READ),

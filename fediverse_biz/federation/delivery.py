@@ -1,6 +1,7 @@
 """The 'deliver' job: sign one activity with its local actor's key and POST it to one inbox.
 
-Outcomes follow Mastodon's DeliveryWorker (reference/federation.md §2.1): 2xx is done; 501 and any 4xx
+Outcomes follow Mastodon's DeliveryWorker (`app/workers/activitypub/delivery_worker.rb`,
+`response_error_unsalvageable?`): 2xx is done; 501 and any 4xx
 except 401, 408 and 429 are final (the peer means "never"); everything else — other 3xx/5xx, 401, 408,
 429, refused connections, timeouts — is retried with backoff, honouring Retry-After.
 """
@@ -9,52 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from fediverse_biz import jsonio
 from fediverse_biz.activitypub.signatures import sign_request
-from fediverse_biz.federation import fetch, hosts, jobs
-from fediverse_biz.federation.jobs import Executor, Job
-from fediverse_biz.federation.worker import Handler, PermanentError, RetryableError, WorkerContext
+from fediverse_biz.core import outbound
+from fediverse_biz.jobs import hosts
+from fediverse_biz.jobs.contract import Handler, PermanentError, RetryableError, WorkerContext
+from fediverse_biz.jobs.queue import Job
+from fediverse_biz.net import fetch
 from fediverse_biz.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
-KIND = "deliver"
 AP_CONTENT_TYPE = "application/activity+json"
 _RETRYABLE_4XX = frozenset({401, 408, 429})  # Mastodon's `response_error_unsalvageable?` exceptions
-
-
-async def enqueue_delivery(
-    conn: Executor, *, inbox: str, activity: Mapping[str, Any], actor_id: int, run_at: datetime | None = None
-) -> int:
-    """One delivery job; call it inside the transaction that created the activity."""
-    payload = {"inbox": inbox, "activity": dict(activity), "actor_id": actor_id}
-    return await jobs.enqueue(conn, KIND, payload, host=hosts.host_of(inbox), run_at=run_at)
-
-
-# From this many inboxes on, the activity is stored once (jobs.store_body) and the jobs name it; below,
-# each job carries it (one row fewer, and a job that reads alone). 500 jobs each carrying a 3.5 kB activity
-# made the POST of a post 55 ms (docs/benchmarks.md).
-SHARED_BODY_FROM = 10
-
-
-async def enqueue_deliveries(
-    conn: Executor, *, inboxes: Iterable[str], activity: Mapping[str, Any], actor_id: int
-) -> int:
-    """One job per distinct inbox (shared inboxes first, §2.2, is the caller's choice) in one INSERT.
-    Call it inside the transaction that created the activity: a large fan-out also stores its body."""
-    distinct = list(dict.fromkeys(inboxes))
-    part: dict[str, Any]
-    if len(distinct) >= SHARED_BODY_FROM:
-        part = {"body_id": await jobs.store_body(conn, jsonio.dumps(dict(activity)))}
-    else:
-        part = {"activity": dict(activity)}
-    payloads = [({"inbox": inbox, **part, "actor_id": actor_id}, hosts.host_of(inbox)) for inbox in distinct]
-    return await jobs.enqueue_many(conn, KIND, payloads)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
@@ -76,8 +48,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> time
 
 
 # The signing key of each local actor, for a few seconds: a post to 500 hosts is 500 jobs signed with the
-# same key, and reading it for each was a query per delivery. Short enough that a deleted account stops
-# signing within seconds (its queued deliveries then fail permanently, as before).
+# same key, and reading it for each would be a query per delivery. Short enough that a deleted account stops
+# signing within seconds (its queued deliveries then fail permanently).
 _keys: TtlCache[int, tuple[str, str]] = TtlCache(ttl=10.0, max_entries=1024)
 
 
@@ -146,4 +118,4 @@ async def _judge(ctx: WorkerContext, host: str, inbox: str, status: int, headers
 
 
 def handlers() -> dict[str, Handler]:
-    return {KIND: deliver}
+    return {outbound.DELIVER: deliver}

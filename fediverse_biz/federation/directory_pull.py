@@ -7,7 +7,7 @@ remote actor. An entry is only a pointer: the account is resolved from its own a
 (remote_actors.resolve_actor on its `uri` when that is on the host, else WebFinger `user@host`), so a
 peer can list only its own accounts, `discoverable` is what the actor document says, and an
 Organization's company profile comes from the schema.org properties of its document — which our
-software publishes (docs/federation-organizations.md); the entity's unsigned `fediverse_biz` extension
+software publishes (FEDERATION.md, "Organizations"); the entity's unsigned `fediverse_biz` extension
 is not read. Entries marked not discoverable are not fetched at all; actors already fresh are not
 fetched again (a day, remote_actors.STALE_AFTER).
 
@@ -29,12 +29,12 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from fediverse_biz.activitypub.actors import authority
-from fediverse_biz.federation import domain_blocks
+from fediverse_biz.core import domain_blocks
 from fediverse_biz.federation.directory_sources import PULL_DIRECTORY, schedule
-from fediverse_biz.federation.fetch import FetchError, Signer, request
-from fediverse_biz.federation.jobs import Job
 from fediverse_biz.federation.remote_actors import RemoteActorError, load_instance_signer, resolve_actor, resolve_handle
-from fediverse_biz.federation.worker import Handler, WorkerContext
+from fediverse_biz.jobs.contract import Handler, WorkerContext
+from fediverse_biz.jobs.queue import Job
+from fediverse_biz.net.fetch import FetchError, Signer, request
 
 __all__ = ["PAGES_PER_RUN", "PAGE_SIZE", "handlers", "pull_directory"]
 

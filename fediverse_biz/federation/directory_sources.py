@@ -18,13 +18,16 @@ per actor fetch (actors are cached for a day).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Final, TypeAlias
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from fediverse_biz.activitypub.actors import authority
+from fediverse_biz.core.hooks import Hooks
+from fediverse_biz.db.executor import Executor
 
 __all__ = [
     "FIRST_PULL_DELAY",
@@ -43,7 +46,6 @@ PULL_PERIOD: Final = timedelta(hours=24)  # Mastodon's directory itself changes 
 PULL_HALL_MEMBERS: Final = "pull_hall_members"
 HALL_FIRST_PULL_DELAY: Final = timedelta(seconds=60)  # after the join's Accept, so we read ourselves a member
 
-Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 # The job carries the host, so the per-host limit and the host's circuit (hosts.py) apply to pulls too.
 _SCHEDULE: Final = """
@@ -93,3 +95,15 @@ async def schedule_hall(conn: Executor, hall_uri: str, *, after: timedelta = PUL
     host = authority(hall_uri)
     if host:
         await conn.execute(_SCHEDULE_HALL, PULL_HALL_MEMBERS, hall_uri, host, after)
+
+
+async def _after_follow_request(
+    conn: asyncpg.Connection, follower: Mapping[str, Any], target: Mapping[str, Any]
+) -> None:
+    if target["actor_type"] == "Group":
+        # A remote hall we now take part in: its members' servers feed our directory (hall_members.py).
+        await schedule_hall(conn, target["uri"], after=HALL_FIRST_PULL_DELAY)
+
+
+def register(hooks: Hooks) -> None:
+    hooks.remote_follow_requested.append(_after_follow_request)

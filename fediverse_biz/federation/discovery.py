@@ -2,7 +2,7 @@
 and activitypub/nodeinfo.py.
 
 Every answer carries `Access-Control-Allow-Origin: *`: web clients (Elk, Phanpy) look up handles from
-the browser, and FediTest checks the header (reference/federation.md §7.1).
+the browser, and FediTest checks the header (https://github.com/fediverse-devnet/feditest-tests-fediverse).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from fediverse_biz.activitypub.webfinger import (
     parse_resource,
 )
 from fediverse_biz.config import Settings
-from fediverse_biz.federation.actor_endpoints import find_published_actor
+from fediverse_biz.core.accounts import find_published_actor
 from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 __all__ = ["routes"]
 
@@ -53,7 +54,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def webfinger(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     try:
         resource = parse_resource(request.query_params.get("resource", ""))
     except InvalidResource as exc:
@@ -76,7 +77,7 @@ async def webfinger(request: Request) -> Response:
 async def _local_actor(
     request: Request, settings: Settings, resource: AcctResource | UrlResource
 ) -> asyncpg.Record | None:
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     if isinstance(resource, AcctResource):
         # Mastodon also answers for its web domain; ours are the configured domain with or without port.
         if resource.domain not in (settings.domain, settings.hostname):
@@ -99,12 +100,12 @@ async def _local_actor(
 
 
 async def host_meta(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     return Response(host_meta_xml(settings.base_url), media_type=XRD_CONTENT_TYPE, headers=CORS)
 
 
 async def nodeinfo_links(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     return JSONResponse(nodeinfo.nodeinfo_links(settings.base_url), headers=CORS)
 
 
@@ -112,8 +113,8 @@ async def nodeinfo_document(request: Request) -> Response:
     version = request.path_params["version"]
     if version not in nodeinfo.VERSIONS:
         return _error(404, f"NodeInfo {version} is not served here; use 2.0 or 2.1")
-    settings: Settings = request.app.state.settings
-    usage = await _usage(request.app.state.pool)
+    settings: Settings = services(request).settings
+    usage = await _usage(services(request).pool)
     document = nodeinfo.nodeinfo_document(
         version,
         software_version=__version__,

@@ -21,7 +21,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub.context import CONTEXT
-from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor
+from fediverse_biz.core.accounts import find_published_actor
+from fediverse_biz.federation.actor_endpoints import activity_json
 from fediverse_biz.federation.object_endpoints import (
     PAGE_SIZE,
     outbox_cursor,
@@ -30,13 +31,14 @@ from fediverse_biz.federation.object_endpoints import (
     wants_outbox_head,
 )
 from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 __all__ = ["routes"]
 
 
 
 async def _hall(request: Request) -> asyncpg.Record | Response:
-    row = await find_published_actor(request.app.state.pool, request.path_params["username"], types=("Group",))
+    row = await find_published_actor(services(request).pool, request.path_params["username"], types=("Group",))
     if row is None:
         return JSONResponse({"error": "Record not found"}, status_code=404)
     if row["suspended_at"] is not None:
@@ -48,7 +50,7 @@ async def moderators(request: Request) -> Response:
     hall = await _hall(request)
     if isinstance(hall, Response):
         return hall
-    rows = await request.app.state.pool.fetch(
+    rows = await services(request).pool.fetch(
         """SELECT a.uri FROM community_moderators m JOIN actors a ON a.id = m.actor_id
             WHERE m.community_id = $1 AND a.suspended_at IS NULL ORDER BY m.created_at, a.id""",
         hall["id"],
@@ -69,7 +71,7 @@ async def outbox(request: Request) -> Response:
     hall = await _hall(request)
     if isinstance(hall, Response):
         return hall
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     outbox_uri = hall["outbox_url"] or f"{hall['uri']}/outbox"
     if wants_outbox_head(request):
         total = await pool.fetchval("SELECT count(*) FROM community_announces WHERE community_id = $1", hall["id"])

@@ -1,9 +1,10 @@
-"""The FEP-1b12 relay: a local hall re-announces what its members send it (reference/federation.md §5.1).
+"""The FEP-1b12 relay: a local hall re-announces what its members send it (FEDERATION.md, "Communities";
+https://codeberg.org/fediverse/fep/src/branch/main/fep/1b12/fep-1b12.md).
 
 A hall "receives" an activity in two ways, both inside the transaction that applies it:
-- from its inbox, after the inbox handler stored it (hook in _inbound.Inbound.effects);
-- from a local member, when the outbox sends it (hooks in outbox.publish_status/update/delete and
-  outbox.send_to_actor for likes).
+- from its inbox, after the inbox handler stored it (hook in inbound/context.py, `Inbound.effects`);
+- from a local member, when it is sent out (federation/outbox.py's status hooks, and the `activity_sent`
+  hook of core/outbound.py for likes; `register` below).
 `relay()` then decides, for Create, Update, Delete, Like and Undo(Like):
 1. Which hall: a local Group the activity or its object addresses (`to`/`cc`/`audience`, or a Mention),
    else the hall of the post it concerns (a reply in a hall thread, a like, an edit), else — for a Delete,
@@ -15,7 +16,8 @@ A hall "receives" an activity in two ways, both inside the transaction that appl
    received", so FEP-8b32 proofs still verify), to Public and the hall's followers, delivered to the
    remote followers' (shared) inboxes and logged in the hall's outbox. A new thread (a Create without
    inReplyTo) is ALSO boosted plainly — Announce of the object — because Mastodon does not understand
-   Announce(Create) (Lemmy does the same for posts, not comments: LemmyNet/lemmy #2224). The boost is a
+   Announce(Create) (Lemmy does the same for posts, not comments:
+https://github.com/LemmyNet/lemmy/issues/2224). The boost is a
    local status by the hall, so the hall's local members get the thread in their home feeds by the
    ordinary fan-out (core/distribution.py).
 Re-running is harmless: one community_announces row per (hall, activity id), so nothing is relayed twice.
@@ -27,7 +29,6 @@ core/account_deletion.py): every hall it belongs to or posted in announces it to
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,19 +37,17 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from ..activitypub import activities, notes
-from ..activitypub.activities import as_list, object_id, types
-from ..activitypub.actors import authority
-from ..activitypub.context import CONTEXT, PUBLIC
-from ..core import distribution
-from ..core.hydrate import StatusBundle, load_status
-from ..core.urls import LocalUrls
-from . import outbox
+from fediverse_biz.activitypub import activities, notes
+from fediverse_biz.activitypub.activities import as_list, object_id, types
+from fediverse_biz.activitypub.actors import authority
+from fediverse_biz.business import hall_announces
+from fediverse_biz.core import distribution, outbound
+from fediverse_biz.core.hooks import Hooks
+from fediverse_biz.core.hydrate import StatusBundle, load_status
+from fediverse_biz.urls import LocalUrls
 
 __all__ = [
-    "RELAYED_TYPES",
     "addressed",
-    "announce",
     "assign_community",
     "group_inboxes",
     "relay",
@@ -57,14 +56,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RELAYED_TYPES: Final = ("Create", "Update", "Delete", "Like", "Undo")
 _MEMBERS_ONLY: Final = frozenset({"Create", "Update", "Like"})
 _HALL_SQL: Final = """SELECT a.* FROM actors a JOIN communities c ON c.actor_id = a.id
                        WHERE a.domain IS NULL AND a.suspended_at IS NULL AND """
-
-
-def _kind(activity: Mapping[str, Any]) -> str | None:
-    return next((t for t in RELAYED_TYPES if t in types(activity)), None)
 
 
 def addressed(activity: Mapping[str, Any]) -> set[str]:
@@ -129,8 +123,8 @@ def _object_uri(kind: str, activity: Mapping[str, Any]) -> str | None:
 
 async def _may_concern_a_hall(conn: asyncpg.Connection, kind: str, activity: Mapping[str, Any], uri: str) -> bool:
     """Whether any of the places _target looks for a hall holds one, in one round trip. Nearly every
-    activity concerns no hall, and for those the three lookups below were three statements in the
-    transaction of every inbox Create (docs/benchmarks.md); when this says yes, they run as before."""
+    activity concerns no hall, and for those the three lookups of _target would be three statements in
+    the transaction of every inbox Create (docs/benchmarks.md); only when this says yes do they run."""
     uris = sorted(addressed(activity)) if kind in ("Create", "Update") else []
     return bool(
         await conn.fetchval(
@@ -165,7 +159,7 @@ def _surely_no_hall(kind: str, activity: Mapping[str, Any], local_authority: str
 async def _target(
     conn: asyncpg.Connection, activity: Mapping[str, Any], local_authority: str | None
 ) -> _Target | None:
-    kind = _kind(activity)
+    kind = hall_announces.relayed_kind(activity)
     if kind is None:
         return None
     uri = _object_uri(kind, activity)
@@ -192,6 +186,25 @@ async def _target(
     return _Target(kind, hall, status, uri) if hall is not None else None
 
 
+def register(hooks: Hooks) -> None:
+    hooks.activity_sent.append(_relay_member_like)
+    hooks.account_deleted.append(_relay_local_account_deletion)
+
+
+async def _relay_member_like(
+    conn: asyncpg.Connection, sender: Mapping[str, Any], target: Mapping[str, Any], activity: Mapping[str, Any]
+) -> None:
+    """A local member's Like (or its Undo) of a post in a local hall is relayed to the hall's audience."""
+    if {"Like", "Undo"} & types(activity) and sender["domain"] is None:
+        await relay(conn, activity, sender)
+
+
+async def _relay_local_account_deletion(
+    conn: asyncpg.Connection, actor: Mapping[str, Any], deletion: Mapping[str, Any]
+) -> None:
+    await relay_account_deletion(conn, deletion, actor)
+
+
 async def relay(
     conn: asyncpg.Connection,
     activity: Mapping[str, Any],
@@ -216,7 +229,7 @@ async def relay(
     elif await _banned(conn, hall["id"], sender["id"]):
         return False
     if kind == "Delete" and authority(target.object_uri or "") != authority(str(sender["uri"])):
-        return False  # only a post's own server can vouch for its deletion (§6.1 rule 4)
+        return False  # only a post's own server can vouch for its deletion (FEDERATION.md, "Security")
     if kind == "Create" and target.status is None:
         return False  # not a kind of post we store (the inbox ignored it)
     if target.status is not None and target.status["visibility"] not in ("public", "unlisted"):
@@ -226,57 +239,13 @@ async def relay(
         await conn.execute("UPDATE statuses SET community_id = $2 WHERE id = $1", target.status["id"], hall["id"])
     status_id = target.status["id"] if target.status is not None else None
     member = sender["id"] if sender["domain"] is None else None  # whose reach the hall's audience joins
-    if not await announce(conn, hall, activity, object_uri=target.object_uri, status_id=status_id, member=member):
+    announced = await hall_announces.announce(
+        conn, hall, activity, object_uri=target.object_uri, status_id=status_id, member=member
+    )
+    if not announced:
         return False
     if kind == "Create" and target.status is not None and target.status["in_reply_to_uri"] is None:
         await _boost(conn, hall, target.status["id"])
-    return True
-
-
-async def announce(
-    conn: asyncpg.Connection,
-    hall: Mapping[str, Any],
-    activity: Mapping[str, Any],
-    *,
-    object_uri: str | None,
-    status_id: int | None,
-    member: int | None = None,
-) -> bool:
-    """Wrap `activity` unchanged in an Announce by the hall, log it in the hall's outbox and queue it for
-    every remote follower. False if this hall already announced that activity. Also used for the hall's
-    own moderation activities (business/hall_moderation.py). `member`: the local actor whose activity
-    it is; the hall's audience then has something of theirs (federation/reach.py)."""
-    activity_uri = object_id(activity)
-    if activity_uri is None:
-        return False
-    row_id = int(await conn.fetchval("SELECT next_id()"))
-    doc: dict[str, Any] = {
-        "@context": CONTEXT,
-        "id": f"{hall['uri']}/activities/announce/{row_id}",
-        "type": "Announce",
-        "actor": hall["uri"],
-        "published": activities.format_datetime(await conn.fetchval("SELECT now()")),
-        "to": [PUBLIC],
-        "cc": [hall["followers_url"]],
-        "audience": hall["uri"],
-        "object": dict(activity),
-    }
-    inserted = await conn.fetchval(
-        """INSERT INTO community_announces (id, community_id, activity_uri, activity_type, object_uri, status_id,
-                                            announce)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
-           ON CONFLICT (community_id, activity_uri) DO NOTHING RETURNING id""",
-        row_id,
-        hall["id"],
-        activity_uri,
-        _kind(activity) or "Announce",
-        object_uri,
-        status_id,
-        json.dumps(doc),
-    )
-    if inserted is None:
-        return False
-    await outbox.deliver(conn, hall, doc, await outbox.follower_inboxes(conn, hall["id"]), on_behalf_of=member)
     return True
 
 
@@ -299,7 +268,8 @@ async def relay_account_deletion(
     local_member = member["id"] if member["domain"] is None else None
     announced = 0
     for hall in halls:
-        if await announce(conn, hall, activity, object_uri=str(member["uri"]), status_id=None, member=local_member):
+        uri = str(member["uri"])
+        if await hall_announces.announce(conn, hall, activity, object_uri=uri, status_id=None, member=local_member):
             announced += 1
     return announced
 
@@ -328,7 +298,7 @@ async def _boost(conn: asyncpg.Connection, hall: Mapping[str, Any], status_id: i
     await distribution.distribute(conn, bundle)
     parts = urlsplit(str(hall["uri"]))
     doc = notes.announce_to_ap(bundle, LocalUrls(f"{parts.scheme}://{parts.netloc}"))
-    await outbox.deliver(conn, hall, doc, await outbox.follower_inboxes(conn, hall["id"]))
+    await outbound.deliver(conn, hall, doc, await outbound.follower_inboxes(conn, hall["id"]))
 
 
 async def _reject(
@@ -345,7 +315,7 @@ async def _reject(
         object=activity.get("id"),
         to=[sender["uri"]],
     )
-    await outbox.send_to_actor(conn, hall, sender, reject)
+    await outbound.send_to_actor(conn, hall, sender, reject)
 
 
 # ---- posts written here to groups (outbox hooks) --------------------------------------------------

@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from fediverse_biz.activitypub.actors import authority
-from fediverse_biz.federation import directory_sources, domain_blocks
-from fediverse_biz.federation.fetch import FetchError, Signer, check_url, fetch_ap_object
-from fediverse_biz.federation.jobs import Job
+from fediverse_biz.core import domain_blocks
+from fediverse_biz.federation import directory_sources
 from fediverse_biz.federation.remote_actors import load_instance_signer
-from fediverse_biz.federation.worker import Handler, WorkerContext
+from fediverse_biz.jobs.contract import Handler, WorkerContext
+from fediverse_biz.jobs.queue import Job
+from fediverse_biz.net.fetch import FetchError, Signer, check_url, fetch_ap_object
 
 __all__ = ["MAX_ITEMS", "PAGES_PER_RUN", "handlers", "pull_hall_members"]
 

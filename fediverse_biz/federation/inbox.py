@@ -1,4 +1,4 @@
-"""Door 3, write side: the inbox (DESIGN.md flow 2, "A peer delivers").
+"""Door 3, write side: the inbox (docs/architecture.md, "An incoming activity").
 
 `POST /inbox` (shared) and the personal inboxes `/users/{name}/inbox`, `/c/{name}/inbox`, `/actor/inbox`
 all take the same path; which inbox a peer chose changes nothing (Mastodon treats them alike too). The
@@ -15,7 +15,7 @@ first, so garbage never makes us fetch a key and nothing is written before the l
 3. HTTP signature, draft-cavage or RFC 9421, against the key the keyId names (fetched through the
    SSRF-safe client, signed by the instance actor for authorized-fetch peers); on a signature that does
    not verify the key is fetched once more (rotation) and checked again. Anything else that fails -> 401.
-4. Origin (federation.md §6.1): the key's owner is the activity's actor (401, Fedify CVE-2025-54888),
+4. Origin (FEDERATION.md, "Security"): the key's owner is the activity's actor (401, Fedify CVE-2025-54888),
    the activity id is on the actor's host (401: the sender cannot vouch for an id elsewhere — we chose
    401 over 400 because it is a failure of authentication, not of syntax), and an Update carries only
    the sender's own objects (403: authenticated, but not theirs). A suspended actor is dropped (202).
@@ -51,16 +51,20 @@ from fediverse_biz.activitypub.activities import actor_id, as_list, http_uri, ob
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES
 from fediverse_biz.activitypub.validation import SchemaError, validate_activity
-from fediverse_biz.federation import domain_blocks, jobs, signed_requests
+from fediverse_biz.core import domain_blocks
+from fediverse_biz.federation import signed_requests
+from fediverse_biz.jobs import queue
 from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
 
 __all__ = ["INBOX_JOB", "MAX_INBOX_BYTES", "receive", "routes"]
 
 log = logging.getLogger(__name__)
 
-MAX_INBOX_BYTES: Final = 1024 * 1024  # Mastodon's MAX_JSON_SIZE (federation.md §1.9, §8)
+MAX_INBOX_BYTES: Final = 1024 * 1024  # Mastodon's MAX_JSON_SIZE, and its cap on fetched bodies (app/lib/request.rb)
 INBOX_JOB: Final = "inbox"
-# §1.9: deliveries are application/activity+json; ld+json (any profile) and plain json are accepted too.
+# Mastodon delivers application/activity+json (ActivityPub::DeliveryWorker::HEADERS); ld+json (any profile)
+# and plain json are accepted too.
 ACCEPTED_CONTENT_TYPES: Final = frozenset({"application/activity+json", "application/ld+json", "application/json"})
 
 
@@ -112,7 +116,7 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 async def _inbox_owner_exists(request: Request) -> bool:
     """Personal inboxes belong to a local actor: a POST to one that does not exist is a 404."""
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     params = request.path_params
     if "username" in params:
         kind = "Group" if request.url.path.startswith("/c/") else None
@@ -136,7 +140,7 @@ async def _verified_owner(request: Request, body: bytes) -> asyncpg.Record:
 
 
 def _check_authorship(doc: Mapping[str, Any], actor_uri: str) -> None:
-    """An Update replaces an object with the embedded one, so it must be the sender's own (§6.1 rule 4):
+    """An Update replaces an object with the embedded one, so it must be the sender's own (FEDERATION.md, "Security"):
     an actor only itself, a post only one on its host and attributed to it."""
     if "Update" not in types(doc):
         return
@@ -162,25 +166,28 @@ def _object_digest(doc: Mapping[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(doc.get("object"), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# The door's checks of the sender's suspension and its domain's read copies up to seconds old
+# (signed_requests.KeyCache, domain_blocks.SuspendedDomains); the insert asks again, exactly.
+_STORE: Final = f"""INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload, object_digest)
+   SELECT $1, $2, $3, $4::text::jsonb, $6
+    WHERE NOT EXISTS (SELECT 1 FROM actors WHERE uri = $3 AND suspended_at IS NOT NULL)
+      AND NOT {domain_blocks.suspended_sql("$5::text")}
+   ON CONFLICT (activity_id, object_digest) DO NOTHING RETURNING id"""
+
+
 async def _store(
-    pool: asyncpg.Pool, wakeups: jobs.Wakeups, doc: dict[str, Any], body: bytes, activity_id: str, actor_uri: str
+    pool: asyncpg.Pool, wakeups: queue.Wakeups, doc: dict[str, Any], body: bytes, activity_id: str, actor_uri: str
 ) -> None:
     kind = next((t for t in as_list(doc.get("type")) if isinstance(t, str)), "")
     try:
-        await jobs.insert_and_enqueue(
+        await queue.insert_and_enqueue(
             pool,
-            # The door's checks of the sender's suspension and its domain's read copies up to seconds old
-            # (signed_requests.KeyCache, domain_blocks.SuspendedDomains); the insert asks again, exactly.
-            """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload, object_digest)
-               SELECT $1, $2, $3, $4::text::jsonb, $6
-                WHERE NOT EXISTS (SELECT 1 FROM actors WHERE uri = $3 AND suspended_at IS NOT NULL)
-                  AND NOT EXISTS (SELECT 1 FROM domain_blocks WHERE domain = ANY($5::text[]) AND severity = 'suspend')
-               ON CONFLICT (activity_id, object_digest) DO NOTHING RETURNING id""",
+            _STORE,
             activity_id,
             kind[:256],
             actor_uri,
             body.decode(),  # the parsed body is valid UTF-8; storing it as sent saves re-encoding it
-            domain_blocks.candidates(authority(actor_uri)),
+            authority(actor_uri),
             _object_digest(doc),
             kind=INBOX_JOB,
             payload_key="inbox_activity_id",
@@ -202,7 +209,7 @@ async def receive(request: Request) -> Response:
 
 
 async def _receive(request: Request) -> Response:
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in ACCEPTED_CONTENT_TYPES:
         raise _Refused(415, "Content-Type must be application/activity+json or application/ld+json")
@@ -213,7 +220,7 @@ async def _receive(request: Request) -> Response:
     activity_id, actor_uri = http_uri(doc.get("id")), http_uri(actor_id(doc))
     if activity_id is None or actor_uri is None:
         raise _Refused(400, "an activity needs an http(s) id and actor")
-    if await request.app.state.suspended_domains.covers(authority(actor_uri)):
+    if await services(request).suspended_domains.covers(authority(actor_uri)):
         return _accepted()  # nothing stored; 202 so the peer stops retrying
     if "Delete" in types(doc) and object_id(doc.get("object")) == actor_uri:
         if not await pool.fetchval("SELECT 1 FROM actors WHERE uri = $1", actor_uri):
@@ -233,7 +240,7 @@ async def _receive(request: Request) -> Response:
     except SchemaError as exc:
         raise _Refused(400, str(exc)) from None
     _check_authorship(doc, actor_uri)
-    await _store(pool, request.app.state.job_wakeups, doc, body, activity_id, actor_uri)
+    await _store(pool, services(request).job_wakeups, doc, body, activity_id, actor_uri)
     return _accepted()
 
 

@@ -7,7 +7,7 @@
   paging, federation/replies.py), as readable as the status itself; public and unlisted replies only.
 - Followers-only and direct statuses are served only to a request signed by an actor allowed to
   see them (an accepted follower, or an addressee) — never to an anonymous fetch, so a private
-  post cannot leak through a guessed URL (DESIGN.md security invariants). Others get 404, as if
+  post cannot leak through a guessed URL (docs/architecture.md, "Security invariants"). Others get 404, as if
   the status did not exist; deleted statuses answer 410 Gone with a Tombstone.
 - Browsers asking for HTML are sent to the public permalink page.
 """
@@ -24,13 +24,15 @@ from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.activitypub import activities, notes
 from fediverse_biz.activitypub.context import CONTEXT
+from fediverse_biz.core.accounts import find_published_actor
 from fediverse_biz.core.hydrate import StatusBundle, load_status, load_statuses
 from fediverse_biz.core.ids import parse_cursor, parse_id
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.core.visibility import can_see, is_public
-from fediverse_biz.federation import reach, replies, signed_requests
-from fediverse_biz.federation.actor_endpoints import activity_json, find_published_actor, prefers_activity_json
+from fediverse_biz.federation import fetch_reach, replies, signed_requests
+from fediverse_biz.federation.actor_endpoints import activity_json, prefers_activity_json
 from fediverse_biz.jsonio import JSONResponse
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 
 PAGE_SIZE: Final = 20
 
@@ -52,7 +54,7 @@ async def _viewer_id(request: Request) -> int | None:
 
 async def _local_status(request: Request) -> tuple[asyncpg.Record | None, Response | None]:
     """The status addressed by the path, if it is a local one of that actor; or a 404/410 answer."""
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     username = request.path_params["username"]
     status_id = parse_id(request.path_params["status_id"])
     if status_id is None:
@@ -78,13 +80,13 @@ async def _may_view(request: Request, row: asyncpg.Record) -> bool:
     viewer = await _viewer_id(request)
     if viewer is None or row["approval_state"] != "published":
         return False
-    return await can_see(request.app.state.pool, row, viewer)
+    return await can_see(services(request).pool, row, viewer)
 
 
 async def _visible_bundle(request: Request, row: asyncpg.Record) -> StatusBundle | None:
     if not await _may_view(request, row):
         return None
-    return await load_status(request.app.state.pool, row["id"])
+    return await load_status(services(request).pool, row["id"])
 
 
 async def status_object(request: Request) -> Response:
@@ -99,11 +101,11 @@ async def status_object(request: Request) -> Response:
     bundle = await _visible_bundle(request, row)
     if bundle is None or bundle.reblog is not None:
         return _not_found()
-    urls: LocalUrls = request.app.state.urls
-    own_replies = (await replies.self_replies(request.app.state.pool, [bundle.id]))[bundle.id]
-    # A server that fetched the post holds it: the author's deletion must reach it (federation/reach.py).
+    urls: LocalUrls = services(request).urls
+    own_replies = (await replies.self_replies(services(request).pool, [bundle.id]))[bundle.id]
+    # A server that fetched the post holds it: the author's deletion must reach it (core/reach.py).
     note = activity_json({"@context": CONTEXT, **notes.status_to_ap(bundle, urls, self_replies=own_replies)})
-    return reach.note_fetch(request, note, bundle.author)
+    return fetch_reach.note_fetch(request, note, bundle.author)
 
 
 async def status_activity(request: Request) -> Response:
@@ -114,9 +116,9 @@ async def status_activity(request: Request) -> Response:
     bundle = await _visible_bundle(request, row)
     if bundle is None:
         return _not_found()
-    own_replies = await replies.self_replies(request.app.state.pool, [bundle.id] if bundle.reblog is None else [])
-    activity = activity_json(_activity_of(bundle, request.app.state.urls, own_replies))
-    return reach.note_fetch(request, activity, bundle.author)
+    own_replies = await replies.self_replies(services(request).pool, [bundle.id] if bundle.reblog is None else [])
+    activity = activity_json(_activity_of(bundle, services(request).urls, own_replies))
+    return fetch_reach.note_fetch(request, activity, bundle.author)
 
 
 def _activity_of(
@@ -152,7 +154,7 @@ async def status_replies(request: Request) -> Response:
             raise HTTPException(400, "min_id must be an id")
     uri, collection = row["uri"], notes.replies_uri(row["uri"])
     listed = await replies.page_of_replies(
-        request.app.state.pool, row, only_other_accounts=only_other_accounts, min_id=min_id
+        services(request).pool, row, only_other_accounts=only_other_accounts, min_id=min_id
     )
     page: dict[str, Any] = {
         "id": notes.replies_page_uri(uri, min_id=min_id, only_other_accounts=only_other_accounts),
@@ -170,7 +172,7 @@ async def status_replies(request: Request) -> Response:
 
 
 async def outbox(request: Request) -> Response:
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     actor = await find_published_actor(pool, request.path_params["username"])
     if actor is None:
         return _not_found()
@@ -192,7 +194,7 @@ async def outbox(request: Request) -> Response:
         )
     ]
     bundles = await load_statuses(pool, ids)
-    urls: LocalUrls = request.app.state.urls
+    urls: LocalUrls = services(request).urls
     own_replies = await replies.self_replies(pool, [i for i in ids if i in bundles and bundles[i].reblog is None])
     items = [_activity_of(bundles[i], urls, own_replies) for i in ids if i in bundles]
     for item in items:

@@ -1,6 +1,6 @@
 """Remote actors: resolve them by URI or handle, cache them in `actors`, find the keys that sign to us.
 
-Trust rules (reference/federation.md §6.1):
+Trust rules (FEDERATION.md, "Security"):
 - a document is believed only for the URL it was fetched from (fetch_ap_object: AP content type, 2xx,
   `id` == final URL) and only if that URL is on the host we asked (redirects may canonicalise a path,
   never move an actor to another host);
@@ -31,8 +31,9 @@ from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.activitypub.webfinger import AcctResource, InvalidResource, activitypub_self_link, parse_acct
 from fediverse_biz.business.organizations import store_remote_profile
 from fediverse_biz.business.verified_links import queue_link_checks
-from fediverse_biz.federation import directory_sources, domain_blocks
-from fediverse_biz.federation.fetch import (
+from fediverse_biz.core import domain_blocks
+from fediverse_biz.federation import directory_sources
+from fediverse_biz.net.fetch import (
     AP_ACCEPT,
     AP_CONTENT_TYPES,
     FetchError,
@@ -73,8 +74,8 @@ async def load_instance_signer(pool: asyncpg.Pool) -> Signer | None:
 
 
 def instance_signer(instance_actor: Mapping[str, Any]) -> Signer:
-    """A fetch Signer that signs every GET as the instance actor (DESIGN.md: peers in authorized-fetch
-    mode refuse unsigned GETs; Mastodon signs its own with its instance actor too)."""
+    """A fetch Signer that signs every GET as the instance actor: peers in authorized-fetch mode refuse
+    unsigned GETs; Mastodon signs its own with its instance actor too."""
     key_id: str = instance_actor["key_id"]
     private_key_pem: str = instance_actor["private_key_pem"]
 
@@ -354,8 +355,9 @@ async def _actor_for_key_url(
     try:
         doc = await fetch_ap_object(http, url, signer=signer)
     except IdMismatch:
-        # GoToSocial serves a stub actor at /main-key whose id is the actor (gotosocial#1186). Read it
-        # once more as a mere pointer; only the actor fetched from that id is believed.
+        # GoToSocial serves a stub actor at /main-key whose id is the actor
+        # (https://github.com/superseriousbusiness/gotosocial/issues/1186). Read it once more as a mere
+        # pointer; only the actor fetched from that id is believed.
         stub = await fetch_json(http, url, accept=AP_ACCEPT, signer=signer, content_types=AP_CONTENT_TYPES)
         owner = stub.get("id")
     else:

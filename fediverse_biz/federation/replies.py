@@ -15,21 +15,21 @@ collection is as readable as the post it belongs to.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, TypeAlias
+from typing import Final
 
 import asyncpg
 
 from fediverse_biz.activitypub.notes import SELF_REPLIES_IN_NOTE
+from fediverse_biz.db.executor import Executor
 
 __all__ = ["PAGE_SIZE", "page_of_replies", "self_replies"]
 
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 PAGE_SIZE: Final = 60  # ActivityPub::RepliesController::DESCENDANTS_LIMIT
 _LISTED: Final = """s.reblog_of_id IS NULL AND s.visibility IN ('public', 'unlisted')
                     AND s.approval_state = 'published'"""
 
 
-async def self_replies(conn: Conn, status_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+async def self_replies(conn: Executor, status_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
     """For each status, (id, uri) of its author's first listed replies, oldest first: the inline first
     page of its `replies` (notes.replies_collection). One query for a whole outbox page."""
     found: dict[int, list[tuple[int, str]]] = {int(i): [] for i in status_ids}
@@ -51,7 +51,7 @@ async def self_replies(conn: Conn, status_ids: Sequence[int]) -> dict[int, list[
 
 
 async def page_of_replies(
-    conn: Conn, parent: asyncpg.Record, *, only_other_accounts: bool, min_id: int | None
+    conn: Executor, parent: asyncpg.Record, *, only_other_accounts: bool, min_id: int | None
 ) -> list[tuple[int, str]]:
     """(id, uri) of one page of replies to `parent`: its author's own, or (`only_other_accounts`) everyone
     else's, after `min_id`, oldest first."""

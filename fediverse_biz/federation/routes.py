@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from fediverse_biz.federation import actor_endpoints, discovery, group_endpoints, inbox, object_endpoints
+
 
 def routes() -> list[BaseRoute]:
-    from . import actor_endpoints, discovery, group_endpoints, inbox, object_endpoints
-
     return [
         *discovery.routes,
         *actor_endpoints.routes,

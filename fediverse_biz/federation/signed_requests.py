@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from fediverse_biz.activitypub.signatures import BadSignature, SignatureError, verify_request
 from fediverse_biz.federation.remote_actors import instance_signer, public_key_for
+from fediverse_biz.services import services
 from fediverse_biz.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class KeyCache(TtlCache[str, tuple[str, asyncpg.Record]]):
     harmless: a key that no longer verifies is refetched at once (the retry below, which bypasses and
     refills this cache), and the owner's suspension is checked again, in the database, by the inbox's
     store statement and by the inbox job before it applies anything (federation/inbox.py,
-    inbox_handlers.py)."""
+    federation/inbound/dispatch.py)."""
 
     def __init__(self, *, ttl: float = 10.0, max_entries: int = 10_000) -> None:
         super().__init__(ttl=ttl, max_entries=max_entries)
@@ -39,7 +40,7 @@ class KeyCache(TtlCache[str, tuple[str, asyncpg.Record]]):
 
 async def signing_actor(request: Request, body: bytes) -> asyncpg.Record:
     """The actor row whose key signed this request; raises NotVerified."""
-    state = request.app.state
+    state = services(request)
     signer = instance_signer(state.instance_actor)
     owners: list[asyncpg.Record] = []
 
@@ -48,7 +49,7 @@ async def signing_actor(request: Request, body: bytes) -> asyncpg.Record:
     path = raw_path.decode("latin-1").split("?", 1)[0]
     query = request.scope.get("query_string", b"").decode("latin-1")
     settings = state.settings
-    keys: KeyCache = state.signing_keys
+    keys = state.signing_keys
 
     async def verify(*, refresh: bool) -> None:
         """Verify with the keys from the cache (or, with `refresh`, refetched), noting whose key it was."""

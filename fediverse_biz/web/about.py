@@ -15,24 +15,25 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..api.instance import PRIVACY_POLICY_PAGE, has_privacy_policy, instance_facts, instance_v1
-from ..config import Settings
-from ..core import instance_settings, markdown
-from ..core.content import html_to_text
-from ..core.urls import LocalUrls
-from .rendering import Meta, excerpt, render
-from .static_files import INSTANCE_THUMBNAIL
-from .views import author_view
+from fediverse_biz.config import Settings
+from fediverse_biz.core import instance_settings, markdown
+from fediverse_biz.core.instance_facts import describe, has_privacy_policy
+from fediverse_biz.services import services
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import PRIVACY_POLICY_PATH, LocalUrls
+from fediverse_biz.web.rendering import Meta, excerpt, render
+from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
+from fediverse_biz.web.views import author_view
 
 NO_POLICY = "This server has not published a privacy policy."
 
 
 async def about(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    urls: LocalUrls = request.app.state.urls
-    facts = await instance_facts(request)
-    document = instance_v1(settings, facts)
-    admins = await request.app.state.pool.fetch(
+    settings: Settings = services(request).settings
+    urls: LocalUrls = services(request).urls
+    facts = await services(request).instance_facts.get()
+    document = describe(settings, facts)
+    admins = await services(request).pool.fetch(
         """SELECT a.* FROM users u JOIN actors a ON a.id = u.actor_id
             WHERE u.role = 'admin' AND NOT u.disabled AND u.approved AND a.suspended_at IS NULL
             ORDER BY u.id LIMIT 5"""
@@ -44,7 +45,7 @@ async def about(request: Request) -> Response:
     context = {
         "about": document,
         "description_paragraphs": paragraphs,
-        "privacy_policy_url": urls.base + PRIVACY_POLICY_PAGE if has_privacy_policy(facts) else None,
+        "privacy_policy_url": urls.base + PRIVACY_POLICY_PATH if has_privacy_policy(facts) else None,
         "stats": {
             "users": facts.user_count,
             "statuses": facts.status_count,
@@ -64,16 +65,16 @@ async def about(request: Request) -> Response:
 
 
 async def privacy_policy(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    urls: LocalUrls = request.app.state.urls
-    policy = await instance_settings.document(request.app.state.pool, instance_settings.PRIVACY_POLICY)
-    title = str((await instance_facts(request)).texts.get("title") or settings.domain)
+    settings: Settings = services(request).settings
+    urls: LocalUrls = services(request).urls
+    policy = await instance_settings.document(services(request).pool, instance_settings.PRIVACY_POLICY)
+    title = str((await services(request).instance_facts.get()).texts.get("title") or settings.domain)
     # Rendered by core/markdown.py, which sanitises its output: the template may mark it safe.
     policy_html = markdown.render(policy.text) if policy else None
     meta = Meta(
         title=f"Privacy policy of {title}",
         description=excerpt(html_to_text(policy_html)) if policy_html else NO_POLICY,
-        url=urls.base + PRIVACY_POLICY_PAGE,
+        url=urls.base + PRIVACY_POLICY_PATH,
         image=urls.static(INSTANCE_THUMBNAIL),
     )
     context = {
@@ -85,11 +86,11 @@ async def privacy_policy(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse(f"{request.app.state.urls.base}/about", status_code=302)
+    return RedirectResponse(f"{services(request).urls.base}/about", status_code=302)
 
 
 routes: list[BaseRoute] = [
     Route("/", home, methods=["GET", "HEAD"]),
     Route("/about", about, methods=["GET", "HEAD"]),
-    Route(PRIVACY_POLICY_PAGE, privacy_policy, methods=["GET", "HEAD"]),
+    Route(PRIVACY_POLICY_PATH, privacy_policy, methods=["GET", "HEAD"]),
 ]

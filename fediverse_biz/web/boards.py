@@ -21,22 +21,29 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import audit, offers, roles, teams
-from ..business._currencies import CURRENCIES
-from ..business._offer_values import DIRECTIONS, EMPLOYMENT_TYPES, Offer, check_employment_type, check_region
-from ..business.offer_text import EMPLOYMENT_LABELS, amount_text
-from ..business.sectors import SECTORS, check_sector, region_name
-from ..core.content import html_to_text
-from ..core.errors import DomainError
-from ..core.hydrate import load_actors
-from ..core.ids import parse_id
-from ..core.paging import Page
-from ..core.urls import LocalUrls
-from .inputs import BadPageInput, PageInput, page_form, page_query
-from .rendering import NO_STORE, Meta, excerpt, max_id_or_error, render
-from .session import csrf_ok, csrf_token, current_user, login_redirect
-from .static_files import INSTANCE_THUMBNAIL
-from .views import AuthorView, author_view
+from fediverse_biz.business import audit, offers, roles, teams
+from fediverse_biz.business._currencies import CURRENCIES
+from fediverse_biz.business._offer_values import (
+    DIRECTIONS,
+    EMPLOYMENT_TYPES,
+    Offer,
+    check_employment_type,
+    check_region,
+)
+from fediverse_biz.business.offer_text import EMPLOYMENT_LABELS, amount_text
+from fediverse_biz.business.sectors import SECTORS, check_sector, region_name
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.core.hydrate import load_actors
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.core.paging import Page
+from fediverse_biz.services import services
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.inputs import BadPageInput, PageInput, page_form, page_query
+from fediverse_biz.web.rendering import NO_STORE, Meta, excerpt, max_id_or_error, render
+from fediverse_biz.web.session import csrf_ok, csrf_token, current_user, login_redirect
+from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
+from fediverse_biz.web.views import AuthorView, author_view
 
 PAGE_SIZE: Final = 30
 BOARDS: Final = {"job": ("jobs", "Job board"), "opportunity": ("opportunities", "Business opportunities")}
@@ -147,21 +154,21 @@ def _query(filters: offers.BoardFilter, **extra: Any) -> str:
 async def board_page(request: Request) -> Response:
     path = request.url.path.strip("/")
     kind = _KIND_OF_PATH[path]
-    urls: LocalUrls = request.app.state.urls
+    urls: LocalUrls = services(request).urls
     query = page_query(request)
     filters, ignored = read_filters(kind, query)
     max_id = await max_id_or_error(request)
     if isinstance(max_id, Response):
         return max_id
     page = Page(max_id=max_id, limit=PAGE_SIZE)
-    rows = await offers.board(request.app.state.pool, filters, page)
+    rows = await offers.board(services(request).pool, filters, page)
     board_url = f"{urls.base}/{path}"
     context = {
         "kind": kind,
         "boards": BOARDS,
         "filters": filters,
         "ignored": ignored,
-        "entries": await _entries(request.app.state.pool, rows, urls, request.app.state.settings.domain),
+        "entries": await _entries(services(request).pool, rows, urls, services(request).settings.domain),
         "sectors": SECTORS,
         "employment_types": {code: EMPLOYMENT_LABELS[code] for code in EMPLOYMENT_TYPES},
         "directions": DIRECTIONS,
@@ -197,7 +204,7 @@ async def _form(request: Request, user: asyncpg.Record, status: int = 200, **con
     values = context.pop("values", None)
     if values is None:  # a new form: the hall it was opened from, if any
         values = {"hall_id": page_query(request).get("hall") or ""}
-    pool = request.app.state.pool
+    pool = services(request).pool
     halls = await pool.fetch(
         "SELECT id, username, display_name FROM actors WHERE actor_type = 'Group' AND domain IS NULL "
         "AND suspended_at IS NULL ORDER BY lower(username)"
@@ -217,7 +224,7 @@ async def _form(request: Request, user: asyncpg.Record, status: int = 200, **con
         "error_field": None,
         **context,
     }
-    urls: LocalUrls = request.app.state.urls
+    urls: LocalUrls = services(request).urls
     title = f"Post to the {BOARDS[kind][1].lower()}"
     meta = Meta(
         title=title,
@@ -257,7 +264,7 @@ async def create_offer(request: Request) -> Response:
     apply = submitted.get("apply", "").strip()
     if apply:
         values["apply_email" if "@" in apply and "://" not in apply else "apply_url"] = apply
-    pool = request.app.state.pool
+    pool = services(request).pool
     identities = {str(i["id"]): i for i in await _identities(pool, user)}
     chosen = identities.get(submitted.get("as", ""), identities[str(user["actor_id"])])
     author = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", chosen["id"])
@@ -266,7 +273,7 @@ async def create_offer(request: Request) -> Response:
         "SELECT * FROM actors WHERE id = $1 AND actor_type = 'Group'",
         parse_id(hall_id),
     )
-    state = request.app.state
+    state = services(request)
     held = chosen["role"] is not None and roles.needs_review(chosen["role"])
     try:
         status_id = await offers.create(

@@ -1,11 +1,11 @@
 """Hall pages: the community page `/c/{name}`, its Atom feed `/c/{name}.atom`, and the list `/communities`.
 
-`/c/{name}` is also the Group's ActivityPub id: federation/actor_endpoints.show_group answers AS2 itself
-and hands every other request here (`group_html`), feed readers' `.atom` included. What a page shows is
-what the world may see: the hall's description, rules, tags, moderators and member count, its pinned and
-recent threads — public, published posts only (core/visibility's rule for anonymous visitors), never
-followers-only or direct ones. A Group actor without a hall row (created by other means) gets a page
-from its actor document alone.
+`/c/{name}` is also the Group's ActivityPub id: its route (app.py, `hall`) sends AS2 requests to
+federation/actor_endpoints.show_group and every other request here (`group_html`), feed readers' `.atom`
+included. What a page shows is what the world may see: the hall's description, rules, tags, moderators and
+member count, its pinned and recent threads — public, published posts only (core/visibility's rule for
+anonymous visitors), never followers-only or direct ones. A Group actor without a hall row (created by other
+means) gets a page from its actor document alone.
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import communities, directory
-from ..business.sectors import SECTORS, check_sector
-from ..core.content import html_to_text
-from ..core.paging import Page
-from ..core.urls import LocalUrls
-from ..federation.actor_endpoints import find_published_actor
-from .feeds import ATOM_TYPE, atom_feed
-from .inputs import page_query
-from .pages import _status_views
-from .rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
-from .static_files import INSTANCE_THUMBNAIL
-from .views import author_view
+from fediverse_biz.business import communities, directory
+from fediverse_biz.business.sectors import SECTORS, check_sector
+from fediverse_biz.core.accounts import find_published_actor
+from fediverse_biz.core.paging import Page
+from fediverse_biz.services import services
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.feeds import ATOM_TYPE, atom_feed
+from fediverse_biz.web.inputs import page_query
+from fediverse_biz.web.pages import _status_views
+from fediverse_biz.web.rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
+from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
+from fediverse_biz.web.views import author_view
 
 __all__ = ["group_html", "routes"]
 
@@ -41,7 +42,7 @@ _FEED_HEADERS: Final = {"Cache-Control": "public, max-age=300", "Access-Control-
 
 
 async def _group(request: Request, name: str) -> asyncpg.Record | Response:
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     actor = await find_published_actor(pool, name, types=("Group",)) if communities.valid_name(name) else None
     if actor is None:
         return await error_page(request, 404, "Not found", "There is no hall with this name here.")
@@ -62,9 +63,9 @@ async def _page(request: Request, name: str) -> Response:
     actor = await _group(request, name)
     if isinstance(actor, Response):
         return actor
-    pool: asyncpg.Pool = request.app.state.pool
-    urls: LocalUrls = request.app.state.urls
-    domain: str = request.app.state.settings.domain
+    pool: asyncpg.Pool = services(request).pool
+    urls: LocalUrls = services(request).urls
+    domain: str = services(request).settings.domain
     hall = await communities.get_hall(pool, actor["id"])
     max_id = await max_id_or_error(request)
     if isinstance(max_id, Response):
@@ -113,14 +114,14 @@ async def _page(request: Request, name: str) -> Response:
 
 
 async def _atom(request: Request, name: str) -> Response:
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     actor = await find_published_actor(pool, name, types=("Group",)) if communities.valid_name(name) else None
     if actor is None:
         return Response("no such hall\n", status_code=404, media_type="text/plain")
     if actor["suspended_at"] is not None:
         return Response("hall gone\n", status_code=410, media_type="text/plain")
-    urls: LocalUrls = request.app.state.urls
-    domain: str = request.app.state.settings.domain
+    urls: LocalUrls = services(request).urls
+    domain: str = services(request).settings.domain
     ids = await communities.hall_threads(pool, actor["id"], Page(limit=FEED_SIZE))
     threads = await _status_views(pool, ids, urls, domain)
     canonical = urls.profile_page(actor["username"], "Group")
@@ -133,9 +134,9 @@ async def _atom(request: Request, name: str) -> Response:
 
 async def community_list(request: Request) -> Response:
     """`/communities`: this server's halls (filtered by sector and title), then groups known elsewhere."""
-    pool: asyncpg.Pool = request.app.state.pool
-    urls: LocalUrls = request.app.state.urls
-    domain: str = request.app.state.settings.domain
+    pool: asyncpg.Pool = services(request).pool
+    urls: LocalUrls = services(request).urls
+    domain: str = services(request).settings.domain
     filters = page_query(request)  # storable text, else the 400 page (web/inputs.py)
     sector_text = (filters.get("sector") or "").strip()
     try:
@@ -172,5 +173,5 @@ async def community_list(request: Request) -> Response:
     return await render(request, "communities.html", context, meta=meta)
 
 
-# `/c/{name}` and `/c/{name}.atom` are served through federation/actor_endpoints.show_group (see above).
+# `/c/{name}` and `/c/{name}.atom` are routed in app.py (see above).
 routes: list[BaseRoute] = [Route("/communities", community_list, methods=["GET", "HEAD"])]

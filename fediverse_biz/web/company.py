@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-import asyncpg
+from fediverse_biz.business import organizations
+from fediverse_biz.business.organizations import OrgProfile
+from fediverse_biz.business.sectors import COUNTRIES, LANGUAGES, SECTORS
+from fediverse_biz.db.executor import Executor
 
-from ..business import organizations
-from ..business.organizations import OrgProfile
-from ..business.sectors import COUNTRIES, LANGUAGES, SECTORS
-
-Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 _SIZE_LABELS = {  # the EU SME classes (sectors.SIZE_BANDS), as a visitor reads them
     "1-9": "1 to 9 employees",
     "10-49": "10 to 49 employees",
@@ -69,12 +67,12 @@ def company_view(profile: OrgProfile) -> CompanyView:
     )
 
 
-async def company_of(conn: Conn, actor: Mapping[str, Any]) -> CompanyView | None:
+async def company_of(conn: Executor, actor: Mapping[str, Any]) -> CompanyView | None:
     """The company profile of an Organization actor; None for people and for empty profiles."""
     return (await companies_of(conn, [actor])).get(actor["id"])
 
 
-async def companies_of(conn: Conn, actors: Sequence[Mapping[str, Any]]) -> dict[int, CompanyView]:
+async def companies_of(conn: Executor, actors: Sequence[Mapping[str, Any]]) -> dict[int, CompanyView]:
     """Company profiles of the organizations among `actors`, by actor id, in one query."""
     wanted = [a["id"] for a in actors if a["actor_type"] == "Organization"]
     profiles = await organizations.get_profiles(conn, wanted) if wanted else {}

@@ -17,16 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import directory
-from ..business._offer_values import check_region
-from ..business.sectors import COUNTRIES, SECTORS, check_country, check_sector
-from ..core.content import html_to_text
-from ..core.urls import LocalUrls
-from .company import CompanyView, companies_of
-from .inputs import PageInput, page_query
-from .rendering import Meta, excerpt, render
-from .static_files import INSTANCE_THUMBNAIL
-from .views import AuthorView, author_view
+from fediverse_biz.business import directory
+from fediverse_biz.business._offer_values import check_region
+from fediverse_biz.business.sectors import COUNTRIES, SECTORS, check_country, check_sector
+from fediverse_biz.services import services
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.company import CompanyView, companies_of
+from fediverse_biz.web.inputs import PageInput, page_query
+from fediverse_biz.web.rendering import Meta, excerpt, render
+from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
+from fediverse_biz.web.views import AuthorView, author_view
 
 PAGE_SIZE: Final = 40  # Mastodon's directory page
 MAX_PAGE: Final = 250  # deeper offsets are a crawler's, not a visitor's
@@ -116,9 +117,9 @@ async def _entries(pool: asyncpg.Pool, rows: list[asyncpg.Record], urls: LocalUr
 
 
 async def directory_page(request: Request) -> Response:
-    pool: asyncpg.Pool = request.app.state.pool
-    urls: LocalUrls = request.app.state.urls
-    domain: str = request.app.state.settings.domain
+    pool: asyncpg.Pool = services(request).pool
+    urls: LocalUrls = services(request).urls
+    domain: str = services(request).settings.domain
     filters, ignored = read_filters(page_query(request))
     rows = await directory.search(
         pool,

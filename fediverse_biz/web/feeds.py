@@ -24,12 +24,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..core import hydrate
-from ..core.content import html_to_text
-from ..core.urls import LocalUrls
-from .pages import published_actor
-from .rendering import excerpt
-from .views import AuthorView, StatusView, author_view, status_view, summary_of
+from fediverse_biz.core import hydrate
+from fediverse_biz.services import services
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.pages import published_actor
+from fediverse_biz.web.rendering import excerpt
+from fediverse_biz.web.views import AuthorView, StatusView, author_view, status_view, summary_of
 
 FEED_SIZE: Final = 20
 ATOM_NS: Final = "http://www.w3.org/2005/Atom"
@@ -156,9 +157,9 @@ async def _feed_statuses(pool: asyncpg.Pool, actor_id: int, urls: LocalUrls, dom
 
 
 async def _feed(request: Request, kind: str) -> Response:
-    pool: asyncpg.Pool = request.app.state.pool
-    urls: LocalUrls = request.app.state.urls
-    domain: str = request.app.state.settings.domain
+    pool: asyncpg.Pool = services(request).pool
+    urls: LocalUrls = services(request).urls
+    domain: str = services(request).settings.domain
     actor = await published_actor(pool, request.path_params["username"])
     if actor is None or actor["actor_type"] == "Group":
         return Response("no such account\n", status_code=404, media_type="text/plain")

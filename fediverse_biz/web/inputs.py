@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from .. import storable
+from fediverse_biz import storable
 
 
 @dataclass(frozen=True)

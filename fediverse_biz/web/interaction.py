@@ -2,7 +2,7 @@
 
 - A visitor on a booth types `user@their.server`: we ask their server's WebFinger for the
   `http://ostatus.org/schema/1.0/subscribe` template and send them there with `{uri}` = our actor's
-  URI; their server asks them to confirm. Only the safe client fetches (federation/fetch.py: no
+  URI; their server asks them to confirm. Only the safe client fetches (net/fetch.py: no
   private addresses, capped, timed out), and only the JRD is read — nothing from it is stored.
 - One of our members, on another server's page, types their address here: our WebFinger names
   `/authorize_interaction?uri={uri}` (activitypub/webfinger.py build_jrd). That page signs them in on
@@ -22,20 +22,21 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..activitypub.activities import http_uri
-from ..activitypub.webfinger import SUBSCRIBE_REL, AcctResource, InvalidResource, parse_acct
-from ..business import audit, roles, teams
-from ..config import Settings
-from ..core import follows, oauth
-from ..core.errors import DomainError
-from ..core.urls import LocalUrls
-from ..federation.fetch import FetchError, fetch_json
-from ..federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
-from .inputs import BadPageInput, page_form, page_query
-from .pages import published_actor
-from .rendering import NO_STORE, Meta, error_page, render
-from .static_files import INSTANCE_THUMBNAIL
-from .views import author_view
+from fediverse_biz.activitypub.activities import http_uri
+from fediverse_biz.activitypub.webfinger import SUBSCRIBE_REL, AcctResource, InvalidResource, parse_acct
+from fediverse_biz.business import audit, roles, teams
+from fediverse_biz.config import Settings
+from fediverse_biz.core import accounts, follows, oauth
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer, resolve_actor, resolve_handle
+from fediverse_biz.net.fetch import FetchError, fetch_json
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.inputs import BadPageInput, page_form, page_query
+from fediverse_biz.web.pages import published_actor
+from fediverse_biz.web.rendering import NO_STORE, Meta, error_page, render
+from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
+from fediverse_biz.web.views import author_view
 
 FORM_MAX_AGE: Final = 3600
 FORM_PURPOSE: Final = "authorize_interaction"
@@ -61,9 +62,9 @@ def subscribe_template(jrd: Mapping[str, Any]) -> str | None:
 
 # ---- a visitor follows one of our accounts from their own server -------------------------------
 async def remote_follow(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    urls: LocalUrls = request.app.state.urls
-    actor = await published_actor(request.app.state.pool, request.path_params["username"])
+    settings: Settings = services(request).settings
+    urls: LocalUrls = services(request).urls
+    actor = await published_actor(services(request).pool, request.path_params["username"])
     if actor is None or actor["suspended_at"] is not None:
         return await error_page(request, 404, "Not found", "There is no account with this name here.")
     booth = urls.profile_page(actor["username"])
@@ -92,9 +93,9 @@ async def remote_follow(request: Request) -> Response:
 
 async def _find_template(request: Request, acct: AcctResource) -> str | None:
     resource = quote(f"acct:{acct.username}@{acct.domain}", safe=":@")
-    url = f"{_webfinger_scheme(request.app.state.settings)}://{acct.domain}/.well-known/webfinger?resource={resource}"
+    url = f"{_webfinger_scheme(services(request).settings)}://{acct.domain}/.well-known/webfinger?resource={resource}"
     try:
-        jrd = await fetch_json(request.app.state.http, url, accept=JRD_ACCEPT, content_types=None)
+        jrd = await fetch_json(services(request).http, url, accept=JRD_ACCEPT, content_types=None)
     except FetchError:
         return None
     return subscribe_template(jrd)
@@ -102,7 +103,7 @@ async def _find_template(request: Request, acct: AcctResource) -> str | None:
 
 # ---- one of our members follows an account they found elsewhere --------------------------------
 def _secret(request: Request) -> str:
-    secret = request.app.state.settings.secret_key
+    secret = services(request).settings.secret_key
     if not secret:
         raise RuntimeError("settings.secret_key is not set; `fediverse-biz init` creates one")
     return str(secret)
@@ -133,9 +134,9 @@ async def _interaction_page(
     followed: asyncpg.Record | None = None,
     pending: bool = False,
 ) -> Response:
-    urls: LocalUrls = request.app.state.urls
-    settings: Settings = request.app.state.settings
-    target = followed if followed is not None else await _known_actor(request.app.state.pool, uri)
+    urls: LocalUrls = services(request).urls
+    settings: Settings = services(request).settings
+    target = followed if followed is not None else await _known_actor(services(request).pool, uri)
     context = {
         "uri": uri,
         "target": author_view(target, urls, settings.domain) if target is not None else None,
@@ -177,7 +178,7 @@ async def confirm_interaction(request: Request) -> Response:
     ):
         message = "This form has expired or was not issued here. Please start again from the other server."
         return await error_page(request, 403, "Please start again", message)
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = services(request).pool
     try:
         user = await oauth.authenticate_user(pool, login, form.get("password") or "")
     except oauth.OAuthError as exc:
@@ -207,7 +208,7 @@ async def confirm_interaction(request: Request) -> Response:
 async def _acting_actor(pool: asyncpg.Pool, user: asyncpg.Record, chosen: str) -> asyncpg.Record | str:
     """The member's own account, or an organization they may follow for (FOLLOW permission); a
     message when they may not."""
-    own = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", user["actor_id"])
+    own = await accounts.acting_actor(pool, user["actor_id"])
     if not chosen or chosen.lower() == own["username"].lower():
         return own
     org = await pool.fetchrow(
@@ -220,12 +221,12 @@ async def _acting_actor(pool: asyncpg.Pool, user: asyncpg.Record, chosen: str) -
 
 
 async def _resolve(request: Request, uri: str) -> asyncpg.Record:
-    pool: asyncpg.Pool = request.app.state.pool
-    signer = instance_signer(request.app.state.instance_actor)
+    pool: asyncpg.Pool = services(request).pool
+    signer = instance_signer(services(request).instance_actor)
     if http_uri(uri):
-        return await resolve_actor(pool, request.app.state.http, uri, signer=signer)
-    scheme = _webfinger_scheme(request.app.state.settings)
-    return await resolve_handle(pool, request.app.state.http, uri, signer=signer, scheme=scheme)
+        return await resolve_actor(pool, services(request).http, uri, signer=signer)
+    scheme = _webfinger_scheme(services(request).settings)
+    return await resolve_handle(pool, services(request).http, uri, signer=signer, scheme=scheme)
 
 
 routes: list[BaseRoute] = [

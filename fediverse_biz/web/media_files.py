@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from fediverse_biz.services import services
+
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 MAX_PATH_LENGTH = 255
 # What core/media.py writes ("17/1734…_small.jpg", "accounts/5/avatar-9f….png"); also keeps the name
@@ -67,7 +69,7 @@ async def serve_media(request: Request) -> Response:
     # arrives as "a.png". Serve only when the parameter really is the whole rest of the path.
     if not request.scope["path"].endswith("/media/" + relative):
         raise HTTPException(404, "Not Found")
-    found = await asyncio.to_thread(_find, request.app.state.settings.media_path, relative)
+    found = await asyncio.to_thread(_find, services(request).settings.media_path, relative)
     if found is None:
         raise HTTPException(404, "Not Found")
     path, content_type, stat = found

@@ -19,24 +19,23 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..api.entities import account_stats
-from ..business._profile_fields import FACT_KEY
-from ..core import hydrate, timelines
-from ..core.accounts import USERNAME_RE
-from ..core.content import html_to_text
-from ..core.ids import parse_id
-from ..core.paging import Page
-from ..core.urls import LocalUrls
-from ..core.visibility import is_public
-from ..federation.actor_endpoints import find_published_actor
-from . import company
-from .rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
-from .views import AuthorView, StatusView, author_view, status_view, summary_of
+from fediverse_biz.business._profile_fields import FACT_KEY
+from fediverse_biz.core import domain_blocks, hydrate, timelines
+from fediverse_biz.core.accounts import USERNAME_RE, find_published_actor
+from fediverse_biz.core.hydrate import account_stats
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.core.paging import Page
+from fediverse_biz.core.visibility import is_public
+from fediverse_biz.services import services
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web import company
+from fediverse_biz.web.rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
+from fediverse_biz.web.views import AuthorView, StatusView, author_view, status_view, summary_of
 
 BOOTH_PAGE_SIZE: Final = 20
 MAX_PINNED: Final = 5  # Mastodon's max_pinned_statuses
 _BOOTH_FILTER: Final = timelines.AccountFilter(exclude_replies=True, exclude_reblogs=True)
-_BLOCKED_DOMAINS: Final = "SELECT domain FROM domain_blocks WHERE domain = ANY($1::text[])"
 _GONE = ("Account gone", "This account has been suspended or deleted.")
 _UNKNOWN = ("Not found", "There is no account with this name here.")
 
@@ -54,7 +53,7 @@ async def published_actor(pool: asyncpg.Pool, username: str) -> asyncpg.Record |
 
 async def _shown_actor(request: Request) -> asyncpg.Record | Response:
     """The local account named in the path, or the 404/410 page (Group actors live at /c/{name})."""
-    actor = await published_actor(request.app.state.pool, request.path_params["username"])
+    actor = await published_actor(services(request).pool, request.path_params["username"])
     if actor is None:
         return await error_page(request, 404, *_UNKNOWN)
     if actor["suspended_at"] is not None:
@@ -65,7 +64,7 @@ async def _shown_actor(request: Request) -> asyncpg.Record | Response:
 async def _status_views(pool: asyncpg.Pool, ids: list[int], urls: LocalUrls, domain: str) -> list[StatusView]:
     bundles = await hydrate.load_statuses(pool, ids)
     domains = list({b.author["domain"] for b in bundles.values() if b.author["domain"]})
-    blocked = {r["domain"] for r in await pool.fetch(_BLOCKED_DOMAINS, domains)} if domains else set()
+    blocked = await domain_blocks.blocked_among(pool, domains)
     return [
         status_view(bundles[i], urls, domain)
         for i in ids
@@ -91,11 +90,11 @@ async def booth(request: Request) -> Response:
     actor = await _shown_actor(request)
     if isinstance(actor, Response):
         return actor
-    urls: LocalUrls = request.app.state.urls
+    urls: LocalUrls = services(request).urls
     if actor["actor_type"] == "Group":
         return RedirectResponse(urls.profile_page(actor["username"], "Group"), status_code=302)
-    pool: asyncpg.Pool = request.app.state.pool
-    domain: str = request.app.state.settings.domain
+    pool: asyncpg.Pool = services(request).pool
+    domain: str = services(request).settings.domain
     max_id = await max_id_or_error(request)
     if isinstance(max_id, Response):
         return max_id
@@ -148,9 +147,9 @@ async def permalink(request: Request) -> Response:
     actor = await _shown_actor(request)
     if isinstance(actor, Response):
         return actor
-    pool: asyncpg.Pool = request.app.state.pool
-    urls: LocalUrls = request.app.state.urls
-    domain: str = request.app.state.settings.domain
+    pool: asyncpg.Pool = services(request).pool
+    urls: LocalUrls = services(request).urls
+    domain: str = services(request).settings.domain
     status_id = parse_id(request.path_params["status_id"])
     row = None
     if status_id is not None:
@@ -163,7 +162,7 @@ async def permalink(request: Request) -> Response:
             return await error_page(request, 410, "Post deleted", "This post has been deleted.")
         return await error_page(request, 404, "Not found", "There is no such post here.")
     # Followers-only, direct, held and rejected posts are answered exactly like missing ones, so a
-    # guessed id tells nothing about what exists (DESIGN.md security invariants).
+    # guessed id tells nothing about what exists (docs/architecture.md, "Security invariants").
     if not is_public(row) or row["reblog_of_id"] is not None:
         return await error_page(request, 404, "Not found", "There is no such post here.")
     [shown] = await _status_views(pool, [row["id"]], urls, domain)

@@ -21,13 +21,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ..api.instance import instance_facts
-from ..config import Settings
-from ..core.ids import parse_cursor
-from ..core.urls import LocalUrls
-from ..core.wording import counted, noun, with_article
-from .inputs import BadPageInput, page_query
-from .static_files import INSTANCE_THUMBNAIL
+from fediverse_biz.config import Settings
+from fediverse_biz.core.ids import parse_cursor
+from fediverse_biz.core.wording import counted, noun, with_article
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.inputs import BadPageInput, page_query
+from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
 
 STYLESHEET: Final = "site.css"
 DESCRIPTION_LENGTH: Final = 200  # what link previews show; longer text is cut on a word boundary
@@ -111,9 +111,9 @@ def excerpt(text: str, limit: int = DESCRIPTION_LENGTH) -> str:
 
 
 async def site_of(request: Request) -> Site:
-    settings: Settings = request.app.state.settings
-    urls: LocalUrls = request.app.state.urls
-    facts = await instance_facts(request)  # cached for a minute per process
+    settings: Settings = services(request).settings
+    urls: LocalUrls = services(request).urls
+    facts = await services(request).instance_facts.get()  # cached for a minute per process
     return Site(
         title=str(facts.texts.get("title") or settings.domain),
         domain=settings.domain,
@@ -141,7 +141,7 @@ async def error_page(
     request: Request, status_code: int, heading: str, message: str, *, back: str | None = None
 ) -> Response:
     """The 400/404/410 (and failed form) answers of the web door: a real page, never indexed or cached."""
-    urls: LocalUrls = request.app.state.urls
+    urls: LocalUrls = services(request).urls
     meta = Meta(
         title=heading,
         description=message,

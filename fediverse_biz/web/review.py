@@ -21,13 +21,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..business import approvals, roles, teams
-from ..core.errors import DomainError
-from ..core.ids import parse_id
-from ..core.paging import Page
-from ..core.wording import with_article
-from .inputs import page_form, page_query
-from .session import PAGE_HEADERS, csrf_ok, csrf_token, current_user, login_redirect, page
+from fediverse_biz.business import approvals, roles, teams
+from fediverse_biz.core.errors import DomainError
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.core.paging import Page
+from fediverse_biz.core.wording import with_article
+from fediverse_biz.services import services
+from fediverse_biz.web.inputs import page_form, page_query
+from fediverse_biz.web.session import PAGE_HEADERS, csrf_ok, csrf_token, current_user, login_redirect, page
 
 QUEUE_PAGE = 40
 OUTCOMES = {"approved": "The post is published.", "rejected": "The post was rejected; its author has been told."}
@@ -41,7 +42,7 @@ async def _reviewed_organization(
     request: Request, user: asyncpg.Record
 ) -> tuple[asyncpg.Record | None, Response | None]:
     """The organization named in the path, if the user reviews for it; otherwise the page to show."""
-    pool = request.app.state.pool
+    pool = services(request).pool
     organization = await pool.fetchrow(
         """SELECT * FROM actors WHERE lower(username) = lower($1) AND domain IS NULL
               AND actor_type = 'Organization' AND suspended_at IS NULL""",
@@ -59,7 +60,7 @@ async def overview(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    pool = request.app.state.pool
+    pool = services(request).pool
     reviewed = [
         o
         for o in await teams.organizations_of(pool, user["id"])
@@ -103,7 +104,7 @@ async def _held_posts(pool: asyncpg.Pool, organization_id: int, user_id: int) ->
             "edited": r["edited_at"] is not None,
             "visibility": r["visibility"],
             "spoiler_text": r["spoiler_text"],
-            "content": r["content"],  # rendered by core.content from the member's text: escaped, links only
+            "content": r["content"],  # rendered by text.content from the member's text: escaped, links only
             "media": r["media"] or [],
             "version": approvals.version(r),
         }
@@ -119,7 +120,7 @@ async def queue_page(request: Request) -> Response:
     if organization is None:
         assert refusal is not None
         return refusal
-    posts = await _held_posts(request.app.state.pool, organization["id"], user["id"])
+    posts = await _held_posts(services(request).pool, organization["id"], user["id"])
     return page(
         request,
         page="queue",
@@ -155,7 +156,7 @@ async def _decide(request: Request, decision: str) -> Response:
     status_id = parse_id(request.path_params["status_id"])
     if status_id is None:
         return _message(request, 404, "Not found", "There is no such post in the queue.")
-    state = request.app.state
+    state = services(request)
     try:
         if decision == "approve":
             await approvals.approve(
@@ -172,7 +173,7 @@ async def _decide(request: Request, decision: str) -> Response:
 
 # ---- invitations -------------------------------------------------------------------------------
 async def invitation_page(request: Request) -> Response:
-    invitation = await teams.find_invitation(request.app.state.pool, request.path_params["token"])
+    invitation = await teams.find_invitation(services(request).pool, request.path_params["token"])
     if invitation is None:
         return _message(request, 404, "Invitation not found", "This invitation link is not valid.")
     user = await current_user(request)
@@ -196,11 +197,11 @@ async def accept_invitation(request: Request) -> Response:
         return _message(request, 403, "Form expired", "This form has expired. Open the invitation link again.")
     try:
         organization_id, role = await teams.accept_invitation(
-            request.app.state.pool, request.path_params["token"], user["id"]
+            services(request).pool, request.path_params["token"], user["id"]
         )
     except DomainError as exc:
         return _message(request, exc.status, "Invitation not accepted", str(exc))
-    name = await request.app.state.pool.fetchval("SELECT username FROM actors WHERE id = $1", organization_id)
+    name = await services(request).pool.fetchval("SELECT username FROM actors WHERE id = $1", organization_id)
     return _message(request, 200, "Welcome to the team", f"You are now {with_article(role)} of @{name}.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import (
+from fediverse_biz.web import (
     about,
     boards,
     community_pages,

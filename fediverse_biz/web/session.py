@@ -26,10 +26,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from ..core import oauth
-from ..core.ids import parse_id
-from ..core.wording import counted, noun, with_article
-from .inputs import BadPageInput, page_form, page_query
+from fediverse_biz.core import oauth
+from fediverse_biz.core.ids import parse_id
+from fediverse_biz.core.wording import counted, noun, with_article
+from fediverse_biz.services import services
+from fediverse_biz.web.inputs import BadPageInput, page_form, page_query
 
 COOKIE = "fediverse_biz_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -57,7 +58,7 @@ templates.env.filters.update(counted=counted, noun=noun, with_article=with_artic
 
 
 def _secret(request: Request) -> str:
-    secret = request.app.state.settings.secret_key
+    secret = services(request).settings.secret_key
     if not secret:
         raise RuntimeError("settings.secret_key is not set; `fediverse-biz init` creates one")
     return str(secret)
@@ -85,7 +86,7 @@ async def current_user(request: Request) -> asyncpg.Record | None:
     user_id = parse_id(user_text)
     if user_id is None:  # a cookie we did not write
         return None
-    user = await request.app.state.pool.fetchrow(
+    user = await services(request).pool.fetchrow(
         """SELECT u.*, a.username FROM users u JOIN actors a ON a.id = u.actor_id
             WHERE u.id = $1 AND NOT u.disabled AND u.approved""",
         user_id,
@@ -107,7 +108,7 @@ def _set_session(request: Request, response: Response, user: asyncpg.Record) -> 
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.app.state.settings.scheme == "https",
+        secure=services(request).settings.scheme == "https",
     )
 
 
@@ -147,7 +148,7 @@ async def login_submit(request: Request) -> Response:
     if not oauth.verify_form_token(_secret(request), token, "session-login", [next_path], max_age=LOGIN_FORM_MAX_AGE):
         return _login_page(request, next_path, 403, error="This form has expired. Please sign in again.")
     try:
-        user = await oauth.authenticate_user(request.app.state.pool, login, password)
+        user = await oauth.authenticate_user(services(request).pool, login, password)
     except oauth.OAuthError as exc:
         return _login_page(request, next_path, 401, error=exc.description, login=login)
     response = RedirectResponse(next_path, status_code=303, headers=PAGE_HEADERS)

@@ -1,7 +1,8 @@
 """/static/...: the package's own files (default avatar and header, instance thumbnail).
 
 Entities point here whenever an image is missing: Mastodon clients crash on null or empty image
-URLs (gotosocial#513, takahe#275), so avatar, header and thumbnail always have a real URL.
+URLs (https://github.com/superseriousbusiness/gotosocial/issues/513,
+https://github.com/jointakahe/takahe/pull/275), so avatar, header and thumbnail always have a real URL.
 """
 
 from __future__ import annotations

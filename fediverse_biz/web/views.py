@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..core.content import html_to_text
-from ..core.hydrate import StatusBundle
-from ..core.urls import LocalUrls
-from .static_files import DEFAULT_AVATAR, DEFAULT_HEADER
+from fediverse_biz.core.hydrate import StatusBundle
+from fediverse_biz.text.content import html_to_text
+from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.static_files import DEFAULT_AVATAR, DEFAULT_HEADER
 
 Row = Mapping[str, Any]
 

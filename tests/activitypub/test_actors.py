@@ -19,7 +19,7 @@ from fediverse_biz.activitypub.actors import (
     authority,
 )
 from fediverse_biz.activitypub.context import CONTEXT
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "federation"
 URLS = LocalUrls("https://biz.example")

@@ -12,8 +12,8 @@ import pytest
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.activitypub.notes import PUBLIC, addressing, announce_to_ap, note_from_ap, status_to_ap
 from fediverse_biz.core.hydrate import StatusBundle
-from fediverse_biz.core.sanitize import sanitize_remote_html
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.text.sanitize import sanitize_remote_html
+from fediverse_biz.urls import LocalUrls
 
 URLS = LocalUrls("https://biz.example")
 ACME = "https://biz.example/users/acme"

@@ -14,7 +14,7 @@ from fediverse_biz.activitypub import notes
 from fediverse_biz.activitypub.context import ACTIVITYSTREAMS, CONTEXT, load_context
 from fediverse_biz.activitypub.offers import offer_from_ap, offer_to_ap
 from fediverse_biz.business._offer_values import DEFAULT_VALIDITY, Offer, clean_remote, sector_of
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 
 URI = "https://biz.example/users/forge/statuses/1"
 PUBLISHED = datetime(2026, 6, 1, 12, tzinfo=UTC)

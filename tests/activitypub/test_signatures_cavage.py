@@ -211,7 +211,7 @@ async def test_hs2019_with_created_instead_of_date() -> None:
 
 
 async def test_signature_without_query_is_accepted_for_a_request_with_one() -> None:
-    # Mastodon's old senders signed the path without the query; Mastodon still accepts that (§1.4).
+    # Mastodon's old senders signed the path without the query; Mastodon still accepts that (app/lib/signed_request.rb).
     headers = cavage_headers("GET", "/users/bob/outbox", ["(request-target)", "host", "date"], base_headers(body=None))
     assert (await verify("GET", "/users/bob/outbox?page=2", headers)).key_id == ALICE_KEY
 

@@ -12,8 +12,8 @@ import pytest
 
 from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts, interactions, statuses
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.accounts import api_headers
 from tests.support.social import Member, member

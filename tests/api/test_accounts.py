@@ -11,8 +11,9 @@ from starlette.applications import Starlette
 
 from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts, follows, oauth
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, api_headers
 from tests.support.factories import deliveries, post, remote_actor
 from tests.support.images import png
@@ -311,7 +312,7 @@ async def test_registration_needs_an_app_token_with_write_accounts(client: httpx
 
 
 async def test_closed_registration_is_refused(client: httpx.AsyncClient, db: Database, app: Starlette) -> None:
-    app.state.settings = dataclasses.replace(app.state.settings, registration_mode="closed")
+    services(app).settings = dataclasses.replace(services(app).settings, registration_mode="closed")
     await error(client.post("/api/v1/accounts", data=SIGN_UP, headers=await _app_token(db)), 403)
     assert await db.pool.fetchval("SELECT count(*) FROM users") == 0
 
@@ -319,7 +320,7 @@ async def test_closed_registration_is_refused(client: httpx.AsyncClient, db: Dat
 async def test_approval_registration_waits_for_a_moderator(
     client: httpx.AsyncClient, db: Database, urls: LocalUrls, app: Starlette
 ) -> None:
-    app.state.settings = dataclasses.replace(app.state.settings, registration_mode="approval")
+    services(app).settings = dataclasses.replace(services(app).settings, registration_mode="approval")
     admin = await accounts.create_user(db.pool, urls, "boss", "boss@example.com", PASSWORD, role="admin")
     form = {**SIGN_UP, "reason": "We sell anvils and want to join the fair"}
     body = await checked(client.post("/api/v1/accounts", data=form, headers=await _app_token(db)), "token")

@@ -14,8 +14,8 @@ from fediverse_biz.api.stubs import STUBS
 from fediverse_biz.app import create_app
 from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, api_headers, create_user_sync
 from tests.support.factories import local_actor, post, remote_actor
 from tests.support.mastodon_client import login_mastodon

@@ -14,8 +14,8 @@ import pytest
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError
 
 from fediverse_biz.core import statuses
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import create_pool
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, create_user_sync, run_sync
 from tests.support.images import png
 from tests.support.mastodon_client import login_mastodon

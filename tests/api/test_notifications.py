@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import post
 from tests.support.mastodon_schemas import assert_matches
 from tests.support.social import Member, checked, error, member, token

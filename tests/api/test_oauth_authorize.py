@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.mastodon_client import OOB, code_from, parse_page
 from tests.support.oauth_flows import CALLBACK, alice, exchange, login_form, query, register, submit, token_works

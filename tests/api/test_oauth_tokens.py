@@ -12,8 +12,8 @@ import pytest
 from fediverse_biz.app import create_app
 from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.mastodon_client import OOB, pkce_pair
 from tests.support.mastodon_schemas import assert_matches
@@ -139,7 +139,7 @@ async def test_json_token_request_like_elk(client: httpx.AsyncClient, db: Databa
 
 
 async def test_unknown_and_repeated_fields_are_ignored(client: httpx.AsyncClient) -> None:
-    # given Mastodon.py's leaked `oauth_info` fields (mastodon-client-api.md §5)
+    # given Mastodon.py's leaked `oauth_info` fields (its `log_in` passes `locals()` on as parameters)
     app = await register(client)
     body = (
         f"grant_type=client_credentials&client_id={app['client_id']}&client_secret={app['client_secret']}"

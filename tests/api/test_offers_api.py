@@ -11,8 +11,8 @@ import httpx
 import pytest
 from mastodon import Mastodon, MastodonAPIError
 
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.accounts import PASSWORD, create_user_sync, run_sync
 from tests.support.mastodon_client import login_mastodon

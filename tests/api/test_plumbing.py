@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -17,11 +18,11 @@ from fediverse_biz.api.auth import Viewer, has_scope, optional, require
 from fediverse_biz.api.errors import ApiError, exception_handlers
 from fediverse_biz.api.pagination import keyset, link_header, newest_first, page_params, paginated
 from fediverse_biz.api.params import read_params
-from fediverse_biz.app import http_error
+from fediverse_biz.app import build_services, http_error
 from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, api_headers
 
 
@@ -70,10 +71,10 @@ async def tiny(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncCli
         ],
         exception_handlers={HTTPException: http_error, **exception_handlers},
     )
-    app.state.pool = db.pool
-    app.state.settings = settings
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as client:
-        yield client
+    async with aiohttp.ClientSession() as http:
+        app.state.services = build_services(settings, db, http)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as client:
+            yield client
 
 
 # ---- parameters ---------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ async def test_bad_input_is_a_clear_client_error(
         (b"status=x%ED%A0%80", "application/x-www-form-urlencoded", 422, "status is not valid UTF-8"),
         (b"status=caf%E9", "application/x-www-form-urlencoded", 422, "status is not valid UTF-8"),
         (b"fields_attributes[0][value]=%00", "application/x-www-form-urlencoded", 422, "fields_attributes[0][value]"),
-        # not JSON at all: 400, as before (and as the inbox's parser says)
+        # not JSON at all: 400 (as the inbox's parser says)
         (b'{"status": "\xed\xa0\x80"}', "application/json", 400, "The request body is not valid JSON"),
         (b'{"limit": NaN}', "application/json", 400, "The request body is not valid JSON"),
         (b'{"limit": -Infinity}', "application/json", 400, "The request body is not valid JSON"),
@@ -206,7 +207,7 @@ async def test_a_multipart_field_or_file_name_with_nul_is_refused(tiny: httpx.As
 
 
 async def test_control_characters_other_than_nul_pass_the_reader(tiny: httpx.AsyncClient) -> None:
-    # Storable text; what a field keeps of them is its own cleaner's decision (core.sanitize, core.profiles).
+    # Storable text; what a field keeps of them is its own cleaner's decision (text.sanitize, core.profiles).
     text = "line\nbreak\ttab\x01\x1f\x7f\x85\u2028"
     assert (await tiny.post("/api/echo", json={"status": text})).json()["status"] == text
     assert (await tiny.post("/api/echo", data={"status": text})).json()["status"] == text

@@ -4,23 +4,39 @@ behind them."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import Response
 
-from fediverse_biz.api.read_slots import queued, read_slots
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.api.read_slots import queued
+from fediverse_biz.app import build_services
+from fediverse_biz.config import Settings
 from fediverse_biz.db.database import Database
+from fediverse_biz.db.read_slots import read_slots
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support.social import member
 
 
-async def test_queued_handlers_run_a_few_at_a_time_in_arrival_order() -> None:
-    slots = read_slots(db_pool_max=4)  # 2 slots
-    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(read_slots=slots)))
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def test_queued_handlers_run_a_few_at_a_time_in_arrival_order(
+    db: Database, settings: Settings, http: aiohttp.ClientSession
+) -> None:
+    app = Starlette()
+    app.state.services = build_services(settings, db, http)
+    services(app).read_slots = read_slots(db_pool_max=4)  # 2 slots
+    request: Any = SimpleNamespace(app=app)
     running: list[int] = []
     started: list[int] = []
     most = 0
@@ -58,12 +74,12 @@ async def test_heavy_reads_wait_for_a_slot_and_other_requests_do_not(
     app: Starlette, client: httpx.AsyncClient, db: Database, urls: LocalUrls, path: str
 ) -> None:
     alice = await member(db, urls, "alice")
-    slots: asyncio.Semaphore = app.state.read_slots
+    slots: asyncio.Semaphore = services(app).read_slots
     taken = 0
     while not slots.locked():  # every slot held, as by readers in progress
         await slots.acquire()
         taken += 1
-    assert taken == max(1, app.state.settings.db_pool_max // 2)
+    assert taken == max(1, services(app).settings.db_pool_max // 2)
     try:
         waiting = asyncio.create_task(client.get(path.format(id=alice.id), headers=alice.headers))
         # Meanwhile requests that take no slot are answered: the account, the instance, an account's profile.

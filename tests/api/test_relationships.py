@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from fediverse_biz.core import accounts, follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import api_headers
 from tests.support.factories import deliveries, remote_actor
 from tests.support.mastodon_schemas import assert_matches

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, create_user_sync
 from tests.support.factories import post, remote_actor
 from tests.support.mastodon_client import password_login

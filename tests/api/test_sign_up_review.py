@@ -12,8 +12,9 @@ from starlette.applications import Starlette
 
 from fediverse_biz.core import accounts, registrations
 from fediverse_biz.core.errors import DomainError
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.mastodon_client import code_from
 from tests.support.oauth_flows import bearer, exchange, query, register, submit, token_request
@@ -23,7 +24,7 @@ VERIFY = "/api/v1/accounts/verify_credentials"
 
 @pytest.fixture
 def approval(app: Starlette) -> None:
-    app.state.settings = dataclasses.replace(app.state.settings, registration_mode="approval")
+    services(app).settings = dataclasses.replace(services(app).settings, registration_mode="approval")
 
 
 async def sign_up(client: httpx.AsyncClient, oauth_app: dict[str, Any], username: str, **extra: str) -> str:

@@ -14,8 +14,8 @@ from fediverse_biz.api import entities
 from fediverse_biz.api.status_page import render_page
 from fediverse_biz.core import interactions
 from fediverse_biz.core.hydrate import load_statuses
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import post, remote_actor
 from tests.support.images import png
 from tests.support.social import checked, member

@@ -10,8 +10,8 @@ import pytest
 
 from fediverse_biz.core import follows
 from fediverse_biz.core.statuses import MAX_CHARACTERS
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.images import png
 from tests.support.mastodon_schemas import assert_matches
 from tests.support.social import Member, checked, count_statuses, error, member, token

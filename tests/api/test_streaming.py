@@ -22,9 +22,10 @@ from fediverse_biz.api import streaming_hub
 from fediverse_biz.api.streaming_events import Stream
 from fediverse_biz.api.streaming_hub import StreamingHub
 from fediverse_biz.core import accounts, events, follows, oauth, statuses
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.db.pool import create_pool
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import servers
 from tests.support.accounts import PASSWORD
 from tests.support.factories import post
@@ -46,7 +47,7 @@ class Streaming:
 
     @property
     def hub(self) -> StreamingHub:
-        hub: StreamingHub = self.apps[0].state.streaming
+        hub: StreamingHub = services(self.apps[0]).streaming
         return hub
 
     async def user(self, name: str, scopes: str = "read write follow push") -> tuple[asyncpg.Record, str]:

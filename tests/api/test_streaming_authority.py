@@ -29,9 +29,10 @@ from fediverse_biz.api.streaming_events import Stream
 from fediverse_biz.api.streaming_hub import REVOKED, UNVERIFIED, AuthorityChange, StreamingHub
 from fediverse_biz.business import teams
 from fediverse_biz.core import accounts, events, follows, oauth
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.db.pool import create_pool
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import servers
 from tests.support.accounts import PASSWORD
 from tests.support.factories import post, remote_actor
@@ -55,7 +56,7 @@ class Web:
 
     @property
     def hub_a(self) -> StreamingHub:
-        hub: StreamingHub = self.apps[0].state.streaming
+        hub: StreamingHub = services(self.apps[0]).streaming
         return hub
 
 

@@ -20,8 +20,8 @@ import pytest
 from fediverse_biz.api import streaming
 from fediverse_biz.business import teams
 from fediverse_biz.core import accounts, follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support import cli_processes
 from tests.support.cli_processes import START_WITHIN, Process, cli_env, client, free_port, healthy, until
 from tests.support.streaming import EventLog, Token, WsLog, sse

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import post, remote_actor
 from tests.support.images import png
 from tests.support.mastodon_schemas import assert_matches

@@ -2,7 +2,8 @@
 
 toot keeps its config in $XDG_CONFIG_HOME/toot/config.json (toot/__init__.py get_config_dir), so
 each test gets a fresh one; TOOT_TESTING must stay unset or toot refuses to read its config.
-`login_cli` uses the password grant, which the test servers enable (mastodon-client-api.md §6.2).
+`login_cli` uses the password grant, which the test servers enable (Mastodon removed it in 4.4.0, so
+production servers do not).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.social import Member, checked, error, member
 
 SECRET = "zebrafinance"

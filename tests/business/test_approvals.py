@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.factories import deliveries, remote_actor
 from tests.support.images import png

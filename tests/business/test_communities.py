@@ -20,8 +20,8 @@ from fediverse_biz.business import communities, hall_moderation
 from fediverse_biz.business.communities import Acting
 from fediverse_biz.config import ConfigError, Settings, load_settings
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.halls import acting, make_hall
 from tests.support.inbound import receive, row_of

@@ -12,8 +12,8 @@ import pytest
 from fediverse_biz.business import directory, organizations
 from fediverse_biz.core import accounts
 from fediverse_biz.core.errors import DomainError
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import local_actor, post, remote_actor
 from tests.support.mastodon_schemas import assert_matches
 from tests.support.social import checked, error

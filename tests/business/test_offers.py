@@ -19,8 +19,9 @@ from fediverse_biz.business import approvals, offers
 from fediverse_biz.business._offer_values import DEFAULT_VALIDITY
 from fediverse_biz.core import accounts, follows
 from fediverse_biz.core.paging import Page
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.halls import make_hall
 from tests.support.inbound import make_follow, receive, remote_status, row_of
@@ -290,8 +291,8 @@ async def peer() -> AsyncIterator[FakePeer]:
 async def test_a_peers_job_posting_is_parsed_into_the_same_structure(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer
 ) -> None:
-    pool = app.state.pool
-    alice = await factories.local_actor(pool, app.state.urls, "alice")
+    pool = services(app).pool
+    alice = await factories.local_actor(pool, services(app).urls, "alice")
     acme = peer.actor("acme", actor_type="Organization")
     await make_follow(pool, alice, await row_of(app, acme))
     posting = {
@@ -341,8 +342,8 @@ async def test_a_peers_job_posting_is_parsed_into_the_same_structure(
 async def test_hostile_values_from_a_peer_are_dropped_not_stored(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer
 ) -> None:
-    pool = app.state.pool
-    alice = await factories.local_actor(pool, app.state.urls, "alice")
+    pool = services(app).pool
+    alice = await factories.local_actor(pool, services(app).urls, "alice")
     mallory = peer.actor("mallory")
     await make_follow(pool, alice, await row_of(app, mallory))
     hostile = {
@@ -378,8 +379,8 @@ async def test_hostile_values_from_a_peer_are_dropped_not_stored(
 async def test_an_fep_0837_proposal_becomes_an_opportunity(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer
 ) -> None:
-    pool = app.state.pool
-    alice = await factories.local_actor(pool, app.state.urls, "alice")
+    pool = services(app).pool
+    alice = await factories.local_actor(pool, services(app).urls, "alice")
     market = peer.actor("market")
     await make_follow(pool, alice, await row_of(app, market))
     # FEP-0837's "full example", as a Note (which the FEP allows), with our schema.org additions
@@ -418,8 +419,8 @@ async def test_an_fep_0837_proposal_becomes_an_opportunity(
 async def test_a_peers_opportunity_stating_an_empty_description_has_none(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer
 ) -> None:
-    pool = app.state.pool
-    alice = await factories.local_actor(pool, app.state.urls, "alice")
+    pool = services(app).pool
+    alice = await factories.local_actor(pool, services(app).urls, "alice")
     market = peer.actor("market")
     await make_follow(pool, alice, await row_of(app, market))
     # What a fediverse_biz peer sends for an opportunity posted without a description.
@@ -446,8 +447,8 @@ async def test_a_peers_opportunity_stating_an_empty_description_has_none(
 async def test_a_mastodon_users_text_convention_is_recognised_and_an_edit_can_withdraw_it(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer
 ) -> None:
-    pool = app.state.pool
-    alice = await factories.local_actor(pool, app.state.urls, "alice")
+    pool = services(app).pool
+    alice = await factories.local_actor(pool, services(app).urls, "alice")
     bob = peer.actor("bob")
     await make_follow(pool, alice, await row_of(app, bob))
     content = (

@@ -20,9 +20,10 @@ from fediverse_biz.business import organizations
 from fediverse_biz.business._profile_values import clean_remote_values
 from fediverse_biz.core import accounts, profiles
 from fediverse_biz.core.errors import DomainError
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.federation.remote_actors import resolve_actor
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import api_headers
 from tests.support.factories import deliveries, remote_actor
 from tests.support.peers import FakePeer, deliver, run_inbox_jobs
@@ -304,7 +305,7 @@ HOSTILE: dict[str, Any] = {
 async def test_hostile_values_in_a_peers_document_are_dropped(app: Starlette, db: Database, peer: FakePeer) -> None:
     evil = peer.actor("evilcorp", actor_type="Organization")
     evil.doc.update(HOSTILE)
-    row = await resolve_actor(db.pool, app.state.http, evil.uri)
+    row = await resolve_actor(db.pool, services(app).http, evil.uri)
     profile = await organizations.get_profile(db.pool, row["id"])
     # only what passes the rules of a local edit is kept: the city, the sector's region, two languages
     assert profile is not None
@@ -323,7 +324,7 @@ async def test_a_peers_profile_follows_its_updates_and_goes_with_its_type(
                      "identifier": [{"propertyID": "duns", "value": "1"},
                                     {"type": "PropertyValue", "propertyID": "companyRegistration", "value": "RCS 1"}],
                      "email": "mailto:hello@corp.example", "vatID": "fr 12 345678901"})  # fmt: skip
-    row = await resolve_actor(db.pool, app.state.http, corp.uri)
+    row = await resolve_actor(db.pool, services(app).http, corp.uri)
     profile = await organizations.get_profile(db.pool, row["id"])
     assert profile is not None
     assert (profile.legal_name, profile.sector, profile.country, profile.size_band, profile.founded_year) == (

@@ -1,6 +1,6 @@
 """Every role limit on every endpoint that acts for an organization, and the audit log of who did what.
 
-The expectations below are written out by hand (the issue's rules), not derived from
+The expectations below are written out by hand (the table in docs/teams.md, "Roles"), not derived from
 business/roles.py, so a wrong permission table fails here.
 """
 
@@ -14,8 +14,8 @@ import pytest
 
 from fediverse_biz.business import approvals, roles, teams
 from fediverse_biz.core import follows, profiles
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.images import png
 from tests.support.social import Member, member
 from tests.support.teams import STAFF, Team, make_team

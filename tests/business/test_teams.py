@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from fediverse_biz.business import teams
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.mastodon_client import parse_page
 from tests.support.mastodon_schemas import assert_matches

@@ -13,9 +13,10 @@ from starlette.applications import Starlette
 
 from fediverse_biz.business import organizations, verified_links
 from fediverse_biz.core import accounts, profiles
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation.worker import Worker
+from fediverse_biz.jobs.worker import Worker
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support.social import Member, checked, member
 from tests.support.websites import Website, linking_back
 
@@ -28,7 +29,7 @@ async def site() -> AsyncIterator[Website]:
 
 
 async def run_jobs(app: Starlette) -> None:
-    state = app.state
+    state = services(app)
     await Worker(state.pool, state.http, state.settings, verified_links.handlers()).run_until_idle(timeout=30)
 
 
@@ -189,6 +190,6 @@ def test_field_link(entry: dict[str, str], link: str | None) -> None:
 
 
 async def test_a_job_for_a_vanished_account_does_nothing(app: Starlette, db: Database) -> None:
-    assert await verified_links.verify_actor_links(db.pool, app.state.http, 424242) == set()
+    assert await verified_links.verify_actor_links(db.pool, services(app).http, 424242) == set()
     rows: list[asyncpg.Record] = await db.pool.fetch("SELECT * FROM jobs")
     assert rows == []

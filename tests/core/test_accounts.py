@@ -8,8 +8,8 @@ import pytest
 
 from fediverse_biz.activitypub.keys import load_private_key, load_public_key
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 
 PASSWORD = "correct horse battery"
 

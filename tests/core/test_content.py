@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from fediverse_biz.core.content import (
+from fediverse_biz.text.content import (
     MentionRef,
     ResolvedMention,
     extract_hashtags,
@@ -23,7 +23,7 @@ from fediverse_biz.core.content import (
     html_to_text,
     render_status_html,
 )
-from fediverse_biz.core.sanitize import sanitize_remote_html
+from fediverse_biz.text.sanitize import sanitize_remote_html
 
 LOCAL = "local.example"
 ALICE = ResolvedMention("alice", None, "https://local.example/@alice")

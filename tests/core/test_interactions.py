@@ -7,8 +7,8 @@ import pytest
 from fediverse_biz.core import follows, interactions, timelines
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.paging import Page
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import deliveries, local_actor, post, remote_actor
 
 

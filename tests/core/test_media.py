@@ -16,8 +16,8 @@ from PIL import Image
 from fediverse_biz.config import Settings
 from fediverse_biz.core import _images, media, statuses
 from fediverse_biz.core.errors import DomainError
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support import images
 from tests.support.factories import local_actor
 

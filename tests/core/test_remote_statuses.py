@@ -15,8 +15,8 @@ from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.activitypub.notes import ParsedNote, note_from_ap
 from fediverse_biz.core import follows, remote_statuses
 from fediverse_biz.core.hydrate import load_status
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import local_actor, post, remote_actor
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "federation"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fediverse_biz.core.sanitize import (
+from fediverse_biz.text.sanitize import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
     LINK_SCHEMES,

@@ -8,8 +8,8 @@ from fediverse_biz.core import follows, statuses, timelines
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.hydrate import load_status
 from fediverse_biz.core.paging import Page
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import LOCAL_DOMAIN, deliveries, local_actor, post, remote_actor
 
 

@@ -6,10 +6,10 @@ import asyncio
 
 import asyncpg
 
-from fediverse_biz.api.entities import account_stats
 from fediverse_biz.core import follows, interactions, statuses
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.core.hydrate import account_stats
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import local_actor, post, remote_actor
 
 

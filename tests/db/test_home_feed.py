@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import local_actor, post
 
 

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 from starlette.applications import Starlette
 
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories, peers
 from tests.support.peers import FakePeer
 
@@ -29,7 +30,7 @@ async def other_peer() -> AsyncIterator[FakePeer]:
 
 @pytest.fixture
 def pool(app: Starlette) -> asyncpg.Pool:
-    return app.state.pool
+    return services(app).pool
 
 
 @pytest.fixture

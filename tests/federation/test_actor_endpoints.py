@@ -9,9 +9,9 @@ import pytest
 
 from fediverse_biz.activitypub.context import CONTEXT
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.federation.actor_endpoints import PAGE_SIZE, prefers_activity_json
+from fediverse_biz.urls import LocalUrls
 
 PASSWORD = "correct horse battery"
 BASE = "http://127.0.0.1"

@@ -7,9 +7,9 @@ import asyncio
 import asyncpg
 import pytest
 
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation.batched_reads import BatchedReads
+from fediverse_biz.jobs.batched_reads import BatchedReads
+from fediverse_biz.urls import LocalUrls
 from tests.support.factories import local_actor
 
 SQL = "SELECT id, username FROM actors WHERE id = ANY($1::bigint[])"

@@ -1,7 +1,7 @@
-"""Account deletion reaches every server that has something of the account (federation/reach.py,
+"""Account deletion reaches every server that has something of the account (core/reach.py,
 core/account_deletion.py), halls relay a member's deletion (group_relay.relay_account_deletion), and a
 relayed Delete of an account is believed only on the word of the account's own origin
-(_group_inbound._delete_account).
+(federation/inbound/groups.py, `_delete_account`).
 
 The three-instance version is tests/interop/test_account_deletion.py; here the other servers are
 FakePeers, so what we send is read from the delivery jobs.
@@ -22,7 +22,7 @@ from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.business import directory
 from fediverse_biz.core import account_deletion, follows
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.halls import RecordingPeer, lemmy_fixture, lemmy_group, lemmy_person, make_hall
 from tests.support.inbound import receive, row_of, without_context

@@ -15,12 +15,13 @@ import pytest
 from aiohttp import web
 
 from fediverse_biz.config import Settings
-from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.core import accounts, outbound
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import delivery, hosts, jobs
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.worker import Worker
+from fediverse_biz.federation import delivery
+from fediverse_biz.jobs import hosts, queue
+from fediverse_biz.jobs.worker import Worker
+from fediverse_biz.net.fetch import create_session
+from fediverse_biz.urls import LocalUrls
 from tests.support.inbox import FakeInbox, Respond, digest_matches
 
 
@@ -78,7 +79,7 @@ async def test_delivery_is_signed_and_verified_by_the_receiver(
     inbox_factory: Callable[..., Awaitable[FakeInbox]],
 ) -> None:
     inbox = await inbox_factory()
-    await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=activity(actor), actor_id=actor["id"])
+    await outbound.deliver(db.pool, actor, activity(actor), [inbox.url()])
     await deliver_all(db, http, settings)
     assert inbox.rejected == []
     [got] = inbox.received
@@ -96,7 +97,7 @@ async def test_server_error_is_retried_later_and_counted_against_the_host(
     inbox_factory: Callable[..., Awaitable[FakeInbox]],
 ) -> None:
     inbox = await inbox_factory(_status(500))
-    await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=activity(actor), actor_id=actor["id"])
+    await outbound.deliver(db.pool, actor, activity(actor), [inbox.url()])
     await deliver_all(db, http, settings)
     job = await db.pool.fetchrow("SELECT *, run_at > now() AS later FROM jobs")
     assert job["later"] and job["attempts"] == 1 and job["last_error"].endswith("HTTP 500")
@@ -112,7 +113,7 @@ async def test_429_retry_after_is_honoured(
     wait = timedelta(hours=1)
     value = "3600" if header == "seconds" else format_datetime(datetime.now(UTC) + wait, usegmt=True)
     inbox = await inbox_factory(_status(429, {"Retry-After": value}))
-    await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=activity(actor), actor_id=actor["id"])
+    await outbound.deliver(db.pool, actor, activity(actor), [inbox.url()])
     before = await db.pool.fetchval("SELECT now()")
     await deliver_all(db, http, settings)
     run_at = await db.pool.fetchval("SELECT run_at FROM jobs")
@@ -125,7 +126,7 @@ async def test_final_answers_drop_the_job_without_retry(
     inbox_factory: Callable[..., Awaitable[FakeInbox]], status: int,
 ) -> None:
     inbox = await inbox_factory(_status(status))
-    await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=activity(actor), actor_id=actor["id"])
+    await outbound.deliver(db.pool, actor, activity(actor), [inbox.url()])
     await deliver_all(db, http, settings)
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
     assert len(inbox.received) == 1
@@ -138,7 +139,7 @@ async def test_salvageable_4xx_is_retried(
     inbox_factory: Callable[..., Awaitable[FakeInbox]], status: int,
 ) -> None:
     inbox = await inbox_factory(_status(status))
-    await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=activity(actor), actor_id=actor["id"])
+    await outbound.deliver(db.pool, actor, activity(actor), [inbox.url()])
     await deliver_all(db, http, settings)
     assert await db.pool.fetchval("SELECT attempts FROM jobs") == 1
 
@@ -156,7 +157,7 @@ async def test_timeout_and_refused_connection_are_retried(
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/inbox"
     for url in (inbox.url(), closed):
-        await delivery.enqueue_delivery(db.pool, inbox=url, activity=activity(actor), actor_id=actor["id"])
+        await outbound.deliver(db.pool, actor, activity(actor), [url])
     await deliver_all(db, http, settings)
     errors = sorted(r["last_error"] for r in await db.pool.fetch("SELECT last_error FROM jobs"))
     assert len(errors) == 2
@@ -169,7 +170,7 @@ async def test_delivery_for_a_deleted_actor_is_dropped(
     inbox_factory: Callable[..., Awaitable[FakeInbox]],
 ) -> None:
     inbox = await inbox_factory()
-    await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=activity(actor), actor_id=actor["id"])
+    await outbound.deliver(db.pool, actor, activity(actor), [inbox.url()])
     await db.pool.execute("DELETE FROM actors WHERE id = $1", actor["id"])
     await deliver_all(db, http, settings)
     assert inbox.received == []
@@ -188,7 +189,7 @@ async def test_failing_host_trips_the_breaker_then_recovers_through_a_probe(
     inbox = await inbox_factory(respond)
     activities = [activity(actor, n) for n in range(12)]
     for a in activities:
-        await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=a, actor_id=actor["id"])
+        await outbound.deliver(db.pool, actor, a, [inbox.url()])
     # given retries without delay, the worker keeps trying until the circuit opens and it goes idle
     await deliver_all(db, http, settings, backoff_scale=0.0)
     assert await hosts.circuit_state(db.pool, inbox.host) == "open"
@@ -208,8 +209,7 @@ async def test_failing_host_trips_the_breaker_then_recovers_through_a_probe(
 
 async def test_fan_out_makes_one_job_per_distinct_inbox(db: Database, actor: asyncpg.Record) -> None:
     inboxes = ["https://a.example/inbox", "https://B.example:8443/inbox", "https://a.example/inbox"]
-    count = await delivery.enqueue_deliveries(db.pool, inboxes=inboxes, activity=activity(actor),
-                                              actor_id=actor["id"])
+    count = await outbound.deliver(db.pool, actor, activity(actor), inboxes)
     assert count == 2
     rows = await db.pool.fetch("SELECT host, payload FROM jobs ORDER BY host")
     assert [r["host"] for r in rows] == ["a.example", "b.example:8443"]
@@ -222,10 +222,10 @@ async def test_a_large_fan_out_stores_its_body_once_and_sends_it_byte_for_byte(
 ) -> None:
     # given a fan-out to as many inboxes as make the activity worth storing once (one receiver, many paths)
     inbox = await inbox_factory()
-    urls = [inbox.url(f"/users/{n}/inbox") for n in range(delivery.SHARED_BODY_FROM)]
+    urls = [inbox.url(f"/users/{n}/inbox") for n in range(outbound.SHARED_BODY_FROM)]
     sent = activity(actor)
     async with db.pool.acquire() as conn, conn.transaction():
-        await delivery.enqueue_deliveries(conn, inboxes=urls, activity=sent, actor_id=actor["id"])
+        await outbound.deliver(conn, actor, sent, urls)
     # then the jobs name one stored body instead of each carrying the activity
     payloads = [r["payload"] for r in await db.pool.fetch("SELECT payload FROM jobs")]
     assert len(payloads) == len(urls) and all("activity" not in p for p in payloads)
@@ -236,13 +236,13 @@ async def test_a_large_fan_out_stores_its_body_once_and_sends_it_byte_for_byte(
     assert all(got.activity == sent and digest_matches(got) for got in inbox.received)
     assert len({got.body for got in inbox.received}) == 1
     # and once no job names the body, the purge deletes it (not before its grace)
-    assert await jobs.purge_bodies(db.pool) == 0
-    assert await jobs.purge_bodies(db.pool, grace=timedelta(0)) == 1
+    assert await queue.purge_bodies(db.pool) == 0
+    assert await queue.purge_bodies(db.pool, grace=timedelta(0)) == 1
 
 
 async def test_a_small_fan_out_carries_the_activity_in_each_job(db: Database, actor: asyncpg.Record) -> None:
-    urls = [f"https://h{n}.example/inbox" for n in range(delivery.SHARED_BODY_FROM - 1)]
-    await delivery.enqueue_deliveries(db.pool, inboxes=urls, activity=activity(actor), actor_id=actor["id"])
+    urls = [f"https://h{n}.example/inbox" for n in range(outbound.SHARED_BODY_FROM - 1)]
+    await outbound.deliver(db.pool, actor, activity(actor), urls)
     payloads = [r["payload"] for r in await db.pool.fetch("SELECT payload FROM jobs")]
     assert all(p["activity"] == activity(actor) for p in payloads)
     assert await db.pool.fetchval("SELECT count(*) FROM job_bodies") == 0
@@ -253,10 +253,10 @@ async def test_a_body_still_named_by_a_job_is_never_purged_and_a_lost_one_fails_
     inbox_factory: Callable[..., Awaitable[FakeInbox]],
 ) -> None:
     inbox = await inbox_factory()
-    urls = [inbox.url(f"/users/{n}/inbox") for n in range(delivery.SHARED_BODY_FROM)]
+    urls = [inbox.url(f"/users/{n}/inbox") for n in range(outbound.SHARED_BODY_FROM)]
     async with db.pool.acquire() as conn, conn.transaction():
-        await delivery.enqueue_deliveries(conn, inboxes=urls, activity=activity(actor), actor_id=actor["id"])
-    assert await jobs.purge_bodies(db.pool, grace=timedelta(0)) == 0  # its jobs are still queued
+        await outbound.deliver(conn, actor, activity(actor), urls)
+    assert await queue.purge_bodies(db.pool, grace=timedelta(0)) == 0  # its jobs are still queued
     # a body deleted behind the queue's back (by hand): its jobs are dropped, not retried for days
     await db.pool.execute("DELETE FROM job_bodies")
     await deliver_all(db, http, settings)
@@ -292,8 +292,7 @@ async def test_concurrent_deliveries_hold_no_connection_while_waiting(
         inboxes.append(await inbox_factory(slow))
     for inbox in inboxes:
         for n in range(4):
-            await delivery.enqueue_delivery(db.pool, inbox=inbox.url(), activity=activity(actor, n),
-                                            actor_id=actor["id"])
+            await outbound.deliver(db.pool, actor, activity(actor, n), [inbox.url()])
     run = asyncio.create_task(deliver_all(db, http, settings))
     async with asyncio.timeout(10):
         while sum(len(i.received) for i in inboxes) < 12:  # noqa: ASYNC110 - counting requests as they land

@@ -12,12 +12,12 @@ import pytest
 from aiohttp import web
 
 from fediverse_biz.config import Settings
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.federation import directory_pull, directory_sources
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.jobs import Job
-from fediverse_biz.federation.worker import WorkerContext
+from fediverse_biz.jobs.contract import WorkerContext
+from fediverse_biz.jobs.queue import Job
+from fediverse_biz.net.fetch import create_session
+from fediverse_biz.urls import LocalUrls
 from tests.support import fetch_peer
 from tests.support.fetch_peer import Peer
 

@@ -10,8 +10,8 @@ import pytest
 from jsonschema import Draft4Validator
 
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 
 PASSWORD = "correct horse battery"
 BASE = "http://127.0.0.1"

@@ -1,9 +1,9 @@
-"""Suspended domains (federation/domain_blocks.py): parent domains count, and the door's copy is bounded in age."""
+"""Suspended domains (core/domain_blocks.py): parent domains count, and the door's copy is bounded in age."""
 
 from __future__ import annotations
 
+from fediverse_biz.core import domain_blocks
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import domain_blocks
 
 
 def test_a_domain_is_suspended_with_any_parent_domain() -> None:

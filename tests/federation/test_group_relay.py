@@ -1,4 +1,4 @@
-"""The FEP-1b12 relay (federation/group_relay.py) and its receiving side (federation/_group_inbound.py).
+"""The FEP-1b12 relay (federation/group_relay.py) and its receiving side (federation/inbound/groups.py).
 
 A local hall relays what members send it — wrapped unchanged in Announce, and plainly boosted for new
 threads — and refuses non-members and banned members. A followed remote group (a Lemmy community, shaped
@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.business import hall_moderation
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.halls import RecordingPeer, acting, lemmy_fixture, lemmy_group, lemmy_person, make_hall
 from tests.support.inbound import receive, row_of, without_context

@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.activities import as_list
 from fediverse_biz.activitypub.context import PUBLIC
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.halls import make_hall
 from tests.support.inbound import receive

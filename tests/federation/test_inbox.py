@@ -18,9 +18,10 @@ import pytest
 from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.signatures import sign_request, sign_request_rfc9421
-from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.federation import domain_blocks
+from fediverse_biz.core import domain_blocks
 from fediverse_biz.federation.inbox import MAX_INBOX_BYTES
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support.peers import AS2, FakePeer, PeerActor, deliver, key_pair
 
 
@@ -30,7 +31,7 @@ def follow_of(peer: FakePeer, actor: PeerActor, urls: LocalUrls) -> dict[str, ob
 
 async def stored(app: Starlette) -> tuple[int, int]:
     """(inbox_activities rows, inbox jobs)."""
-    pool = app.state.pool
+    pool = services(app).pool
     activities = await pool.fetchval("SELECT count(*) FROM inbox_activities")
     queued = await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'inbox'")
     return activities, queued
@@ -48,10 +49,10 @@ async def test_signed_follow_is_stored_once_with_one_job(
     # then it is accepted, the key was fetched from the peer, and one activity + one job are stored
     assert response.status_code == 202
     assert "/users/bob" in peer.hits
-    row = await app.state.pool.fetchrow("SELECT * FROM inbox_activities")
+    row = await services(app).pool.fetchrow("SELECT * FROM inbox_activities")
     assert (row["activity_id"], row["activity_type"], row["actor_uri"]) == (activity["id"], "Follow", bob.uri)
     assert row["payload"] == activity
-    job = await app.state.pool.fetchrow("SELECT * FROM jobs WHERE kind = 'inbox'")
+    job = await services(app).pool.fetchrow("SELECT * FROM jobs WHERE kind = 'inbox'")
     assert job["payload"] == {"inbox_activity_id": row["id"]} and job["host"] is None
 
 
@@ -132,7 +133,8 @@ async def test_rotated_key_is_refetched_once(
     # then the signature fails with the cached key, the actor is fetched once more, and it passes
     assert response.status_code == 202
     assert peer.hits[hits:] == ["/users/bob"]
-    assert await app.state.pool.fetchval("SELECT public_key_pem FROM actors WHERE uri = $1", bob.uri) == key_pair(1)[1]
+    pem = await services(app).pool.fetchval("SELECT public_key_pem FROM actors WHERE uri = $1", bob.uri)
+    assert pem == key_pair(1)[1]
     assert await stored(app) == (2, 2)
 
 
@@ -345,7 +347,7 @@ async def test_key_lookup_failure_is_401_not_500(
 async def test_suspended_domain_is_dropped_with_202_without_fetching(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer, urls: LocalUrls, alice: object
 ) -> None:
-    await app.state.pool.execute("INSERT INTO domain_blocks (domain, severity) VALUES ($1, 'suspend')", peer.host)
+    await services(app).pool.execute("INSERT INTO domain_blocks (domain, severity) VALUES ($1, 'suspend')", peer.host)
     bob = peer.actor("bob")
     response = await deliver(client, follow_of(peer, bob, urls), bob)
     assert response.status_code == 202
@@ -360,14 +362,14 @@ async def test_suspension_after_the_door_read_its_copies_still_stores_nothing(
     bob = peer.actor("bob")
     assert (await deliver(client, follow_of(peer, bob, urls), bob)).status_code == 202
     # when his domain is suspended and he delivers again, within the copies' lifetime
-    await app.state.pool.execute("INSERT INTO domain_blocks (domain, severity) VALUES ($1, 'suspend')", peer.host)
+    await services(app).pool.execute("INSERT INTO domain_blocks (domain, severity) VALUES ($1, 'suspend')", peer.host)
     response = await deliver(client, follow_of(peer, bob, urls), bob)
     # then the peer gets 202 and nothing more is stored: the store statement asks the table itself
     assert response.status_code == 202
     assert await stored(app) == (1, 1)
     # and once the door's copy is read again, it drops him before the signature check
-    app.state.suspended_domains = domain_blocks.SuspendedDomains(app.state.pool, ttl=0)
-    assert await app.state.suspended_domains.covers(peer.host)
+    services(app).suspended_domains = domain_blocks.SuspendedDomains(services(app).pool, ttl=0)
+    assert await services(app).suspended_domains.covers(peer.host)
 
 
 async def test_suspended_actor_is_dropped_with_202(
@@ -375,7 +377,7 @@ async def test_suspended_actor_is_dropped_with_202(
 ) -> None:
     bob = peer.actor("bob")
     assert (await deliver(client, follow_of(peer, bob, urls), bob)).status_code == 202
-    await app.state.pool.execute("UPDATE actors SET suspended_at = now() WHERE uri = $1", bob.uri)
+    await services(app).pool.execute("UPDATE actors SET suspended_at = now() WHERE uri = $1", bob.uri)
     assert (await deliver(client, follow_of(peer, bob, urls), bob)).status_code == 202
     assert await stored(app) == (1, 1)
 

@@ -1,4 +1,4 @@
-"""Inbox side effects (federation/inbox_handlers.py) on accounts: profile updates and key rotation,
+"""Inbox side effects (federation/inbound/accounts.py) on accounts: profile updates and key rotation,
 self-deletion, Move, and reports (Flag), which also show a handler's effect happens once.
 
 End to end through tests/support/inbound.py; payloads follow tests/fixtures/federation/, ids rewritten.
@@ -13,10 +13,11 @@ from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.federation._inbound import AlreadyProcessed
-from fediverse_biz.federation.inbox_handlers import Inbound, handle_flag
-from fediverse_biz.federation.worker import WorkerContext
+from fediverse_biz.federation.inbound.accounts import handle_flag
+from fediverse_biz.federation.inbound.context import AlreadyProcessed, Inbound
+from fediverse_biz.jobs.contract import WorkerContext
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbound import (
     fixture,
@@ -132,7 +133,7 @@ async def test_a_second_run_of_the_same_activity_writes_nothing(
     flag = peer.activity("Flag", reporter, [alice["uri"]], content="spam")
     assert (await deliver(client, flag, reporter)).status_code == 202
     record = await pool.fetchrow("SELECT * FROM inbox_activities")
-    ctx = WorkerContext(pool, app.state.http, app.state.settings, urls)
+    ctx = WorkerContext(pool, services(app).http, services(app).settings, urls)
     sender = await pool.fetchrow("SELECT * FROM actors WHERE uri = $1", reporter.uri)
     first, second = (Inbound(ctx, record["id"], record["payload"], sender) for _ in range(2))
     # when both apply it

@@ -1,4 +1,4 @@
-"""Inbox side effects (federation/inbox_handlers.py) on relationships: Follow, Accept, Reject, Undo, Block.
+"""Inbox side effects (federation/inbound/graph.py) on relationships: Follow, Accept, Reject, Undo, Block.
 
 End to end through tests/support/inbound.py; payloads follow tests/fixtures/federation/, ids rewritten.
 """
@@ -12,7 +12,7 @@ import httpx
 from starlette.applications import Starlette
 
 from fediverse_biz.core import accounts, follows
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbound import fixture, make_follow, receive, row_of, without_context
 from tests.support.peers import FakePeer, PeerActor
@@ -49,7 +49,7 @@ async def test_follow_of_locked_account_is_a_request(
     request_uri = await pool.fetchval("SELECT uri FROM follow_requests WHERE target_actor_id = $1", carol["id"])
     assert request_uri == follow["id"]
     assert await pool.fetchval("SELECT type FROM notifications WHERE actor_id = $1", carol["id"]) == "follow_request"
-    assert await factories.deliveries(pool) == []  # no Accept until carol decides (§6.1 rule 9)
+    assert await factories.deliveries(pool) == []  # no Accept until carol decides: she is locked
 
 
 async def test_follow_by_a_blocked_account_is_rejected(

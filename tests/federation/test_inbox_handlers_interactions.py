@@ -1,5 +1,5 @@
-"""Inbox side effects (federation/inbox_handlers.py) on interactions: Like, Announce, their Undo, and reactions
-we do not support.
+"""Inbox side effects (federation/inbound/posts.py, graph.py) on interactions: Like, Announce, their Undo, and
+reactions we do not support.
 
 End to end through tests/support/inbound.py; payloads follow tests/fixtures/federation/, ids rewritten.
 """
@@ -11,8 +11,8 @@ import httpx
 from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.context import PUBLIC
-from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.federation import jobs
+from fediverse_biz.jobs import queue
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbound import (
     fixture,
@@ -41,7 +41,7 @@ async def test_like_then_undo_like(
     ) == "favourite"
     # re-running the job (a lease that ran out after commit) changes nothing
     record_id = await pool.fetchval("SELECT id FROM inbox_activities WHERE activity_id = $1", like["id"])
-    await jobs.enqueue(pool, "inbox", {"inbox_activity_id": record_id})
+    await queue.enqueue(pool, "inbox", {"inbox_activity_id": record_id})
     await run_inbox_jobs(app)
     assert await pool.fetchval("SELECT favourites_count FROM statuses WHERE id = $1", status_id) == 1
 

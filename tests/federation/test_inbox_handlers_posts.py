@@ -1,4 +1,4 @@
-"""Inbox side effects (federation/inbox_handlers.py) on posts: Create, Update, Delete, and pinning (Add/Remove).
+"""Inbox side effects (federation/inbound/posts.py, accounts.py) on posts: Create, Update, Delete, pinning.
 
 End to end through tests/support/inbound.py; payloads follow tests/fixtures/federation/, ids rewritten.
 """
@@ -10,7 +10,7 @@ import httpx
 from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.context import PUBLIC
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbound import (
     fixture,

@@ -1,4 +1,4 @@
-"""The job queue and the per-host circuit breaker, against real PostgreSQL (federation/jobs.py, hosts.py)."""
+"""The job queue and the per-host circuit breaker, against real PostgreSQL (jobs/queue.py, hosts.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import asyncpg
 import pytest
 
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import hosts, jobs
-from fediverse_biz.federation.jobs import Job
+from fediverse_biz.jobs import hosts, queue
+from fediverse_biz.jobs.queue import Job
 
 LEASE = timedelta(minutes=5)
 
 
 async def claim(db: Database, worker: str = "w1", *, limit: int = 100, per_host: int = 4,
                 lease: timedelta = LEASE) -> list[Job]:
-    return await jobs.claim(db.pool, worker_id=worker, limit=limit, lease=lease, per_host_limit=per_host)
+    return await queue.claim(db.pool, worker_id=worker, limit=limit, lease=lease, per_host_limit=per_host)
 
 
 async def record_success(db: Database, host: str) -> None:
@@ -52,72 +52,72 @@ async def make_due(db: Database, job_id: int) -> None:
 def test_backoff_follows_sidekiq_curve_with_bounded_jitter() -> None:
     # given the jitter at its extremes, when the delays are computed, then they bracket the base curve
     for attempts in range(1, 20):
-        low = jobs.backoff(attempts, rand=lambda: 0.0)
-        high = jobs.backoff(attempts, rand=lambda: 1.0)
+        low = queue.backoff(attempts, rand=lambda: 0.0)
+        high = queue.backoff(attempts, rand=lambda: 1.0)
         n = attempts - 1
-        assert low == min(timedelta(seconds=n**4 + 15), jobs.MAX_BACKOFF)
+        assert low == min(timedelta(seconds=n**4 + 15), queue.MAX_BACKOFF)
         assert high == low * 1.5
         if attempts > 1:
-            assert low >= jobs.backoff(attempts - 1, rand=lambda: 0.0)  # monotonic without jitter
+            assert low >= queue.backoff(attempts - 1, rand=lambda: 0.0)  # monotonic without jitter
     rng = random.Random(7)
     for attempts in range(1, 17):
-        delay = jobs.backoff(attempts, rand=rng.random)
-        assert jobs.backoff(attempts, rand=lambda: 0.0) <= delay <= jobs.backoff(attempts, rand=lambda: 1.0)
+        delay = queue.backoff(attempts, rand=rng.random)
+        assert queue.backoff(attempts, rand=lambda: 0.0) <= delay <= queue.backoff(attempts, rand=lambda: 1.0)
 
 
 def test_backoff_over_sixteen_retries_spans_two_to_three_days() -> None:
     def total(rand: float) -> timedelta:
-        return sum((jobs.backoff(a, rand=lambda: rand) for a in range(1, 17)), timedelta())
+        return sum((queue.backoff(a, rand=lambda: rand) for a in range(1, 17)), timedelta())
 
     assert timedelta(days=2) <= total(0.0)  # 49.6 h: Mastodon's base sum
     assert timedelta(days=2) < total(0.5) < timedelta(days=3)  # the average: ~62 h
     assert total(1.0) < timedelta(days=3, hours=3)  # the worst case: ~74 h
-    assert jobs.backoff(1000) <= jobs.MAX_BACKOFF * 1.5  # long give-up horizons stay bounded
+    assert queue.backoff(1000) <= queue.MAX_BACKOFF * 1.5  # long give-up horizons stay bounded
 
 
 # ---- enqueue --------------------------------------------------------------------------------------
 async def test_enqueue_in_a_transaction_notifies_at_commit(db: Database) -> None:
     notified: list[str] = []
     listener = await asyncpg.connect(db.dsn)
-    await listener.add_listener(jobs.NOTIFY_CHANNEL, lambda *args: notified.append(args[2]))
+    await listener.add_listener(queue.NOTIFY_CHANNEL, lambda *args: notified.append(args[2]))
     try:
         async with db.pool.acquire() as conn, conn.transaction():
-            job_id = await jobs.enqueue(conn, "deliver", {"inbox": "https://a.example/inbox"}, host="a.example")
+            job_id = await queue.enqueue(conn, "deliver", {"inbox": "https://a.example/inbox"}, host="a.example")
             await asyncio.sleep(0.1)
             assert notified == []  # nothing visible, nothing announced
         for _ in range(50):
             if notified:
                 break
             await asyncio.sleep(0.02)
-        assert notified == [jobs.NOTIFY_CHANNEL]
+        assert notified == [queue.NOTIFY_CHANNEL]
     finally:
         await listener.close()
     row = await db.pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
     assert row["payload"] == {"inbox": "https://a.example/inbox"}
-    assert row["give_up_at"] - row["run_at"] == jobs.DEFAULT_GIVE_UP_AFTER
+    assert row["give_up_at"] - row["run_at"] == queue.DEFAULT_GIVE_UP_AFTER
 
 
 async def test_enqueue_rolls_back_with_the_callers_transaction(db: Database) -> None:
     with pytest.raises(RuntimeError):
         async with db.pool.acquire() as conn, conn.transaction():
-            await jobs.enqueue(conn, "deliver", {}, host="a.example")
+            await queue.enqueue(conn, "deliver", {}, host="a.example")
             raise RuntimeError("the status insert failed")
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 async def test_enqueue_many_inserts_a_fan_out_in_one_statement(db: Database) -> None:
     payloads = [({"inbox": f"https://h{i}.example/inbox", "n": i}, f"h{i}.example") for i in range(5000)]
-    assert await jobs.enqueue_many(db.pool, "deliver", payloads) == 5000
-    assert await jobs.enqueue_many(db.pool, "deliver", []) == 0
+    assert await queue.enqueue_many(db.pool, "deliver", payloads) == 5000
+    assert await queue.enqueue_many(db.pool, "deliver", []) == 0
     row = await db.pool.fetchrow("SELECT payload, host FROM jobs WHERE host = 'h4321.example'")
     assert row["payload"] == {"inbox": "https://h4321.example/inbox", "n": 4321}
 
 
 # ---- claim ----------------------------------------------------------------------------------------
 async def test_claim_is_oldest_first_and_skips_future_and_leased_jobs(db: Database) -> None:
-    first = await jobs.enqueue(db.pool, "x", {"n": 1})
-    second = await jobs.enqueue(db.pool, "x", {"n": 2})
-    later = await jobs.enqueue(db.pool, "x", {}, run_at=await db.pool.fetchval("SELECT now() + interval '1 hour'"))
+    first = await queue.enqueue(db.pool, "x", {"n": 1})
+    second = await queue.enqueue(db.pool, "x", {"n": 2})
+    later = await queue.enqueue(db.pool, "x", {}, run_at=await db.pool.fetchval("SELECT now() + interval '1 hour'"))
     claimed = await claim(db)
     assert [j.id for j in claimed] == [first, second]
     assert claimed[0].attempts == 1 and claimed[0].payload == {"n": 1}
@@ -128,7 +128,7 @@ async def test_claim_is_oldest_first_and_skips_future_and_leased_jobs(db: Databa
 
 
 async def test_two_concurrent_claimers_never_get_the_same_job(db: Database) -> None:
-    await jobs.enqueue_many(db.pool, "x", [({"n": i}, None) for i in range(300)])
+    await queue.enqueue_many(db.pool, "x", [({"n": i}, None) for i in range(300)])
 
     async def drain(worker: str) -> list[int]:
         got: list[int] = []
@@ -144,14 +144,14 @@ async def test_two_concurrent_claimers_never_get_the_same_job(db: Database) -> N
 
 
 async def test_per_host_limit_holds_across_workers(db: Database) -> None:
-    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, "busy.example") for i in range(20)])
-    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, "quiet.example") for i in range(2)])
+    await queue.enqueue_many(db.pool, "deliver", [({"n": i}, "busy.example") for i in range(20)])
+    await queue.enqueue_many(db.pool, "deliver", [({"n": i}, "quiet.example") for i in range(2)])
     batches = await asyncio.gather(*(claim(db, f"w{i}", limit=10, per_host=3) for i in range(4)))
     claimed = [j for batch in batches for j in batch]
     assert sum(j.host == "busy.example" for j in claimed) == 3
     assert sum(j.host == "quiet.example" for j in claimed) == 2  # one busy host does not block others
     # when one finishes, exactly one more may start
-    await jobs.complete_many(db.pool, [next(j.id for j in claimed if j.host == "busy.example")])
+    await queue.complete_many(db.pool, [next(j.id for j in claimed if j.host == "busy.example")])
     more = await claim(db, "w9", per_host=3)
     assert [j.host for j in more] == ["busy.example"]
 
@@ -160,8 +160,8 @@ async def test_per_host_limit_holds_across_workers(db: Database) -> None:
 async def test_deliveries_are_claimed_before_local_work_and_local_work_fills_the_rest(db: Database) -> None:
     """Local jobs (inbox processing) are claimed apart from deliveries, without the per-host lock: a
     backlog of them neither delays due deliveries nor goes through the host limit."""
-    await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(50)])
-    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, "busy.example") for i in range(6)])
+    await queue.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(50)])
+    await queue.enqueue_many(db.pool, "deliver", [({"n": i}, "busy.example") for i in range(6)])
     claimed = await claim(db, limit=10, per_host=4)
     assert [j.host for j in claimed].count("busy.example") == 4  # the host limit still holds
     assert sum(j.host is None for j in claimed) == 6  # local work took the remaining slots
@@ -173,19 +173,19 @@ async def test_the_remote_due_check_reads_the_index_not_a_backlog_of_local_jobs(
     """Every claim first asks whether any delivery is due. With a burst of inbox jobs queued in a table
     the planner has no statistics for, that question must still be an index probe, not a read of the
     whole backlog (it was, at 0.4 to 0.6 ms per claim)."""
-    await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(5000)])
-    plan = await db.pool.fetchval(f"EXPLAIN (FORMAT JSON) {jobs._REMOTE_DUE}")
+    await queue.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(5000)])
+    plan = await db.pool.fetchval(f"EXPLAIN (FORMAT JSON) {queue._REMOTE_DUE}")
     assert "Seq Scan" not in str(plan) and "jobs_remote_due" in str(plan), plan
-    assert not await db.pool.fetchval(jobs._REMOTE_DUE)
-    await jobs.enqueue_many(db.pool, "deliver", [({"n": 0}, "peer.example")])
-    assert await db.pool.fetchval(jobs._REMOTE_DUE)
+    assert not await db.pool.fetchval(queue._REMOTE_DUE)
+    await queue.enqueue_many(db.pool, "deliver", [({"n": 0}, "peer.example")])
+    assert await db.pool.fetchval(queue._REMOTE_DUE)
     await db.pool.execute("UPDATE jobs SET locked_until = now() + interval '1 minute' WHERE host IS NOT NULL")
-    assert not await db.pool.fetchval(jobs._REMOTE_DUE)  # leased: not due
+    assert not await db.pool.fetchval(queue._REMOTE_DUE)  # leased: not due
 
 
 async def test_concurrent_claimers_of_mixed_jobs_never_share_one(db: Database) -> None:
-    await jobs.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(200)])
-    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, f"h{i % 20}.example") for i in range(100)])
+    await queue.enqueue_many(db.pool, "inbox", [({"n": i}, None) for i in range(200)])
+    await queue.enqueue_many(db.pool, "deliver", [({"n": i}, f"h{i % 20}.example") for i in range(100)])
 
     async def drain(worker: str) -> list[Job]:
         got: list[Job] = []
@@ -199,23 +199,23 @@ async def test_concurrent_claimers_of_mixed_jobs_never_share_one(db: Database) -
     assert len(ids) == len(set(ids)) == 300
 
 async def test_expired_lease_is_claimed_again(db: Database) -> None:
-    job_id = await jobs.enqueue(db.pool, "x", {}, host="a.example")
+    job_id = await queue.enqueue(db.pool, "x", {}, host="a.example")
     [first] = await claim(db, "crashed", lease=timedelta(milliseconds=200))
     assert await claim(db, "w2") == []
     await asyncio.sleep(0.3)
     [again] = await claim(db, "w2")
     assert again.id == first.id == job_id and again.attempts == 2
     # the crashed worker's late outcome is fenced off: the job is w2's now
-    await jobs.retry(db.pool, first, "late")
+    await queue.retry(db.pool, first, "late")
     assert await db.pool.fetchval("SELECT locked_by FROM jobs WHERE id = $1", job_id) == "w2"
 
 
 # ---- settling -----------------------------------------------------------------------------------
 async def test_retry_reschedules_with_backoff_and_releases_the_lease(db: Database) -> None:
-    job_id = await jobs.enqueue(db.pool, "x", {})
+    job_id = await queue.enqueue(db.pool, "x", {})
     [job] = await claim(db)
     before = await db_now(db)
-    await jobs.retry(db.pool, job, "HTTP 503")
+    await queue.retry(db.pool, job, "HTTP 503")
     after = await db_now(db)
     row = await db.pool.fetchrow(
         "SELECT run_at, locked_until, locked_by, last_error, attempts FROM jobs WHERE id = $1", job_id
@@ -227,49 +227,49 @@ async def test_retry_reschedules_with_backoff_and_releases_the_lease(db: Databas
 
 
 async def test_retry_honours_retry_after_up_to_a_cap(db: Database) -> None:
-    job_id = await jobs.enqueue(db.pool, "x", {})
+    job_id = await queue.enqueue(db.pool, "x", {})
     [job] = await claim(db)
     before = await db_now(db)
-    await jobs.retry(db.pool, job, "429", retry_after=timedelta(hours=2))
+    await queue.retry(db.pool, job, "429", retry_after=timedelta(hours=2))
     assert await db.pool.fetchval("SELECT run_at FROM jobs WHERE id = $1", job_id) >= before + timedelta(hours=2)
     await make_due(db, job_id)
     [job] = await claim(db)
     before = await db_now(db)
-    await jobs.retry(db.pool, job, "429", retry_after=timedelta(days=30))
+    await queue.retry(db.pool, job, "429", retry_after=timedelta(days=30))
     after = await db_now(db)
     run_at = await db.pool.fetchval("SELECT run_at FROM jobs WHERE id = $1", job_id)
-    assert before + jobs.MAX_RETRY_AFTER <= run_at <= after + jobs.MAX_RETRY_AFTER
+    assert before + queue.MAX_RETRY_AFTER <= run_at <= after + queue.MAX_RETRY_AFTER
 
 
 async def test_last_try_is_at_give_up_time_and_then_the_job_is_dropped(db: Database) -> None:
-    job_id = await jobs.enqueue(db.pool, "x", {}, give_up_after=timedelta(seconds=5))
+    job_id = await queue.enqueue(db.pool, "x", {}, give_up_after=timedelta(seconds=5))
     [job] = await claim(db)
-    await jobs.retry(db.pool, job, "down")  # backoff 15 s > 5 s left
+    await queue.retry(db.pool, job, "down")  # backoff 15 s > 5 s left
     row = await db.pool.fetchrow("SELECT run_at, give_up_at FROM jobs WHERE id = $1", job_id)
     assert row["run_at"] == row["give_up_at"]
     await db.pool.execute("UPDATE jobs SET run_at = now(), give_up_at = now() - interval '1 s' WHERE id = $1", job_id)
     [job] = await claim(db)
-    await jobs.retry(db.pool, job, "still down")
+    await queue.retry(db.pool, job, "still down")
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 async def test_fail_permanently_and_complete_delete(db: Database) -> None:
-    await jobs.enqueue_many(db.pool, "x", [({}, None), ({}, None)])
+    await queue.enqueue_many(db.pool, "x", [({}, None), ({}, None)])
     done, failed = await claim(db)
-    await jobs.complete_many(db.pool, [done.id])
-    await jobs.fail_permanently(db.pool, failed, "HTTP 410")
+    await queue.complete_many(db.pool, [done.id])
+    await queue.fail_permanently(db.pool, failed, "HTTP 410")
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
 
 
 async def test_completing_jobs_does_not_wait_for_the_disk_and_leaves_the_session_as_it_was(db: Database) -> None:
-    # Safe because a crash loses only a suffix of the WAL: see jobs.complete_many.
-    await jobs.enqueue_many(db.pool, "x", [({}, None), ({}, None)])
+    # Safe because a crash loses only a suffix of the WAL: see queue.complete_many.
+    await queue.enqueue_many(db.pool, "x", [({}, None), ({}, None)])
     first, second = await claim(db)
     async with db.pool.acquire() as conn:
         await conn.execute("SET synchronous_commit = on")  # as in production (the test cluster runs without)
         try:
             async with conn.transaction():
-                await jobs.complete_many(conn, [first.id])
+                await queue.complete_many(conn, [first.id])
                 assert await conn.fetchval("SHOW synchronous_commit") == "off"  # for this transaction
             assert await conn.fetchval("SHOW synchronous_commit") == "on"  # and only for it
         finally:
@@ -278,21 +278,21 @@ async def test_completing_jobs_does_not_wait_for_the_disk_and_leaves_the_session
 
 
 async def test_release_hands_leases_back(db: Database) -> None:
-    await jobs.enqueue(db.pool, "x", {})
+    await queue.enqueue(db.pool, "x", {})
     claimed = await claim(db, "stopping")
-    await jobs.release(db.pool, claimed, "stopping")
+    await queue.release(db.pool, claimed, "stopping")
     assert [j.id for j in await claim(db, "w2")] == [claimed[0].id]
 
 
 async def test_purge_drops_expired_jobs_nobody_holds(db: Database) -> None:
-    expired = await jobs.enqueue(db.pool, "x", {}, host="dead.example")
-    running = await jobs.enqueue(db.pool, "x", {}, host="slow.example")
-    fresh = await jobs.enqueue(db.pool, "x", {})
+    expired = await queue.enqueue(db.pool, "x", {}, host="dead.example")
+    running = await queue.enqueue(db.pool, "x", {}, host="slow.example")
+    fresh = await queue.enqueue(db.pool, "x", {})
     await claim(db, limit=1)  # leases `expired`: claimed jobs are not purged...
     await db.pool.execute("UPDATE jobs SET locked_until = NULL WHERE id = $1", expired)  # ...until released
     await db.pool.execute("UPDATE jobs SET locked_until = now() + interval '1 min' WHERE id = $1", running)
     await db.pool.execute("UPDATE jobs SET give_up_at = now() - interval '2 hours' WHERE id <> $1", fresh)
-    assert await jobs.purge_expired(db.pool) == 1
+    assert await queue.purge_expired(db.pool) == 1
     assert {r["id"] for r in await db.pool.fetch("SELECT id FROM jobs")} == {running, fresh}
 
 
@@ -303,7 +303,7 @@ async def fail(db: Database, host: str, times: int) -> None:
 
 
 async def test_circuit_opens_after_repeated_failures_and_skips_the_host(db: Database) -> None:
-    await jobs.enqueue_many(db.pool, "deliver", [({}, "down.example")] * 3 + [({}, "up.example")])
+    await queue.enqueue_many(db.pool, "deliver", [({}, "down.example")] * 3 + [({}, "up.example")])
     await fail(db, "down.example", hosts.FAILURE_THRESHOLD - 1)
     assert await hosts.circuit_state(db.pool, "down.example") == "closed"
     await fail(db, "down.example", 1)
@@ -311,7 +311,7 @@ async def test_circuit_opens_after_repeated_failures_and_skips_the_host(db: Data
     assert await open_for(db, "down.example") == hosts.BASE_COOLDOWN
     assert [j.host for j in await claim(db)] == ["up.example"]
     # its waiting jobs, and new ones, start when the circuit half-opens: no claim scans them meanwhile
-    await jobs.enqueue(db.pool, "deliver", {}, host="down.example")
+    await queue.enqueue(db.pool, "deliver", {}, host="down.example")
     assert await db.pool.fetchval(
         """SELECT count(*) FROM jobs j JOIN remote_hosts h USING (host)
            WHERE j.run_at = h.circuit_open_until""") == 4
@@ -326,7 +326,7 @@ async def test_cool_down_grows_with_each_failure(db: Database) -> None:
 
 
 async def test_half_open_lets_one_job_through_and_success_closes(db: Database) -> None:
-    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, "flaky.example") for i in range(6)])
+    await queue.enqueue_many(db.pool, "deliver", [({"n": i}, "flaky.example") for i in range(6)])
     await fail(db, "flaky.example", hosts.FAILURE_THRESHOLD)
     # when the cool-down has passed
     await cool_down_over(db, "flaky.example")
@@ -335,7 +335,7 @@ async def test_half_open_lets_one_job_through_and_success_closes(db: Database) -
     assert await claim(db, "w2", per_host=4) == []  # one probe at a time
     # a failed probe re-opens the circuit
     await hosts.record_failure(db.pool, "flaky.example")
-    await jobs.retry(db.pool, probe, "503")
+    await queue.retry(db.pool, probe, "503")
     assert await hosts.circuit_state(db.pool, "flaky.example") == "open"
     assert await db.pool.fetchval(  # the probe waits for the circuit, not just its own backoff
         "SELECT j.run_at = h.circuit_open_until FROM jobs j JOIN remote_hosts h USING (host) WHERE j.id = $1",
@@ -346,13 +346,13 @@ async def test_half_open_lets_one_job_through_and_success_closes(db: Database) -
     await cool_down_over(db, "flaky.example")
     [probe] = await claim(db, "w4")
     await record_success(db, "flaky.example")
-    await jobs.complete_many(db.pool, [probe.id])
+    await queue.complete_many(db.pool, [probe.id])
     assert await hosts.circuit_state(db.pool, "flaky.example") == "closed"
     assert len(await claim(db, "w5", per_host=4)) == 4
 
 
 async def test_host_failing_for_two_days_is_unavailable_with_one_probe_per_period(db: Database) -> None:
-    await jobs.enqueue_many(db.pool, "deliver", [({"n": i}, "gone.example") for i in range(3)])
+    await queue.enqueue_many(db.pool, "deliver", [({"n": i}, "gone.example") for i in range(3)])
     await hosts.record_failure(db.pool, "gone.example")
     # given failures since three days ago
     await db.pool.execute("UPDATE remote_hosts SET first_failure_at = now() - interval '3 days'")
@@ -414,15 +414,15 @@ async def test_a_burst_of_enqueues_wakes_the_workers_a_few_times_and_after_the_l
     notified: list[float] = []
     listener = await asyncpg.connect(db.dsn)
     loop = asyncio.get_running_loop()
-    await listener.add_listener(jobs.NOTIFY_CHANNEL, lambda *args: notified.append(loop.time()))
-    wakeups = jobs.Wakeups(db.pool, interval=0.05)
+    await listener.add_listener(queue.NOTIFY_CHANNEL, lambda *args: notified.append(loop.time()))
+    wakeups = queue.Wakeups(db.pool, interval=0.05)
     insert = """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
                 VALUES ($1, 'Note', $2, '{}') RETURNING id"""
     try:
         # when 40 deliveries are stored over ~0.2 s, each without a NOTIFY of its own
         last_commit = 0.0
         for i in range(40):
-            await jobs.insert_and_enqueue(
+            await queue.insert_and_enqueue(
                 db.pool, insert, f"https://a.example/{i}", "https://a.example/u", kind="inbox",
                 payload_key="inbox_activity_id", wakeups=wakeups,
             )
@@ -442,21 +442,21 @@ async def test_a_burst_of_enqueues_wakes_the_workers_a_few_times_and_after_the_l
 
 
 async def test_a_replayed_delivery_wakes_nobody(db: Database) -> None:
-    wakeups = jobs.Wakeups(db.pool, interval=0.05)
+    wakeups = queue.Wakeups(db.pool, interval=0.05)
     insert = """INSERT INTO inbox_activities (activity_id, activity_type, actor_uri, payload)
                 VALUES ('https://a.example/1', 'Note', 'https://a.example/u', '{}')
                 ON CONFLICT (activity_id, object_digest) DO NOTHING RETURNING id"""
-    first = await jobs.insert_and_enqueue(db.pool, insert, kind="inbox", payload_key="k", wakeups=wakeups)
+    first = await queue.insert_and_enqueue(db.pool, insert, kind="inbox", payload_key="k", wakeups=wakeups)
     await wakeups.close()
-    wakeups = jobs.Wakeups(db.pool, interval=0.05)
-    again = await jobs.insert_and_enqueue(db.pool, insert, kind="inbox", payload_key="k", wakeups=wakeups)
+    wakeups = queue.Wakeups(db.pool, interval=0.05)
+    again = await queue.insert_and_enqueue(db.pool, insert, kind="inbox", payload_key="k", wakeups=wakeups)
     assert first is not None and again is None
     assert wakeups._due is None and not wakeups._sending  # nothing scheduled for a job that does not exist
     await wakeups.close()
 
 
 async def test_concurrent_first_reads_of_a_shared_body_make_one_query(db: Database) -> None:
-    body_id = await jobs.store_body(db.pool, '{"type": "Create"}')
+    body_id = await queue.store_body(db.pool, '{"type": "Create"}')
 
     class CountingPool:
         queries = 0
@@ -466,10 +466,10 @@ async def test_concurrent_first_reads_of_a_shared_body_make_one_query(db: Databa
             return await db.pool.fetchval(*args)
 
     pool = CountingPool()
-    cache = jobs.BodyCache(pool, max_entries=2)
+    cache = queue.BodyCache(pool, max_entries=2)
     got = await asyncio.gather(*(cache.get(body_id) for _ in range(20)))
     assert got == [b'{"type": "Create"}'] * 20 and pool.queries == 1
     assert await cache.get(body_id + 1000) is None  # gone: None, for the caller to fail its job
-    other = await jobs.store_body(db.pool, "{}")
+    other = await queue.store_body(db.pool, "{}")
     assert await cache.get(other) == b"{}"  # the cache holds 2: the oldest is forgotten...
     assert await cache.get(body_id) == b'{"type": "Create"}' and pool.queries == 4  # ...and read again

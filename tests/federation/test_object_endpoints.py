@@ -7,7 +7,8 @@ from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.core import follows, interactions, statuses
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.peers import FakePeer, PeerActor
 
@@ -28,8 +29,8 @@ def path_of(uri: str, urls: LocalUrls) -> str:
 async def test_public_status_is_a_note_and_its_activity_a_create(
     app: Starlette, client: httpx.AsyncClient, urls: LocalUrls
 ) -> None:
-    author = await factories.local_actor(app.state.pool, urls, "author")
-    status_id = await factories.post(app.state.pool, urls, author, "Open day #trade")
+    author = await factories.local_actor(services(app).pool, urls, "author")
+    status_id = await factories.post(services(app).pool, urls, author, "Open day #trade")
     uri = f"{urls.base}/users/author/statuses/{status_id}"
     note = await client.get(path_of(uri, urls), headers=AS2)
     assert note.status_code == 200
@@ -44,10 +45,10 @@ async def test_public_status_is_a_note_and_its_activity_a_create(
 
 
 async def test_boost_is_served_as_announce(app: Starlette, client: httpx.AsyncClient, urls: LocalUrls) -> None:
-    author = await factories.local_actor(app.state.pool, urls, "author")
-    booster = await factories.local_actor(app.state.pool, urls, "booster")
-    original = await factories.post(app.state.pool, urls, author, "worth it")
-    boost = await interactions.reblog(app.state.pool, urls, booster, original)
+    author = await factories.local_actor(services(app).pool, urls, "author")
+    booster = await factories.local_actor(services(app).pool, urls, "booster")
+    original = await factories.post(services(app).pool, urls, author, "worth it")
+    boost = await interactions.reblog(services(app).pool, urls, booster, original)
     response = await client.get(f"/users/booster/statuses/{boost}/activity", headers=AS2)
     doc = response.json()
     assert doc["type"] == "Announce" and doc["object"] == f"{urls.base}/users/author/statuses/{original}"
@@ -57,7 +58,7 @@ async def test_boost_is_served_as_announce(app: Starlette, client: httpx.AsyncCl
 async def test_followers_only_status_needs_a_signature_of_a_follower(
     app: Starlette, client: httpx.AsyncClient, urls: LocalUrls, peer: FakePeer
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     author = await factories.local_actor(pool, urls, "author")
     fan, stranger = peer.actor("fan", key=1), peer.actor("stranger", key=2)
     status_id = await factories.post(pool, urls, author, "followers only", visibility="private")
@@ -82,7 +83,7 @@ async def test_followers_only_status_needs_a_signature_of_a_follower(
 async def test_direct_status_only_for_the_addressee(
     app: Starlette, client: httpx.AsyncClient, urls: LocalUrls, peer: FakePeer
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     author = await factories.local_actor(pool, urls, "author")
     friend, other = peer.actor("friend", key=1), peer.actor("other", key=2)
     friend_row = await pool.fetchrow(
@@ -107,9 +108,9 @@ async def test_direct_status_only_for_the_addressee(
 
 
 async def test_deleted_status_is_gone(app: Starlette, client: httpx.AsyncClient, urls: LocalUrls) -> None:
-    author = await factories.local_actor(app.state.pool, urls, "author")
-    status_id = await factories.post(app.state.pool, urls, author, "soon gone")
-    await statuses.delete(app.state.pool, urls, author, status_id)
+    author = await factories.local_actor(services(app).pool, urls, "author")
+    status_id = await factories.post(services(app).pool, urls, author, "soon gone")
+    await statuses.delete(services(app).pool, urls, author, status_id)
     response = await client.get(f"/users/author/statuses/{status_id}", headers=AS2)
     assert response.status_code == 410 and response.json()["type"] == "Tombstone"
     assert (await client.get("/users/author/statuses/12345", headers=AS2)).status_code == 404
@@ -120,7 +121,7 @@ async def test_deleted_status_is_gone(app: Starlette, client: httpx.AsyncClient,
 async def test_outbox_lists_public_and_unlisted_activities_in_pages(
     app: Starlette, client: httpx.AsyncClient, urls: LocalUrls
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     author = await factories.local_actor(pool, urls, "author")
     public = [await factories.post(pool, urls, author, f"public {i}") for i in range(22)]
     unlisted = await factories.post(pool, urls, author, "unlisted", visibility="unlisted")

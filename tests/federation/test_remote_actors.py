@@ -19,10 +19,8 @@ from aiohttp import web
 from fediverse_biz.activitypub.keys import generate_key_pair
 from fediverse_biz.activitypub.signatures import verify_request
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.db.pool import create_pool
-from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.remote_actors import (
     RemoteActorError,
     instance_signer,
@@ -30,6 +28,8 @@ from fediverse_biz.federation.remote_actors import (
     resolve_actor,
     resolve_handle,
 )
+from fediverse_biz.net.fetch import create_session
+from fediverse_biz.urls import LocalUrls
 from tests.support.loopback import listen
 from tests.support.servers import LiveServer
 
@@ -378,7 +378,8 @@ async def test_key_document_claiming_an_actor_that_does_not_list_it(
 
 
 async def test_gotosocial_style_main_key_stub(db: Database, http: aiohttp.ClientSession, peer: Peer) -> None:
-    # GoToSocial serves a stub whose id is the actor at /users/x/main-key (gotosocial#1186)
+    # GoToSocial serves a stub whose id is the actor at /users/x/main-key
+    # (https://github.com/superseriousbusiness/gotosocial/issues/1186)
     actor = peer.actor("gts")
     key_id = actor["id"] + "/main-key"
     actor["publicKey"] = {"id": key_id, "owner": actor["id"], "publicKeyPem": PEER_PEM}

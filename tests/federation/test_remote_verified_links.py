@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.business import organizations, verified_links
 from fediverse_biz.config import Settings
-from fediverse_biz.federation.worker import Worker
+from fediverse_biz.jobs.worker import Worker
+from fediverse_biz.services import services
 from tests.support.html import by_class, parse, text_of
 from tests.support.inbound import receive, row_of
 from tests.support.mastodon_schemas import assert_matches
@@ -82,7 +83,7 @@ def remote(peer: FakePeer, username: str, *fields: tuple[str, str], **kwargs: An
 
 async def run_link_jobs(app: Starlette) -> None:
     """Run verify_links jobs until none is left, retries of a job whose host was busy included."""
-    state = app.state
+    state = services(app)
     # run_inbox_jobs' worker knows only the inbox handlers: it put these off as "no handler"
     await state.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'verify_links'")
     worker = Worker(state.pool, state.http, state.settings, verified_links.handlers(), backoff_scale=0.001)

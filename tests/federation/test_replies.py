@@ -15,8 +15,8 @@ from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.federation import replies
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbound import receive
 from tests.support.peers import FakePeer, PeerActor

@@ -18,8 +18,9 @@ from starlette.applications import Starlette
 
 from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.business import approvals, remote_contributors, submissions
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.factories import deliveries
 from tests.support.inbound import receive, row_of
@@ -43,7 +44,7 @@ def bob(peer: FakePeer) -> PeerActor:
 
 async def accept(app: Starlette, team: Team, actor: PeerActor, visibility: str = "public") -> asyncpg.Record:
     row = await row_of(app, actor)
-    await remote_contributors.add(app.state.pool, team.id, team["mia"].user_id, row, visibility)
+    await remote_contributors.add(services(app).pool, team.id, team["mia"].user_id, row, visibility)
     return row
 
 
@@ -93,7 +94,7 @@ async def stored_as_message(pool: asyncpg.Pool, note: dict[str, Any]) -> bool:
 async def test_a_contributors_direct_post_marked_submission_waits_in_the_queue(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer, team: Team, bob: PeerActor
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     bob_row = await accept(app, team, bob)
     create = mastodon_dm(peer, bob, team.org)
     record = await receive(app, client, create, bob)
@@ -135,13 +136,13 @@ async def test_redelivery_queues_nothing_twice(
     await deliver(client, create, bob)
     again = {**create, "id": f"{create['id']}-again"}
     await receive(app, client, again, bob)
-    assert len(await queued(app.state.pool, team.id)) == 1
+    assert len(await queued(services(app).pool, team.id)) == 1
 
 
 async def test_a_strangers_identical_message_is_an_ordinary_one(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer, team: Team, bob: PeerActor
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     create = mastodon_dm(peer, bob, team.org)
     await receive(app, client, create, bob)
     assert await queued(pool, team.id) == []
@@ -152,7 +153,7 @@ async def test_a_strangers_identical_message_is_an_ordinary_one(
 async def test_a_removed_contributors_later_message_is_an_ordinary_one(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer, team: Team, bob: PeerActor
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     bob_row = await accept(app, team, bob)
     first = mastodon_dm(peer, bob, team.org, "Before the end of our contract")
     await receive(app, client, first, bob)
@@ -184,8 +185,8 @@ async def test_only_a_direct_post_to_the_organization_alone_with_the_marker_is_a
     }
     create = mastodon_dm(peer, bob, org, **shaped[shape])
     await receive(app, client, create, bob)
-    assert await queued(app.state.pool, team.id) == []
-    assert await stored_as_message(app.state.pool, create["object"])
+    assert await queued(services(app).pool, team.id) == []
+    assert await stored_as_message(services(app).pool, create["object"])
 
 
 async def test_the_text_alone_carries_the_marker_for_servers_that_send_no_hashtag_tag(
@@ -200,7 +201,7 @@ async def test_the_text_alone_carries_the_marker_for_servers_that_send_no_hashta
         tag=[{"type": "Mention", "href": team.org["uri"], "name": "@acme@127.0.0.1"}],
     )
     await receive(app, client, peer.activity("Create", bob, note), bob)
-    [held] = await queued(app.state.pool, team.id)
+    [held] = await queued(services(app).pool, team.id)
     assert held["source_text"] == f"Spring catalogue is ready\n\nContributed by @bob@{peer.host}"
 
 
@@ -214,14 +215,14 @@ async def test_a_submission_cannot_choose_the_audience_the_organization_allows(
     create["visibility"] = "public"
     await receive(app, client, create, bob)
     # then it is held followers-only, and published so
-    [held] = await queued(app.state.pool, team.id)
+    [held] = await queued(services(app).pool, team.id)
     assert held["visibility"] == "private"
-    new_id = await approvals.approve(app.state.pool, urls, team.id, held["id"], team["mia"].user_id)
-    assert await app.state.pool.fetchval("SELECT visibility FROM statuses WHERE id = $1", new_id) == "private"
+    new_id = await approvals.approve(services(app).pool, urls, team.id, held["id"], team["mia"].user_id)
+    assert await services(app).pool.fetchval("SELECT visibility FROM statuses WHERE id = $1", new_id) == "private"
     # and a submission addressed to the public is no submission at all
     public = mastodon_dm(peer, bob, team.org, to=[PUBLIC], cc=[team.org["uri"]])
     await receive(app, client, public, bob)
-    assert await queued(app.state.pool, team.id) == []
+    assert await queued(services(app).pool, team.id) == []
 
 
 async def test_a_forged_actor_is_refused_at_the_door_and_nothing_is_queued(
@@ -232,8 +233,8 @@ async def test_a_forged_actor_is_refused_at_the_door_and_nothing_is_queued(
     # eve signs, with her own valid key, a submission that claims to be bob's
     response = await deliver(client, mastodon_dm(peer, bob, team.org), eve)
     assert response.status_code == 401
-    assert await app.state.pool.fetchval("SELECT count(*) FROM inbox_activities") == 0
-    assert await queued(app.state.pool, team.id) == []
+    assert await services(app).pool.fetchval("SELECT count(*) FROM inbox_activities") == 0
+    assert await queued(services(app).pool, team.id) == []
 
 
 async def test_a_submission_with_nothing_but_its_addressing_is_kept_as_a_message(
@@ -242,8 +243,8 @@ async def test_a_submission_with_nothing_but_its_addressing_is_kept_as_a_message
     await accept(app, team, bob)
     create = mastodon_dm(peer, bob, team.org, "")
     await receive(app, client, create, bob)
-    assert await queued(app.state.pool, team.id) == []
-    assert await stored_as_message(app.state.pool, create["object"])
+    assert await queued(services(app).pool, team.id) == []
+    assert await stored_as_message(services(app).pool, create["object"])
 
 
 async def test_deleting_the_post_withdraws_the_submission(
@@ -254,18 +255,18 @@ async def test_deleting_the_post_withdraws_the_submission(
     await receive(app, client, create, bob)
     delete = peer.activity("Delete", bob, {"id": create["object"]["id"], "type": "Tombstone"})
     await receive(app, client, delete, bob)
-    assert await queued(app.state.pool, team.id) == []
-    assert await app.state.pool.fetchval("SELECT count(*) FROM organization_submissions") == 0
+    assert await queued(services(app).pool, team.id) == []
+    assert await services(app).pool.fetchval("SELECT count(*) FROM organization_submissions") == 0
     # and the Create delivered again later is not queued again
     await receive(app, client, {**create, "id": f"{create['id']}-late"}, bob)
-    assert await queued(app.state.pool, team.id) == []
+    assert await queued(services(app).pool, team.id) == []
 
 
 # ---- the review ----------------------------------------------------------------------------------
 async def test_approval_publishes_it_as_the_organizations_post_naming_the_author(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer, team: Team, bob: PeerActor
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     bob_row = await accept(app, team, bob)
     await receive(app, client, mastodon_dm(peer, bob, team.org), bob)
     [held] = await queued(pool, team.id)
@@ -286,7 +287,7 @@ async def test_approval_publishes_it_as_the_organizations_post_naming_the_author
 async def test_rejection_publishes_nothing_and_answers_the_author_directly(
     app: Starlette, client: httpx.AsyncClient, peer: FakePeer, team: Team, bob: PeerActor
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     bob_row = await accept(app, team, bob)
     create = mastodon_dm(peer, bob, team.org)
     await receive(app, client, create, bob)
@@ -344,8 +345,8 @@ async def test_a_contributor_of_one_organization_is_a_stranger_to_another(
     globex = await make_team(db, urls, "globex", {"gina": "owner"})
     create = mastodon_dm(peer, bob, globex.org)
     await receive(app, client, create, bob)
-    assert await queued(app.state.pool, globex.id) == [] and await queued(app.state.pool, team.id) == []
-    assert await stored_as_message(app.state.pool, create["object"])
+    assert await queued(services(app).pool, globex.id) == [] and await queued(services(app).pool, team.id) == []
+    assert await stored_as_message(services(app).pool, create["object"])
 
 
 async def test_a_manager_may_edit_a_submission_before_approving_it(
@@ -353,7 +354,7 @@ async def test_a_manager_may_edit_a_submission_before_approving_it(
 ) -> None:
     await accept(app, team, bob)
     await receive(app, client, mastodon_dm(peer, bob, team.org), bob)
-    [held] = await queued(app.state.pool, team.id)
+    [held] = await queued(services(app).pool, team.id)
     edited_text = f"Widgets ship on Monday.\n\nContributed by @bob@{peer.host}"
     editing = client.put(f"/api/v1/statuses/{held['id']}", data={"status": edited_text}, headers=team["mia"].as_org)
     edited = await checked(editing, "status")
@@ -361,5 +362,5 @@ async def test_a_manager_may_edit_a_submission_before_approving_it(
     # an editor, who does not see held posts, may not
     response = await client.put(f"/api/v1/statuses/{held['id']}", data={"status": "x"}, headers=team["eddie"].as_org)
     assert response.status_code == 404
-    [still] = await queued(app.state.pool, team.id)
+    [still] = await queued(services(app).pool, team.id)
     assert still["source_text"] == edited_text

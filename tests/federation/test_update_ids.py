@@ -19,11 +19,11 @@ from fediverse_biz.activitypub.activities import parse_datetime
 from fediverse_biz.config import Settings
 from fediverse_biz.core import profiles, statuses
 from fediverse_biz.core.hydrate import load_status
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
 from fediverse_biz.federation import delivery, outbox
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.worker import Worker
+from fediverse_biz.jobs.worker import Worker
+from fediverse_biz.net.fetch import create_session
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.fedify_inbox import FedifyInbox
 from tests.support.inbound import make_follow

@@ -1,4 +1,4 @@
-"""The worker loop: outcomes, concurrency bounds, NOTIFY wake-up, shutdown (federation/worker.py)."""
+"""The worker loop: outcomes, concurrency bounds, NOTIFY wake-up, shutdown (jobs/worker.py)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,11 @@ import pytest
 
 from fediverse_biz.config import Settings
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import jobs
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.jobs import Job
-from fediverse_biz.federation.worker import (
-    Handler,
-    PermanentError,
-    RetryableError,
-    Worker,
-    WorkerContext,
-    run_workers,
-)
+from fediverse_biz.jobs import queue
+from fediverse_biz.jobs.contract import Handler, PermanentError, RetryableError, WorkerContext
+from fediverse_biz.jobs.queue import Job
+from fediverse_biz.jobs.worker import Worker, run_workers
+from fediverse_biz.net.fetch import create_session
 
 
 @pytest.fixture
@@ -65,9 +59,9 @@ async def test_each_outcome_is_settled_and_a_crashing_handler_is_retried(
     db: Database, http: aiohttp.ClientSession, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     for kind in ("ok", "later", "never", "boom", "unknown"):
-        await jobs.enqueue(db.pool, kind, {"kind": kind})
+        await queue.enqueue(db.pool, kind, {"kind": kind})
     w = worker(db, http, settings, {"ok": ok, "later": later, "never": never, "boom": boom})
-    with caplog.at_level(logging.INFO, logger="fediverse_biz.federation"):
+    with caplog.at_level(logging.INFO, logger="fediverse_biz.jobs"):
         await w.run_until_idle(timeout=10)
     rows = {r["kind"]: r for r in await db.pool.fetch("SELECT *, run_at - now() AS wait FROM jobs")}
     assert set(rows) == {"later", "boom", "unknown"}  # ok done, never dropped
@@ -95,7 +89,7 @@ async def test_concurrency_and_per_host_limit_bound_running_jobs(
         running[job.host] -= 1
         total["now"] -= 1
 
-    await jobs.enqueue_many(db.pool, "slow", [({}, "one.example")] * 12 + [({}, None)] * 12)
+    await queue.enqueue_many(db.pool, "slow", [({}, "one.example")] * 12 + [({}, None)] * 12)
     await worker(db, http, settings, {"slow": slow}, concurrency=5, per_host_limit=2).run_until_idle(timeout=20)
     assert await db.pool.fetchval("SELECT count(*) FROM jobs") == 0
     assert peak["one.example"] == 2
@@ -116,7 +110,7 @@ async def test_while_the_web_is_busy_only_the_reserve_slots_run_then_all_of_them
         await asyncio.sleep(0.05)
         running["now"] -= 1
 
-    await jobs.enqueue_many(db.pool, "slow", [({}, None)] * 40)
+    await queue.enqueue_many(db.pool, "slow", [({}, None)] * 40)
     stop = asyncio.Event()
     w = worker(db, http, settings, {"slow": slow}, concurrency=32, poll_interval=0.05, yield_to=lambda: busy["now"])
     task = asyncio.create_task(w.run(stop))
@@ -145,7 +139,7 @@ async def test_run_wakes_on_notify_and_finishes_in_flight_jobs_on_stop(
     w = worker(db, http, settings, {"slow": slow}, poll_interval=60.0)
     running = asyncio.create_task(w.run(stop))
     await asyncio.sleep(0.3)
-    await jobs.enqueue(db.pool, "slow", {})
+    await queue.enqueue(db.pool, "slow", {})
     async with asyncio.timeout(5):
         await started.wait()
     stop.set()
@@ -163,7 +157,7 @@ async def test_stop_hands_back_jobs_that_outlive_the_grace_period(
         started.set()
         await asyncio.Event().wait()
 
-    job_id = await jobs.enqueue(db.pool, "stuck", {})
+    job_id = await queue.enqueue(db.pool, "stuck", {})
     stop = asyncio.Event()
     running = asyncio.create_task(worker(db, http, settings, {"stuck": stuck}, shutdown_grace=0.2).run(stop))
     async with asyncio.timeout(5):
@@ -181,7 +175,7 @@ async def test_a_handler_is_stopped_before_its_lease_runs_out(
     async def stuck(ctx: WorkerContext, job: Job) -> None:
         await asyncio.sleep(30)
 
-    await jobs.enqueue(db.pool, "stuck", {})
+    await queue.enqueue(db.pool, "stuck", {})
     w = worker(db, http, settings, {"stuck": stuck}, lease=timedelta(milliseconds=500))
     await w.run_until_idle(timeout=5)
     assert await db.pool.fetchval("SELECT last_error FROM jobs") == "handler ran over 0.4 s"
@@ -197,7 +191,7 @@ async def test_backoff_scale_speeds_up_retries_for_tests(
         if job.attempts < 3:
             raise RetryableError("not yet")
 
-    await jobs.enqueue(db.pool, "flaky", {})
+    await queue.enqueue(db.pool, "flaky", {})
     stop = asyncio.Event()
     running = asyncio.create_task(
         worker(db, http, settings, {"flaky": flaky}, backoff_scale=0.001, poll_interval=0.05).run(stop)
@@ -218,8 +212,8 @@ async def test_run_workers_uses_settings_and_can_be_disabled(
         done.set()
 
     stop = asyncio.Event()
-    await run_workers(db.pool, http, replace(settings, workers=0), stop)  # returns at once
-    await jobs.enqueue(db.pool, "mark", {})
+    await run_workers(db.pool, http, replace(settings, workers=0), stop, handlers={"mark": mark})  # returns at once
+    await queue.enqueue(db.pool, "mark", {})
     running = asyncio.create_task(
         run_workers(db.pool, http, replace(settings, workers=2), stop, handlers={"mark": mark})
     )

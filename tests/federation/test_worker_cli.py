@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.core import outbound
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import outbox
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbox import FakeInbox
 
@@ -26,7 +26,7 @@ async def test_worker_process_delivers_queued_activities_and_stops_cleanly(
         async with db.pool.acquire() as conn:
             for n in range(3):
                 activity = {"id": f"{author['uri']}#test/{n}", "type": "Note", "actor": author["uri"]}
-                await outbox.deliver(conn, author, activity, [receiver.url(f"/inbox/{n}")])
+                await outbound.deliver(conn, author, activity, [receiver.url(f"/inbox/{n}")])
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEDIVERSE_BIZ_")}
         env.update(
             DATABASE_URL=dsn,

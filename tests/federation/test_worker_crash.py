@@ -1,4 +1,4 @@
-"""A worker process killed with SIGKILL mid-delivery loses nothing (the issue's "Done when"), and a worker
+"""A worker process killed with SIGKILL mid-delivery loses nothing, and a worker
 restarted after it takes its deliveries back at once rather than when their leases run out.
 
 Worker processes are real (tests/support/run_worker.py with the production handlers, or `fediverse-biz
@@ -24,10 +24,9 @@ from typing import IO
 
 from aiohttp import web
 
-from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.core import accounts, outbound
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import delivery
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbox import FakeInbox
 
@@ -86,9 +85,7 @@ async def test_sigkilled_worker_loses_no_delivery(db: Database, urls: LocalUrls,
         ids = [f"{actor['uri']}/statuses/{n}/activity" for n in range(JOBS)]
         async with db.pool.acquire() as conn, conn.transaction():
             for activity_id in ids:
-                await delivery.enqueue_delivery(
-                    conn, inbox=inbox.url(), activity={"id": activity_id, "type": "Create"}, actor_id=actor["id"]
-                )
+                await outbound.deliver(conn, actor, {"id": activity_id, "type": "Create"}, [inbox.url()])
 
         with log_path.open("wb") as log:
             # given a worker that has claimed some deliveries to a peer that is down
@@ -185,9 +182,7 @@ async def test_a_restarted_worker_takes_back_its_dead_predecessors_deliveries_at
 
     async def enqueue(activity_id: str, inboxes: list[str]) -> None:
         async with db.pool.acquire() as conn, conn.transaction():
-            await delivery.enqueue_deliveries(
-                conn, inboxes=inboxes, activity={"id": activity_id, "type": "Create"}, actor_id=author["id"]
-            )
+            await outbound.deliver(conn, author, {"id": activity_id, "type": "Create"}, inboxes)
 
     try:
         # given a fan-out of one post to 10 inboxes on the slow server, a worker that has 4 of them in flight

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 
 from fediverse_biz.db.database import Database
-from fediverse_biz.federation import jobs, worker_ids
+from fediverse_biz.jobs import queue, worker_ids
 
 pytestmark = pytest.mark.skipif(worker_ids.PLACE is None, reason="needs /proc (Linux)")
 
 LEASE = timedelta(minutes=5)
-PRINT_IDENTITY = "from fediverse_biz.federation import worker_ids; print(worker_ids.new_identity(), flush=True)"
+PRINT_IDENTITY = "from fediverse_biz.jobs import worker_ids; print(worker_ids.new_identity(), flush=True)"
 
 
 def ended_identity() -> str:
@@ -61,10 +61,10 @@ def test_holders_that_cannot_be_checked_here_are_alive() -> None:
     assert not worker_ids.is_dead("first")  # chosen by hand (tests)
 
 
-async def _leased(db: Database, worker_id: str, n: int = 1) -> list[jobs.Job]:
+async def _leased(db: Database, worker_id: str, n: int = 1) -> list[queue.Job]:
     for _ in range(n):
-        await jobs.enqueue(db.pool, "test", {})
-    return await jobs.claim(db.pool, worker_id=worker_id, limit=n, lease=LEASE, per_host_limit=4)
+        await queue.enqueue(db.pool, "test", {})
+    return await queue.claim(db.pool, worker_id=worker_id, limit=n, lease=LEASE, per_host_limit=4)
 
 
 async def test_the_leases_of_dead_holders_here_are_given_back_and_no_others(db: Database) -> None:
@@ -75,13 +75,13 @@ async def test_the_leases_of_dead_holders_here_are_given_back_and_no_others(db: 
         await _leased(db, holder, 2)
     pattern = worker_ids.holders_here_pattern()
     assert pattern is not None
-    here = await jobs.lease_holders(db.pool, pattern)
+    here = await queue.lease_holders(db.pool, pattern)
     assert sorted(here) == sorted([dead, alive])
-    assert await jobs.release_holders(db.pool, [h for h in here if worker_ids.is_dead(h)]) == 2
+    assert await queue.release_holders(db.pool, [h for h in here if worker_ids.is_dead(h)]) == 2
     rows = await db.pool.fetch("SELECT locked_by, count(*) AS n FROM jobs GROUP BY locked_by")
     assert {r["locked_by"]: r["n"] for r in rows} == {None: 2, alive: 2, elsewhere: 2}
     # the jobs given back are due at once, their dead try counted
-    again = await jobs.claim(db.pool, worker_id="next", limit=10, lease=LEASE, per_host_limit=4)
+    again = await queue.claim(db.pool, worker_id="next", limit=10, lease=LEASE, per_host_limit=4)
     assert [job.attempts for job in again] == [2, 2]
 
 
@@ -90,8 +90,8 @@ async def test_lost_claims_are_given_back_and_known_leases_kept(db: Database) ->
     await asyncio.sleep(0.01)
     await _leased(db, "w", 1)  # a claim whose answer never reached the worker
     last_known = max(job.locked_until for job in known if job.locked_until is not None)
-    assert await jobs.release_lost_claims(db.pool, "w", after=last_known) == 1
+    assert await queue.release_lost_claims(db.pool, "w", after=last_known) == 1
     held = await db.pool.fetch("SELECT id FROM jobs WHERE locked_by = 'w' AND locked_until > now()")
     assert sorted(r["id"] for r in held) == sorted(job.id for job in known)
     # a worker that never heard back from any claim owns no lease it knows of
-    assert await jobs.release_lost_claims(db.pool, "w", after=None) == 2
+    assert await queue.release_lost_claims(db.pool, "w", after=None) == 2

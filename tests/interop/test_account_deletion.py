@@ -1,5 +1,5 @@
 """Deleting an account reaches every server that has something of it, over real HTTP between live
-instances (core/account_deletion.py, federation/reach.py, group_relay.relay_account_deletion).
+instances (core/account_deletion.py, core/reach.py, group_relay.relay_account_deletion).
 
 Three instances: the organization forge lives on A and is a member of hall7 on B; cogs on C follows the
 hall, not forge, and so has forge's account, its thread and its reply in a hall thread only through the

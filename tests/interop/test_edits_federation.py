@@ -1,7 +1,7 @@
 """Quick successive edits between two real instances: the follower's server ends on the last version.
 
-Two edits of a post (or two profile changes) within one second used to share one Update id, and the
-receiving inbox, which processes an id once, kept the first edit for good. Each Update now has an id
+Two edits of a post (or two profile changes) within one second must not share one Update id: a
+receiving inbox that processes an id once would keep the first edit for good. Each Update has an id
 of its own, and `updated` (to the microsecond) says which version is newer.
 """
 

@@ -5,7 +5,7 @@ When A's organization moves to a site without the link back, B's mark goes too. 
 with their own databases and workers; the website is the only other server.
 
 The website has a host name, acme.example, which both servers' resolvers answer with 127.0.0.1: a URL
-with an IP address is not made a link in a profile field (Mastodon's linkifier, core/content.py), and
+with an IP address is not made a link in a profile field (Mastodon's linkifier, text/content.py), and
 B reads a peer's field as a link only when it is one."""
 
 from __future__ import annotations

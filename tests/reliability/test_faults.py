@@ -30,12 +30,14 @@ from starlette.routing import Route
 
 from fediverse_biz.app import server_error
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import CANCEL_TIMEOUT, BoundedConnection, create_pool, ping
-from fediverse_biz.federation import delivery, hosts
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.worker import Worker
+from fediverse_biz.federation import delivery
+from fediverse_biz.jobs import hosts
+from fediverse_biz.jobs.worker import Worker
 from fediverse_biz.middleware import DatabaseUnavailable
+from fediverse_biz.net.fetch import create_session
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.reliability._support import OwnCluster, Traffic, remote_follower
 from tests.support.accounts import PASSWORD, api_headers
 from tests.support.inbox import FakeInbox
@@ -325,7 +327,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 async def test_a_receiver_failing_every_way_gets_every_delivery_once_it_recovers(
     app: Starlette, client: httpx.AsyncClient, http: aiohttp.ClientSession, urls: LocalUrls
 ) -> None:
-    pool = app.state.pool
+    pool = services(app).pool
     # given a member with a remote follower whose server will fail in every way before it recovers
     behaviour = Misbehaving()
     inbox = await FakeInbox(respond=behaviour).start()
@@ -334,7 +336,7 @@ async def test_a_receiver_failing_every_way_gets_every_delivery_once_it_recovers
         alice = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", user.actor_id)
         await remote_follower(pool, alice, inbox, "rita")
         headers = await api_headers(pool, user)
-        worker = Worker(pool, http, app.state.settings, delivery.handlers(), backoff_scale=0.0, per_host_limit=1)
+        worker = Worker(pool, http, services(app).settings, delivery.handlers(), backoff_scale=0.0, per_host_limit=1)
 
         async def post(text: str) -> str:
             response = await client.post("/api/v1/statuses", headers=headers, json={"status": text})

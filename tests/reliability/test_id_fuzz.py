@@ -11,10 +11,11 @@ The other path parameters hold real things (alice, her organization acme, her ha
 hers), and requests carry her token with every scope, so the id under test is the one that is read. The
 rate limits are off: a few hundred requests would otherwise end in 429s that test nothing.
 
-Two tests: a sweep sends three strings that used to be 500s ('²' passes `str.isdigit()`, 2**63 passes
-a 19-digit check, '٣' is read as 3 by `int()`) to every target and holds the client API to its answers
-(404 `Record not found` for a path id, 400 naming the paging parameter); hypothesis then sends arbitrary
-text, digit strings of every script and numbers around the bigint's edges to targets drawn at random.
+Two tests: a sweep sends three strings that a naive id check lets through to a 500 ('²' passes
+`str.isdigit()`, 2**63 passes a 19-digit check, '٣' is read as 3 by `int()`) to every target and holds
+the client API to its answers (404 `Record not found` for a path id, 400 naming the paging parameter);
+hypothesis then sends arbitrary text, digit strings of every script and numbers around the bigint's
+edges to targets drawn at random.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from fediverse_biz.api.openapi import document
 from fediverse_biz.app import all_routes
 from fediverse_biz.config import Settings
 from fediverse_biz.core.ids import MAX_ID
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import fuzz
 from tests.support.accounts import api_headers
 from tests.support.fuzz import PATH_PARAMETER, SCOPES, route_table
@@ -129,7 +131,7 @@ settings = fuzz.settings  # the fixture: the rate limits off
 
 @pytest.fixture
 async def world(app: Starlette, settings: Settings, urls: LocalUrls) -> AsyncIterator[World]:
-    pool = app.state.pool
+    pool = services(app).pool
     alice, values = await fuzz.alices_things(pool, urls)
     values["accounts"] = str(alice.actor_id)
     headers = await api_headers(pool, alice, SCOPES)

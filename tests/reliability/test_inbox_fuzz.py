@@ -32,7 +32,8 @@ from starlette.applications import Starlette
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.activitypub.validation import validate_activity
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.inbound import make_follow, row_of
 from tests.support.peers import AS2, FakePeer, PeerActor, run_inbox_jobs
@@ -201,7 +202,7 @@ class Inbox:
 
     @property
     def pool(self) -> asyncpg.Pool:
-        pool: asyncpg.Pool = self.app.state.pool
+        pool: asyncpg.Pool = services(self.app).pool
         return pool
 
     async def post(self, delivery: Delivery) -> httpx.Response:
@@ -241,9 +242,9 @@ class Inbox:
 async def inbox(app: Starlette, client: httpx.AsyncClient, urls: LocalUrls) -> AsyncIterator[Inbox]:
     peer = await FakePeer().start()
     try:
-        alice = await factories.local_actor(app.state.pool, urls, "alice")
+        alice = await factories.local_actor(services(app).pool, urls, "alice")
         bob = peer.actor("bob")
-        await make_follow(app.state.pool, alice, await row_of(app, bob))  # so bob's posts are stored
+        await make_follow(services(app).pool, alice, await row_of(app, bob))  # so bob's posts are stored
         yield Inbox(app, client, peer, bob, itertools.count(1))
     finally:
         await peer.stop()

@@ -30,10 +30,10 @@ from starlette.types import Message, Receive, Scope, Send
 
 from fediverse_biz.cli import serve
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import create_pool
 from fediverse_biz.middleware import BodyReadTimeout
 from fediverse_biz.slow_clients import MAX_HEADER_BYTES
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, api_headers
 from tests.support.cluster import PgCluster
 

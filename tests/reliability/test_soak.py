@@ -38,8 +38,8 @@ import psutil
 import pytest
 
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import create_pool
+from fediverse_biz.urls import LocalUrls
 from tests.reliability._support import initial_env, remote_follower
 from tests.support.accounts import PASSWORD, api_headers
 from tests.support.cluster import PgCluster

@@ -43,7 +43,8 @@ from fediverse_biz.app import all_routes
 from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts
 from fediverse_biz.core.ids import MAX_ID
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import fuzz
 from tests.support.accounts import PASSWORD, api_headers
 from tests.support.fuzz import PATH_PARAMETER, SCOPES, route_table
@@ -172,7 +173,7 @@ settings = fuzz.settings  # the fixture: the rate limits off
 
 @pytest.fixture
 async def world(app: Starlette, settings: Settings, urls: LocalUrls) -> AsyncIterator[World]:
-    pool = app.state.pool
+    pool = services(app).pool
     alice, values = await fuzz.alices_things(pool, urls)
     bob = await accounts.create_user(pool, urls, "bob", "bob@example.com", PASSWORD)
     values |= {

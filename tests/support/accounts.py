@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import asyncpg
 
 from fediverse_biz.core import accounts, oauth
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import create_pool
+from fediverse_biz.urls import LocalUrls
 from tests.support.servers import LiveServer
 
 PASSWORD = "correct horse battery"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from fediverse_biz.core import accounts, statuses
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 
 PASSWORD = "correct horse battery"
 LOCAL_DOMAIN = "127.0.0.1"

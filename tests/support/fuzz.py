@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from fediverse_biz.config import Settings
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.halls import make_hall
 from tests.support.servers import make_settings

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from fediverse_biz.business import communities
 from fediverse_biz.business.communities import Acting, Hall
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.urls import LocalUrls
 from tests.support.inbound import FIXTURES
 from tests.support.peers import FakePeer, PeerActor, key_pair
 

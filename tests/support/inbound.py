@@ -15,8 +15,9 @@ import httpx
 from starlette.applications import Starlette
 
 from fediverse_biz.core import follows
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.federation.remote_actors import resolve_actor
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.peers import FakePeer, PeerActor, deliver, run_inbox_jobs
 
@@ -46,11 +47,11 @@ async def receive(app: Starlette, client: httpx.AsyncClient, activity: dict[str,
     response = await deliver(client, activity, signer)
     assert response.status_code == 202, response.text
     await run_inbox_jobs(app)
-    return await app.state.pool.fetchrow("SELECT * FROM inbox_activities WHERE activity_id = $1", activity["id"])
+    return await services(app).pool.fetchrow("SELECT * FROM inbox_activities WHERE activity_id = $1", activity["id"])
 
 
 async def row_of(app: Starlette, actor: PeerActor) -> asyncpg.Record:
-    return await resolve_actor(app.state.pool, app.state.http, actor.uri)
+    return await resolve_actor(services(app).pool, services(app).http, actor.uri)
 
 
 async def make_follow(pool: asyncpg.Pool, follower: asyncpg.Record, target: asyncpg.Record) -> None:

@@ -1,7 +1,8 @@
 """A remote inbox on 127.0.0.1 for delivery tests: it records every POST and answers as told.
 
-The only fake in the delivery tests (STYLE.md): a peer that misbehaves on demand — 500s, 429 with
-Retry-After, 410, hanging — and, given the sender's public keys, verifies signatures like a real one.
+The only fake in the delivery tests, since no real server fails on cue: a peer that misbehaves on
+demand — 500s, 429 with Retry-After, 410, hanging — and, given the sender's public keys, verifies
+signatures like a real one.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import asyncpg
 
 from fediverse_biz.core import accounts, statuses
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import create_pool
-from fediverse_biz.federation.fetch import create_session
 from fediverse_biz.federation.remote_actors import instance_signer, resolve_handle
+from fediverse_biz.net.fetch import create_session
+from fediverse_biz.urls import LocalUrls
 from tests.support.servers import LiveServer
 
 PASSWORD = "correct horse battery"

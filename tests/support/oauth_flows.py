@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.mastodon_client import OOB, code_from, parse_page
 

@@ -1,4 +1,5 @@
-"""A remote ActivityPub server on 127.0.0.1 for inbox tests — the only fake in them (STYLE.md).
+"""A remote ActivityPub server on 127.0.0.1 for inbox tests — the only fake in them: everything else is
+the real code, database and HTTP.
 
 It serves actor documents with real RSA keys and post objects, as Mastodon shapes them, records every
 GET it gets, and signs what its actors deliver to us. Its host is 127.0.0.1:<port>, so its actors are
@@ -22,8 +23,9 @@ from aiohttp import web
 from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.activitypub.keys import generate_key_pair
 from fediverse_biz.activitypub.signatures import sign_request
-from fediverse_biz.federation.inbox_handlers import inbox_handlers
-from fediverse_biz.federation.worker import Worker
+from fediverse_biz.federation.inbound import dispatch
+from fediverse_biz.jobs.worker import Worker
+from fediverse_biz.services import services
 from tests.support.loopback import listen
 
 AS2 = "application/activity+json"
@@ -203,8 +205,8 @@ async def deliver(
 
 async def run_inbox_jobs(app: Any) -> None:
     """Process every queued inbox job with the real worker (other kinds are left queued for inspection)."""
-    state = app.state
-    handlers = inbox_handlers()
+    state = services(app)
+    handlers = dispatch.handlers()
     worker = Worker(state.pool, state.http, state.settings, handlers)
     await worker.run_until_idle(timeout=30)
 

@@ -17,8 +17,8 @@ from datetime import timedelta
 from fediverse_biz.config import Settings
 from fediverse_biz.db.pool import create_pool
 from fediverse_biz.federation.delivery import handlers
-from fediverse_biz.federation.fetch import create_session
-from fediverse_biz.federation.worker import Worker
+from fediverse_biz.jobs.worker import Worker
+from fediverse_biz.net.fetch import create_session
 
 
 async def main(args: argparse.Namespace) -> None:

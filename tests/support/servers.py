@@ -27,7 +27,7 @@ from fediverse_biz.db.pool import create_pool
 def free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as cli._bind: no delayed-ACK stalls
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as cli.serve._bind: no delayed-ACK stalls
     sock.bind(("127.0.0.1", 0))
     sock.listen(512)
     return sock

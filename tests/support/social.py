@@ -21,8 +21,8 @@ import httpx
 import requests
 
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, api_headers
 from tests.support.mastodon_schemas import assert_matches
 

@@ -14,8 +14,8 @@ import asyncpg
 
 from fediverse_biz.business import teams
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD, api_headers
 
 ALL_SCOPES = "read write follow push"

@@ -13,8 +13,9 @@ from starlette.applications import Starlette
 
 from fediverse_biz.business import offers
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.database import Database
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.accounts import PASSWORD
 from tests.support.html import by_class, meta, parse, text, text_of
@@ -26,7 +27,7 @@ NEXT_YEAR = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
 
 @pytest.fixture
 def pool(app: Starlette) -> asyncpg.Pool:
-    return app.state.pool  # type: ignore[no-any-return]
+    return services(app).pool  # type: ignore[no-any-return]
 
 
 async def page_of(client: httpx.AsyncClient, path: str, status: int = 200) -> Any:

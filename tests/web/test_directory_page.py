@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 
 from fediverse_biz.business import organizations
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.html import by_class, links, meta, parse, text, text_of
 
@@ -20,7 +21,7 @@ BASE = "http://127.0.0.1"
 
 @pytest.fixture
 def pool(app: Starlette) -> asyncpg.Pool:
-    return app.state.pool  # type: ignore[no-any-return]
+    return services(app).pool  # type: ignore[no-any-return]
 
 
 async def directory(client: httpx.AsyncClient, query: str = "") -> Any:

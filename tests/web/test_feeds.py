@@ -12,7 +12,8 @@ import pytest
 from starlette.applications import Starlette
 
 from fediverse_biz.core import statuses
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 
 BASE = "http://127.0.0.1"
@@ -21,7 +22,7 @@ A = "{http://www.w3.org/2005/Atom}"
 
 @pytest.fixture
 def pool(app: Starlette) -> asyncpg.Pool:
-    return app.state.pool  # type: ignore[no-any-return]
+    return services(app).pool  # type: ignore[no-any-return]
 
 
 async def posts_of_every_kind(pool: asyncpg.Pool, urls: LocalUrls) -> dict[str, int]:

@@ -16,7 +16,8 @@ import pytest
 from starlette.applications import Starlette
 
 from fediverse_biz.core import accounts
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from fediverse_biz.web.inputs import PageInput
 from tests.support import factories
 from tests.support.accounts import PASSWORD
@@ -30,7 +31,7 @@ SURROGATE = quote("\ud800".encode("utf-8", "surrogatepass"))  # %ED%A0%80: not U
 
 @pytest.fixture
 def pool(app: Starlette) -> asyncpg.Pool:
-    return app.state.pool  # type: ignore[no-any-return]
+    return services(app).pool  # type: ignore[no-any-return]
 
 
 def hidden_fields(doc: Any) -> dict[str, str]:

@@ -18,7 +18,8 @@ from starlette.applications import Starlette
 
 from fediverse_biz.business import organizations
 from fediverse_biz.core import accounts, follows, interactions, statuses
-from fediverse_biz.core.urls import LocalUrls
+from fediverse_biz.services import services
+from fediverse_biz.urls import LocalUrls
 from tests.support import factories
 from tests.support.html import by_class, links, meta, parse, text, text_of
 from tests.support.loopback import listen
@@ -30,7 +31,7 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 
 @pytest.fixture
 def pool(app: Starlette) -> asyncpg.Pool:
-    return app.state.pool  # type: ignore[no-any-return]
+    return services(app).pool  # type: ignore[no-any-return]
 
 
 async def page(client: httpx.AsyncClient, path: str, status: int = 200) -> Any:
@@ -414,6 +415,20 @@ async def test_authorize_interaction_follows_after_signing_in(
     assert await pool.fetchval(
         "SELECT 1 FROM follows WHERE actor_id = $1 AND target_actor_id = $2", bob["id"], alice["id"]
     )
+
+
+async def test_a_suspended_account_cannot_act_through_a_page(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls
+) -> None:
+    # the acting-actor rule of the API holds on pages too (core/accounts.acting_actor)
+    bob = await factories.local_actor(pool, urls, "bob")
+    alice = await factories.local_actor(pool, urls, "alice")
+    hidden = _form_fields(await page(client, f"/authorize_interaction?uri={quote(alice['uri'])}"))
+    await pool.execute("UPDATE actors SET suspended_at = now() WHERE id = $1", bob["id"])
+    data = {**hidden, "login": "bob", "password": factories.PASSWORD}
+    refused = await client.post("/authorize_interaction", data=data)
+    assert refused.status_code == 401
+    assert not await pool.fetchval("SELECT count(*) FROM follows")
 
 
 async def test_authorize_interaction_resolves_a_remote_account_only_after_sign_in(

@@ -293,7 +293,7 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_due ON jobs (run_at, id);
 CREATE INDEX jobs_host ON jobs (host) WHERE host IS NOT NULL;
--- The job queue's claim (federation/jobs.py, docs/jobs.md) counts each host's leased jobs to enforce the
+-- The job queue's claim (jobs/queue.py, docs/jobs.md) counts each host's leased jobs to enforce the
 -- per-host limit across all workers. Leased rows are few (at most the workers' total concurrency, plus
 -- expired leases of crashed workers until they are reclaimed), so a partial index keeps that count
 -- independent of the size of the backlog.

@@ -1,5 +1,6 @@
 -- Communities ("halls"): FEP-1b12 Group actors at /c/{name}.
--- business/communities.py owns the hall tables; federation/group_relay.py and _group_inbound.py the relay;
+-- business/communities.py owns the hall tables; federation/group_relay.py and federation/inbound/groups.py
+-- the relay;
 -- docs/communities.md explains both.
 
 -- One row per local hall. The Group actor itself (name, keys, avatar, header, `locked`) is in `actors`;

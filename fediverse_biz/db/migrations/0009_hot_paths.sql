@@ -1,6 +1,6 @@
 -- Indexes and settings for the hot paths the benchmarks found (docs/benchmarks.md).
 
--- Two claims instead of one (federation/jobs.py): jobs with a host keep the locked, per-host-limited
+-- Two claims instead of one (jobs/queue.py): jobs with a host keep the locked, per-host-limited
 -- claim; local jobs (host NULL) are taken straight by index. Each side gets a partial index over its
 -- due order, so neither scans the other's backlog: at 10,000 queued inbox jobs the single claim took
 -- 11-26 ms and claims ran one at a time.

@@ -3,7 +3,7 @@
 -- inbox kept only the first and the newer version was lost. An Update is now kept once per version of
 -- its object: `object_digest` is a SHA-256 of the embedded object (federation/inbox.py), '' for every
 -- other activity, which stays deduplicated on its id alone. Which version wins is the handlers' rule,
--- "newer `updated` wins" (inbox_handlers.py, core/remote_statuses.py), whatever the order of arrival.
+-- "newer `updated` wins" (federation/inbound/dispatch.py, core/remote_statuses.py), whatever the order of arrival.
 ALTER TABLE inbox_activities ADD COLUMN object_digest text NOT NULL DEFAULT '';
 ALTER TABLE inbox_activities DROP CONSTRAINT inbox_activities_activity_id_key;
 ALTER TABLE inbox_activities ADD CONSTRAINT inbox_activities_activity_version_key UNIQUE (activity_id, object_digest);

@@ -1,4 +1,4 @@
-"""Fixtures for the SSRF-safe client tests (federation/fetch.py), against real aiohttp servers on 127.0.0.1
+"""Fixtures for the SSRF-safe client tests (net/fetch.py), against real aiohttp servers on 127.0.0.1
 playing misbehaving peers.
 
 No test talks to anything but 127.0.0.1: host names go through a fake resolver (or `localhost`), and
@@ -16,7 +16,7 @@ import aiohappyeyeballs
 import aiohttp
 import pytest
 
-from fediverse_biz.federation.fetch import create_session
+from fediverse_biz.net.fetch import create_session
 from tests.support import fetch_peer
 from tests.support.fetch_peer import LOOPBACK_ONLY, Peer, SessionFactory
 

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from fediverse_biz.federation._addresses import parse_networks
-from fediverse_biz.federation.fetch import BlockedAddress, SafeResolver, is_forbidden_address
+from fediverse_biz.net.addresses import parse_networks
+from fediverse_biz.net.fetch import BlockedAddress, SafeResolver, is_forbidden_address
 from tests.support.fetch_peer import LOOPBACK_ONLY, FakeDNS
 
 FORBIDDEN = [

@@ -8,8 +8,8 @@ import socket
 import aiohttp
 import pytest
 
-from fediverse_biz.federation import fetch
-from fediverse_biz.federation.fetch import BlockedAddress, FetchError, fetch_ap_object
+from fediverse_biz.net import fetch
+from fediverse_biz.net.fetch import BlockedAddress, FetchError, fetch_ap_object
 from tests.support.fetch_peer import FakeDNS, Peer, SessionFactory
 
 

@@ -8,7 +8,7 @@ import gzip
 import pytest
 from aiohttp import web
 
-from fediverse_biz.federation.fetch import (
+from fediverse_biz.net.fetch import (
     MAX_DOCUMENT_BYTES,
     BlockedAddress,
     ContentTypeError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fediverse_biz.federation import fetch
-from fediverse_biz.federation.fetch import AP_ACCEPT, BlockedAddress, FetchError, IdMismatch, fetch_ap_object
+from fediverse_biz.net import fetch
+from fediverse_biz.net.fetch import AP_ACCEPT, BlockedAddress, FetchError, IdMismatch, fetch_ap_object
 from tests.support.fetch_peer import FakeDNS, Peer, SessionFactory
 
 

@@ -9,8 +9,8 @@ import json
 import pytest
 from aiohttp import web
 
-from fediverse_biz.federation import fetch
-from fediverse_biz.federation.fetch import (
+from fediverse_biz.net import fetch
+from fediverse_biz.net.fetch import (
     AP_ACCEPT,
     MAX_DOCUMENT_BYTES,
     ContentTypeError,

@@ -1,7 +1,7 @@
 """The one outgoing HTTP client: every request to another server goes through here.
 
-SSRF is the threat (reference/federation.md §6.2): a peer controls URLs we fetch (actor, key, object,
-WebFinger links, redirects) and DNS answers for its own names. So:
+SSRF is the threat (FEDERATION.md, "Security": outgoing requests): a peer controls URLs we fetch (actor,
+key, object, WebFinger links, redirects) and DNS answers for its own names. So:
 
 - the session's resolver drops every forbidden address it returns, so the check is made on the address
   actually connected to — DNS rebinding cannot slip in between check and connect (Fedify CVE-2024-39687;
@@ -10,11 +10,12 @@ WebFinger links, redirects) and DNS answers for its own names. So:
 - redirects are followed by hand, at most 3 (Mastodon `follow(max_hops: 3)`), each hop re-validated and
   re-signed — Fedify CVE-2025-23221 (endless redirects, non-http schemes, private targets) and
   CVE-2026-77632 (signed fetches redirected to loopback);
-- bodies are capped at 1 MB of decoded bytes and time is bounded (Mastodon `app/lib/request.rb`, §1.9);
+- bodies are capped at 1 MB of decoded bytes and time is bounded (Mastodon `app/lib/request.rb`:
+  `body_with_limit`, 5 s to connect, 30 s in all);
   a web page (`fetch_html`) is cut at the cap instead of refused, as Mastodon's `truncated_body`.
 
-`fetch_ap_object` adds the identity rules of §6.1 (Mastodon CVE-2024-23832): AP content type, 2xx, and
-`id` equal to the final URL.
+`fetch_ap_object` adds the identity rules Mastodon adopted after CVE-2024-23832 (its
+`app/helpers/jsonld_helper.rb`): AP content type, 2xx, and `id` equal to the final URL.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from fediverse_biz.federation._addresses import IPNetwork, is_forbidden_address, parse_networks
+from fediverse_biz.net.addresses import IPNetwork, is_forbidden_address, parse_networks
 
 __all__ = [
     "AP_ACCEPT",
@@ -357,7 +358,7 @@ def _require_success(response: Response) -> None:
 
 def _require_content_type(response: Response, accepted: Collection[str]) -> None:
     # Media type only, case-insensitive; parameters (charset, profile) do not matter. Mastodon is stricter
-    # for application/ld+json (profile must name ActivityStreams); we accept it without, as the brief says,
+    # for application/ld+json (profile must name ActivityStreams); we accept it without,
     # since the point of the check — not treating an uploaded file as an AP document — holds either way.
     raw = response.headers.get("Content-Type", "")
     media_type = raw.split(";", 1)[0].strip().lower()

@@ -18,14 +18,14 @@ import asyncpg
 
 from fediverse_biz.activitypub.activities import as_list, object_id, parse_datetime
 from fediverse_biz.activitypub.actors import authority
-from fediverse_biz.core import remote_statuses
-from fediverse_biz.core.urls import LocalUrls
-from fediverse_biz.federation import domain_blocks
-from fediverse_biz.federation.fetch import BlockedAddress, ContentTypeError, FetchError, IdMismatch, Signer, TooLarge
-from fediverse_biz.federation.fetch import fetch_ap_object as _fetch_ap_object
+from fediverse_biz.core import domain_blocks, remote_statuses
+from fediverse_biz.federation import group_relay
 from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer
 from fediverse_biz.federation.remote_actors import resolve_actor as _resolve_actor
-from fediverse_biz.federation.worker import RetryableError, WorkerContext
+from fediverse_biz.jobs.contract import RetryableError, WorkerContext
+from fediverse_biz.net.fetch import BlockedAddress, ContentTypeError, FetchError, IdMismatch, Signer, TooLarge
+from fediverse_biz.net.fetch import fetch_ap_object as _fetch_ap_object
+from fediverse_biz.urls import LocalUrls
 
 __all__ = ["AlreadyProcessed", "Ignored", "Inbound", "Prefetched", "first_type"]
 
@@ -48,7 +48,7 @@ def _transient(status: int | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Prefetched:
-    """Facts read with the activity (inbox_handlers.process_inbox_activity), as of just before the handler."""
+    """Facts read with the activity (dispatch.process_inbox_activity), as of just before the handler."""
 
     object_uri: str | None  # the id of the activity's embedded object, if it has one
     object_known: bool  # a status or a tombstone has that id
@@ -100,8 +100,6 @@ class Inbound:
             yield conn
             # FEP-1b12: a local hall relays what it just received, in this same transaction,
             # so the Announce exists if and only if the activity was applied (federation/group_relay.py).
-            from fediverse_biz.federation import group_relay
-
             await group_relay.relay(conn, self.doc, self.actor, received_by=authority(self.urls.base))
         self.marked = True
 
@@ -131,7 +129,7 @@ class Inbound:
         )
 
     async def signer(self) -> Signer | None:
-        """Our GETs are signed by the instance actor: authorized-fetch peers refuse unsigned ones (§1.6)."""
+        """Our GETs are signed by the instance actor: authorized-fetch peers refuse unsigned ones."""
         if self._signer is None:
             row = await self.pool.fetchrow("SELECT key_id, private_key_pem FROM actors WHERE is_instance_actor")
             if row is not None and row["private_key_pem"]:

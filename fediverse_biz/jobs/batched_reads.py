@@ -1,9 +1,10 @@
 """Reads by id that arrive in the same turn of the event loop, answered by one query.
 
 The worker starts every job of a claim at once, and each inbox job's first step is the same read (its
-activity and sender, inbox_handlers._ACTIVITY_AND_SENDER) by a different id. A claim is ~15 jobs; as
-one query the reads cost one round trip and one statement for all of them, instead of one each (a round
-trip is ~30 µs of the server's CPU and a statement's overhead is PostgreSQL's: docs/benchmarks.md).
+activity and sender, `_ACTIVITY_AND_SENDER` in federation/inbound/dispatch.py) by a different id.
+A claim is ~15 jobs; as one query the reads cost one round trip and one statement for all of them,
+instead of one each (a round trip is ~30 µs of the server's CPU and a statement's overhead is
+PostgreSQL's: docs/benchmarks.md).
 
     reader = BatchedReads(pool, "SELECT ... WHERE i.id = ANY($1::bigint[])", key="inbox_id")
     row = await reader.get(42)      # None if the query returned no row with that key

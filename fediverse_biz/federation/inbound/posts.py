@@ -1,6 +1,6 @@
 """Inbox handlers for posts: Create, Update and Delete of a status, Like, Announce, Add/Remove (featured).
 
-The rules are Mastodon's (app/lib/activitypub/activity/*.rb) and federation.md §6.1:
+The rules are Mastodon's (app/lib/activitypub/activity/*.rb) and FEDERATION.md's ("Security"):
 - an embedded object is believed only when it comes from the sender's own origin; any other is fetched
   from its id (fetch_ap_object: id == final URL), and a bare URI is always fetched;
 - a post is stored only with attributedTo == the activity's actor, and only if it concerns someone here
@@ -9,7 +9,7 @@ The rules are Mastodon's (app/lib/activitypub/activity/*.rb) and federation.md �
   need not keep;
 - Update and Delete apply only to the author's own statuses, checked against the stored author;
 - a reply's missing parent is fetched once, up to MAX_ANCESTORS levels, best effort.
-The table that routes activities here is inbox_handlers.HANDLERS.
+The table that routes activities here is `HANDLERS` in inbound/dispatch.py.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from fediverse_biz.business import offers, remote_contributors, submissions
 from fediverse_biz.core import remote_statuses, statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.visibility import can_see
-from fediverse_biz.federation._inbound import Ignored, Inbound
-from fediverse_biz.federation.worker import RetryableError
+from fediverse_biz.federation.inbound.context import Ignored, Inbound
+from fediverse_biz.jobs.contract import RetryableError
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +122,9 @@ async def _relevant(act: Inbound, parsed: ParsedNote, *, followed: bool) -> bool
     )
 
 
-async def _post_with_author(act: Inbound, obj: Any) -> tuple[ParsedNote, asyncpg.Record]:
+async def post_with_author(act: Inbound, obj: Any) -> tuple[ParsedNote, asyncpg.Record]:
     """A post we lack (a URI, or an embedded copy: re-fetched unless from the sender's origin) with its
-    author, who must live on the post's host (§6.1 rule 2 applied to objects)."""
+    author, who must live on the post's host (the door's rule for activity ids, applied to objects)."""
     doc = await _authentic_post(act, obj)
     if doc is None:
         raise Ignored("the object is not a post")
@@ -135,7 +135,7 @@ async def _post_with_author(act: Inbound, obj: Any) -> tuple[ParsedNote, asyncpg
     return _parse(doc, author), author
 
 
-async def _ancestors(act: Inbound, parent_uri: str | None) -> list[tuple[ParsedNote, asyncpg.Record]]:
+async def fetch_ancestors(act: Inbound, parent_uri: str | None) -> list[tuple[ParsedNote, asyncpg.Record]]:
     """The missing parents of a reply, oldest first; stops quietly at the first one it cannot get
     (the reply then keeps in_reply_to_uri, and the parent adopts it if it ever arrives)."""
     chain: list[tuple[ParsedNote, asyncpg.Record]] = []
@@ -144,7 +144,7 @@ async def _ancestors(act: Inbound, parent_uri: str | None) -> list[tuple[ParsedN
         if await _known_or_tombstoned(act.pool, uri) or any(p.uri == uri for p, _ in chain):
             break
         try:
-            parsed, author = await _post_with_author(act, uri)
+            parsed, author = await post_with_author(act, uri)
         except (Ignored, RetryableError) as exc:
             log.info("parent %s not fetched: %s", uri, exc)
             break
@@ -168,7 +168,7 @@ async def handle_create(act: Inbound) -> None:
         return
     if not await _relevant(act, parsed, followed=followed):
         raise Ignored("nobody here follows, is addressed by or is replied to by this post")
-    ancestors = await _ancestors(act, parsed.in_reply_to)
+    ancestors = await fetch_ancestors(act, parsed.in_reply_to)
     async with act.effects() as conn:
         for ancestor, author in ancestors:
             await remote_statuses.store_remote_note(conn, ancestor, author, act.urls, index=offers.index_remote)
@@ -253,16 +253,19 @@ async def handle_like(act: Inbound) -> None:
         await remote_statuses.record_remote_like(conn, act.actor, status, act.activity_id)
 
 
-async def handle_announce(act: Inbound) -> None:
+def is_boost(act: Inbound) -> bool:
+    """Whether an Announce is a plain boost of a post by a person or an organization. A Group's Announce
+    (FEP-1b12: Lemmy's Announce(Create(Page))) and an Announce of an activity are the hall relay's, in
+    inbound/groups.py, which also takes a group's plain boosts so that the two forms of one post,
+    processed at once by two workers, store it once."""
     obj = act.doc.get("object")
-    if act.actor["actor_type"] == "Group" or (isinstance(obj, Mapping) and types(obj) and not types(obj) & _POST_TYPES):
-        # FEP-1b12: a Group announces its members' activities (Lemmy's Announce(Create(Page))),
-        # unwrapped with origin checks in _group_inbound.py, which also takes the group's plain boosts so
-        # that the two forms of one post, processed at once by two workers, store it once.
-        from fediverse_biz.federation import _group_inbound
+    if act.actor["actor_type"] == "Group":
+        return False
+    return not (isinstance(obj, Mapping) and types(obj) and not types(obj) & _POST_TYPES)
 
-        await _group_inbound.handle_group_announce(act)
-        return
+
+async def handle_boost(act: Inbound) -> None:
+    obj = act.doc.get("object")
     uri = http_uri(object_id(obj))
     if uri is None:
         raise Ignored("Announce without an http(s) object")
@@ -273,7 +276,7 @@ async def handle_announce(act: Inbound) -> None:
         # Mastodon fetches the original only when someone here will see the boost; one fetch at most.
         if not booster_followed or await _known_or_tombstoned(act.pool, uri):
             raise Ignored("Announce of an unknown status by an actor nobody here follows")
-        fetched = await _post_with_author(act, obj)
+        fetched = await post_with_author(act, obj)
     elif not booster_followed and not status["local"]:
         raise Ignored("Announce that concerns nobody here")
     async with act.effects() as conn:

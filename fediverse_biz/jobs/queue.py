@@ -18,12 +18,13 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 
 from fediverse_biz import jsonio
-from fediverse_biz.federation import hosts
+from fediverse_biz.db.executor import Executor
+from fediverse_biz.jobs import hosts
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ MAX_BACKOFF = timedelta(days=1)  # only reached when give_up_after is longer tha
 MAX_RETRY_AFTER = timedelta(hours=12)  # a peer may ask us to wait, not to park a job for a week
 _CLAIM_LOCK = 0x6A6F6273  # pg_advisory_xact_lock key, "jobs"; migrations use 0x66656469
 
-Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection  # both run single statements
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,8 +319,10 @@ def backoff(attempts: int, *, rand: Callable[[], float] = random.random) -> time
     """Delay before the next try after `attempts` failed tries: Sidekiq's curve with Mastodon's jitter.
 
     Base `n**4 + 15` seconds for retry number n = attempts - 1 (Sidekiq's default), plus up to half of it
-    again at random (mastodon/mastodon#21956 spread retries that "would mostly come in waves"). Over 16
-    retries that is 49.6 h at least, 62 h on average, 74 h at most (reference/federation.md §2.1).
+    again at random (https://github.com/mastodon/mastodon/pull/21956 spread retries that "would mostly
+    come in waves"). Over 16
+    retries that is 49.6 h at least, 62 h on average, 74 h at most (Mastodon's
+    `app/workers/activitypub/delivery_worker.rb`: `retry: 16`).
     The jitter is proportional rather than "full" (uniform 0..base) so the retry horizon stays predictable.
     """
     n = max(attempts - 1, 0)

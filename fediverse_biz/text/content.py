@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Literal
 
-from fediverse_biz.core.sanitize import is_allowed_link
+from fediverse_biz.text.sanitize import is_allowed_link
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """A followed group's Announce of an activity: FEP-1b12's "Announce flow" as a receiver (Lemmy's
-Announce(Create(Page)), Friendica's and our own halls'). Called by _inbox_statuses.handle_announce.
+Announce(Create(Page)), Friendica's and our own halls'). Every Announce comes in through `handle_announce` below.
 
-Trust (reference/federation.md §6.1; same-origin is the unit of trust, FEP-fe34). The door verified that
+Trust (FEDERATION.md, "Receiving a group's Announces"; same-origin is the unit of trust,
+https://codeberg.org/fediverse/fep/src/branch/main/fep/fe34/fep-fe34.md). The door verified that
 the group signed the Announce; the group can vouch only for what lives on its own origin:
 - An inner activity embedded with its id and actor on the group's host is believed as embedded (a Lemmy
   community relaying its own users). One from any other host is only a claim: its post is re-fetched from
@@ -36,11 +37,11 @@ from fediverse_biz.activitypub.validation import SchemaError, validate_activity,
 from fediverse_biz.business import offers
 from fediverse_biz.core import remote_statuses, statuses
 from fediverse_biz.core.errors import DomainError
-from fediverse_biz.federation import _inbox_statuses as posts
 from fediverse_biz.federation import group_relay
-from fediverse_biz.federation._inbound import Ignored, Inbound
-from fediverse_biz.federation.fetch import FetchError, fetch_ap_object
-from fediverse_biz.federation.worker import RetryableError
+from fediverse_biz.federation.inbound import posts
+from fediverse_biz.federation.inbound.context import Ignored, Inbound
+from fediverse_biz.jobs.contract import RetryableError
+from fediverse_biz.net.fetch import FetchError, fetch_ap_object
 
 __all__ = ["handle_group_announce"]
 
@@ -80,7 +81,7 @@ async def handle_group_announce(act: Inbound) -> None:
     if inner_actor is None or inner_id is None:
         raise Ignored("the announced activity has no http(s) id or actor")
     if authority(inner_id) != authority(inner_actor):
-        raise Ignored("the announced activity's id is not on its actor's host")  # §6.1 rule 2, inside
+        raise Ignored("the announced activity's id is not on its actor's host")  # the door's rule, inside
     await _HANDLERS[kind](act, inner, inner_actor, trusted_host)
 
 
@@ -127,7 +128,7 @@ async def _plain_boost(act: Inbound, obj: Any) -> None:
     if not act.is_local(uri) and not await act.pool.fetchval("SELECT 1 FROM statuses WHERE uri = $1", uri):
         if await act.pool.fetchval("SELECT 1 FROM tombstones WHERE uri = $1", uri):
             raise Ignored("Announce of a deleted post")
-        fetched = await posts._post_with_author(act, obj)  # embedded only from the group's origin
+        fetched = await posts.post_with_author(act, obj)  # embedded only from the group's origin
     async with act.effects() as conn:
         await _lock(conn, uri)
         status = await conn.fetchrow("SELECT * FROM statuses WHERE uri = $1 AND reblog_of_id IS NULL", uri)
@@ -189,7 +190,7 @@ async def _authored_post(
 async def _create(act: Inbound, inner: Mapping[str, Any], author_uri: str, trusted_host: str) -> None:
     found = await _authored_post(act, inner, author_uri, trusted_host)
     uri = found[0].uri if found else object_id(inner.get("object")) or ""
-    ancestors = await posts._ancestors(act, found[0].in_reply_to) if found else []
+    ancestors = await posts.fetch_ancestors(act, found[0].in_reply_to) if found else []
     async with act.effects() as conn:
         await _lock(conn, uri)
         if found is None:
@@ -341,3 +342,11 @@ _HANDLERS: Final[dict[str, Handler]] = {
     "Like": _like,
     "Undo": _undo,
 }
+
+
+async def handle_announce(act: Inbound) -> None:
+    """Every Announce: a plain boost goes to inbound/posts.py, a group's relay is unwrapped here."""
+    if posts.is_boost(act):
+        await posts.handle_boost(act)
+    else:
+        await handle_group_announce(act)

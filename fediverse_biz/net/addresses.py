@@ -2,7 +2,7 @@
 
 Pure functions over `ipaddress` values, no I/O. `fetch.py` applies them to every address the resolver
 returns and to IP literals in URLs. The ranges are the ones Mastodon's `PrivateAddressCheck` and
-Fedify's SSRF fixes block (reference/federation.md §6.2); Fedify's CVE-2026-50131 is the reminder that
+Fedify's SSRF fixes block (Fedify's `CHANGES.md`); Fedify's CVE-2026-50131 is the reminder that
 `ipaddress.is_global` alone is not enough: it misses multicast, NAT64 and 6to4 on Python 3.11.
 """
 

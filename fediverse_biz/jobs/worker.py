@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +20,11 @@ import aiohttp
 import asyncpg
 
 from fediverse_biz.config import Settings
-from fediverse_biz.core.urls import LocalUrls
 from fediverse_biz.db.pool import ping
-from fediverse_biz.federation import hosts, jobs, worker_ids
-from fediverse_biz.federation.batched_reads import BatchedReads
-from fediverse_biz.federation.jobs import Job
+from fediverse_biz.jobs import hosts, queue, worker_ids
+from fediverse_biz.jobs.contract import Handler, PermanentError, RetryableError, WorkerContext
+from fediverse_biz.jobs.queue import Job
+from fediverse_biz.urls import LocalUrls
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +34,6 @@ SHUTDOWN_GRACE = 35.0  # seconds for in-flight jobs on stop: one full HTTP reque
 # While the database does not answer, the worker only pings it (db/pool.py's short check), after waits
 # that double from poll_interval up to this: it resumes within this long of the database's return.
 DOWN_RETRY_MAX = 5.0
-
-
-class RetryableError(Exception):
-    """The job may succeed later; `retry_after` is the peer's requested delay, if any."""
-
-    def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentError(Exception):
-    """The job can never succeed; it is dropped without retry."""
-
-
-@dataclass(frozen=True)
-class WorkerContext:
-    pool: asyncpg.Pool
-    http: aiohttp.ClientSession
-    settings: Settings
-    urls: LocalUrls
-    bodies: jobs.BodyCache = field(init=False)  # shared job bodies this worker has read (jobs.py)
-    # Reads that the jobs of one claim make together, by job kind (batched_reads.py).
-    batched_reads: dict[str, BatchedReads] = field(init=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "bodies", jobs.BodyCache(self.pool))  # frozen: set once, here
-
-
-Handler = Callable[[WorkerContext, Job], Awaitable[None]]
-"""Return normally when done; raise RetryableError or PermanentError; anything else is retried."""
 
 
 class Worker:
@@ -113,7 +82,7 @@ class Worker:
         self._down_wait = poll_interval
         # A claim failed: the server may still have run it (it does when it wakes from a freeze), leasing
         # jobs this worker never heard of. The end of the last lease the worker does know about tells
-        # those apart (jobs.release_lost_claims).
+        # those apart (queue.release_lost_claims).
         self._claim_lost = False
         self._known_lease_end: datetime | None = None
 
@@ -179,7 +148,7 @@ class Worker:
             # Each claim is a statement or two; under a 10,000-job backlog they were the queue's cost.
             return 0
         try:
-            claimed = await jobs.claim(
+            claimed = await queue.claim(
                 self.ctx.pool, worker_id=self.worker_id, limit=free, lease=self.lease,
                 per_host_limit=self.per_host_limit,
             )
@@ -212,16 +181,16 @@ class Worker:
             async with asyncio.timeout(self._handler_timeout):
                 await handler(self.ctx, job)
         except RetryableError as exc:
-            await self._settle(jobs.retry(pool, job, str(exc), retry_after=exc.retry_after,
+            await self._settle(queue.retry(pool, job, str(exc), retry_after=exc.retry_after,
                                           backoff_scale=self.backoff_scale))
         except PermanentError as exc:
-            await self._settle(jobs.fail_permanently(pool, job, str(exc)))
+            await self._settle(queue.fail_permanently(pool, job, str(exc)))
         except TimeoutError:
-            await self._settle(jobs.retry(pool, job, f"handler ran over {self._handler_timeout:g} s",
+            await self._settle(queue.retry(pool, job, f"handler ran over {self._handler_timeout:g} s",
                                           backoff_scale=self.backoff_scale))
         except Exception as exc:  # a bug or an unforeseen failure: log it, retry like any transient error
             log.exception("job %s (%s) raised", job.id, job.kind)
-            await self._settle(jobs.retry(pool, job, f"{type(exc).__name__}: {exc}",
+            await self._settle(queue.retry(pool, job, f"{type(exc).__name__}: {exc}",
                                           backoff_scale=self.backoff_scale))
         else:
             # Deleted with the others that finished meanwhile, the next time the loop comes round (it is
@@ -246,7 +215,7 @@ class Worker:
         if self._completed:
             done, self._completed = self._completed, []
             try:
-                await jobs.complete_many(self.ctx.pool, done)
+                await queue.complete_many(self.ctx.pool, done)
             except Exception:
                 # Kept for the next flush: they are done, and once their leases ran out another worker
                 # would run them again (a delivery sent twice) if they were forgotten here.
@@ -268,7 +237,7 @@ class Worker:
         try:
             await ping(self.ctx.pool)
             if self._claim_lost:
-                released = await jobs.release_lost_claims(self.ctx.pool, self.worker_id, after=self._known_lease_end)
+                released = await queue.release_lost_claims(self.ctx.pool, self.worker_id, after=self._known_lease_end)
                 self._claim_lost = False
                 if released:
                     log.warning("worker %s gave back %d jobs claimed while the database was not answering",
@@ -291,12 +260,12 @@ class Worker:
         if pattern is None:
             return
         try:
-            dead = [h for h in await jobs.lease_holders(self.ctx.pool, pattern) if worker_ids.is_dead(h)]
+            dead = [h for h in await queue.lease_holders(self.ctx.pool, pattern) if worker_ids.is_dead(h)]
             if dead:
-                released = await jobs.release_holders(self.ctx.pool, dead)
+                released = await queue.release_holders(self.ctx.pool, dead)
                 log.warning("worker %s took back %d jobs leased by dead workers %s",
                             self.worker_id, released, ", ".join(dead))
-        except Exception:  # they come back when their leases run out, as before
+        except Exception:  # they still come back when their leases run out
             log.exception("worker %s could not look for the leases of dead workers", self.worker_id)
 
     async def _drain(self, grace: float) -> None:
@@ -318,10 +287,10 @@ class Worker:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         log.warning("worker %s stopped %d jobs mid-run; they will be retried", self.worker_id, len(unfinished))
-        await self._settle(jobs.release(self.ctx.pool, unfinished, self.worker_id))
+        await self._settle(queue.release(self.ctx.pool, unfinished, self.worker_id))
 
     async def _purge(self) -> None:
-        await self._settle(jobs.purge_expired(self.ctx.pool))
+        await self._settle(queue.purge_expired(self.ctx.pool))
 
     # ---- LISTEN jobs_new --------------------------------------------------------------------------
     async def _ensure_listening(self) -> None:
@@ -334,10 +303,10 @@ class Worker:
         conn: asyncpg.Connection | None = None
         try:
             conn = await self.ctx.pool.acquire()
-            await conn.add_listener(jobs.NOTIFY_CHANNEL, self._notified)
+            await conn.add_listener(queue.NOTIFY_CHANNEL, self._notified)
         except Exception:
             log.warning("worker %s cannot LISTEN %s; polling every %s s",
-                        self.worker_id, jobs.NOTIFY_CHANNEL, self.poll_interval, exc_info=True)
+                        self.worker_id, queue.NOTIFY_CHANNEL, self.poll_interval, exc_info=True)
             if conn is not None:
                 await self.ctx.pool.release(conn)
             return
@@ -352,7 +321,7 @@ class Worker:
             return
         try:
             if not conn.is_closed():
-                await conn.remove_listener(jobs.NOTIFY_CHANNEL, self._notified)
+                await conn.remove_listener(queue.NOTIFY_CHANNEL, self._notified)
         except Exception:
             log.debug("UNLISTEN failed", exc_info=True)
         finally:
@@ -374,8 +343,8 @@ async def run_workers(
     settings: Settings,
     stop: asyncio.Event,
     *,
+    handlers: Mapping[str, Handler],
     concurrency: int | None = None,
-    handlers: Mapping[str, Handler] | None = None,
     yield_to: Callable[[], bool] | None = None,
 ) -> None:
     """Run the job worker until `stop` is set. `concurrency` defaults to settings.workers; 0 disables."""
@@ -383,8 +352,4 @@ async def run_workers(
     if slots <= 0:
         log.info("background workers disabled (workers = 0)")
         return
-    if handlers is None:
-        from fediverse_biz.federation.handlers import all_handlers
-
-        handlers = all_handlers()
     await Worker(pool, http, settings, handlers, concurrency=slots, yield_to=yield_to).run(stop)

@@ -3,16 +3,16 @@
 States, all kept in `remote_hosts` so every worker process sees the same picture:
 
 - closed: fewer than FAILURE_THRESHOLD consecutive failures; jobs run up to the per-host limit.
-- open: `circuit_open_until` is in the future; the claim (jobs.py) skips the host's jobs. Each failure
+- open: `circuit_open_until` is in the future; the claim (jobs/queue.py) skips the host's jobs. Each failure
   past the threshold doubles the cool-down, from 60 s (Mastodon's Stoplight cool-down) up to an hour.
 - half-open: the cool-down has passed but failures are still over the threshold; the claim lets one job
   through at a time. Its failure re-opens the circuit; its success closes it.
 - unavailable: failures for longer than UNAVAILABLE_AFTER (counted from `first_failure_at`). Jobs wait,
   with one probe per PROBE_INTERVAL, until their give_up_at. Mastodon skips such a domain entirely after
-  failures on 7 distinct days (federation.md §2.1); our jobs give up after 3 days, so 2 days is the point
-  where probing rarely beats waiting. Fan-out may skip these hosts (`unavailable_among`).
+  failures on 7 distinct days (its `app/lib/delivery_failure_tracker.rb`); our jobs give up after 3 days,
+  so 2 days is the point where probing rarely beats waiting. Fan-out may skip these hosts (`unavailable_among`).
 
-Any success resets everything. The handlers report outcomes (delivery.py); a 4xx that Mastodon treats
+Any success resets everything. The handlers report outcomes (federation/delivery.py); a 4xx that Mastodon treats
 as final still proves the host is up, so it counts as a success.
 """
 
@@ -23,10 +23,9 @@ import logging
 import weakref
 from collections.abc import Collection
 from datetime import timedelta
-from typing import TypeAlias
 from urllib.parse import urlsplit
 
-import asyncpg
+from fediverse_biz.db.executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,6 @@ UNAVAILABLE_AFTER = timedelta(days=2)
 PROBE_INTERVAL = timedelta(hours=6)
 _QUIET_SUCCESS = timedelta(minutes=1)  # a healthy host's last_success_at is refreshed at most this often
 
-Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection  # both run single statements
 
 
 def host_of(url: str) -> str:

@@ -1,8 +1,15 @@
-"""Where local things live (DESIGN.md "Names"). One place, so routes and documents never disagree."""
+"""Where local things live. One place, so routes and documents never disagree.
+
+Actors are `https://{domain}/users/{username}` (people and organizations), `https://{domain}/c/{name}`
+(communities) and `https://{domain}/actor` (the instance actor), with one handle namespace per domain.
+A status is `{actor}/statuses/{id}`; its public page is `https://{domain}/@{username}/{id}`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+PRIVACY_POLICY_PATH = "/privacy-policy"  # Mastodon's path for the instance's privacy policy page
 
 
 @dataclass(frozen=True)
