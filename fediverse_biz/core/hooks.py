@@ -13,7 +13,7 @@ quietly did not federate would be the worst kind of bug.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,46 +70,42 @@ def installed() -> Hooks:
     return _installed
 
 
+async def _run(hooks: Sequence[Callable[..., Awaitable[object]]], *args: Any) -> None:
+    for hook in hooks:
+        await hook(*args)
+
+
 async def status_published(conn: asyncpg.Connection, urls: LocalUrls, bundle: StatusBundle) -> None:
-    for hook in installed().status_published:
-        await hook(conn, urls, bundle)
+    await _run(installed().status_published, conn, urls, bundle)
 
 
 async def status_edited(conn: asyncpg.Connection, urls: LocalUrls, bundle: StatusBundle) -> None:
-    for hook in installed().status_edited:
-        await hook(conn, urls, bundle)
+    await _run(installed().status_edited, conn, urls, bundle)
 
 
 async def status_deleting(conn: asyncpg.Connection, urls: LocalUrls, bundle: StatusBundle) -> None:
-    for hook in installed().status_deleting:
-        await hook(conn, urls, bundle)
+    await _run(installed().status_deleting, conn, urls, bundle)
 
 
 async def status_boosted(conn: asyncpg.Connection, urls: LocalUrls, boost: StatusBundle) -> None:
-    for hook in installed().status_boosted:
-        await hook(conn, urls, boost)
+    await _run(installed().status_boosted, conn, urls, boost)
 
 
 async def boost_withdrawn(conn: asyncpg.Connection, urls: LocalUrls, boost: StatusBundle) -> None:
-    for hook in installed().boost_withdrawn:
-        await hook(conn, urls, boost)
+    await _run(installed().boost_withdrawn, conn, urls, boost)
 
 
 async def activity_sent(conn: asyncpg.Connection, sender: Actor, target: Actor, activity: dict[str, Any]) -> None:
-    for hook in installed().activity_sent:
-        await hook(conn, sender, target, activity)
+    await _run(installed().activity_sent, conn, sender, target, activity)
 
 
 async def account_deleted(conn: asyncpg.Connection, actor: Actor, deletion: dict[str, Any]) -> None:
-    for hook in installed().account_deleted:
-        await hook(conn, actor, deletion)
+    await _run(installed().account_deleted, conn, actor, deletion)
 
 
 async def remote_follow_requested(conn: asyncpg.Connection, follower: Actor, target: Actor) -> None:
-    for hook in installed().remote_follow_requested:
-        await hook(conn, follower, target)
+    await _run(installed().remote_follow_requested, conn, follower, target)
 
 
 async def profile_links_changed(conn: asyncpg.Connection, actor_id: int) -> None:
-    for hook in installed().profile_links_changed:
-        await hook(conn, actor_id)
+    await _run(installed().profile_links_changed, conn, actor_id)
