@@ -92,6 +92,8 @@ def _raise_file_limit(connections: int) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    # The server's modules are imported by the commands that run it, not by `fediverse-biz --help` or
+    # `backup`: importing the whole application costs a second of start-up that those commands need not pay.
     import uvicorn
 
     from fediverse_biz.app import create_app
