@@ -61,8 +61,17 @@ def parse_html(markup: str) -> LexborHTMLParser:
 
 def plain(text: str, max_len: int) -> str:
     """Text from a page or an oEmbed document as one plain line: markup and script contents removed,
-    entities decoded, control characters dropped, at most `max_len` characters."""
-    return sanitize_plain(html.unescape(_STRIP_ALL.clean(text)), max_len)
+    entities decoded, control characters dropped, at most `max_len` characters.
+
+    Markup escaped twice ("&amp;lt;script&amp;gt;") turns into markup once decoded; a client that
+    decodes once more would see it. So the stripping is repeated until the text stays the same (three
+    rounds at most): a literal "a < b" survives, a tag at any depth of escaping does not."""
+    for _ in range(3):
+        stripped = html.unescape(_STRIP_ALL.clean(text))
+        if stripped == text:
+            break
+        text = stripped
+    return sanitize_plain(text, max_len)
 
 
 def http_url(value: str | None, base: str) -> str | None:

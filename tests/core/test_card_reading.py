@@ -5,6 +5,8 @@ tests/core/test_cards.py."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fediverse_biz.core.card_embeds import is_player, player_html, read_oembed
 from fediverse_biz.core.card_links import first_link
@@ -59,6 +61,7 @@ def test_the_oembed_endpoint_is_discovered_from_the_link_element() -> None:
         "<script>alert(1)</script>Real title",
         "<img src=x onerror=alert(1)>Real title",
         "&lt;script&gt;alert(1)&lt;/script&gt;Real title",
+        "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;Real title",  # escaped twice
         "Real\u202e title",  # a bidi override would flip what follows
     ],
 )
@@ -68,8 +71,9 @@ def test_markup_in_titles_never_survives(title: str) -> None:
     for text in (page.title, page.description):
         assert "<" not in text and ">" not in text and "\u202e" not in text
         assert "Real" in text and "title" in text
-    # a <script> inside <title> is the title element's text: it is dropped too
+    # a <script> inside <title> is the title element's text: it is dropped too; a literal "<" stays
     assert read_page("<title><script>alert(1)</script>Hi</title>", PAGE).title == "Hi"
+    assert read_page("<title>1 &lt; 2 &amp; 3 > 2</title>", PAGE).title == "1 < 2 & 3 > 2"
 
 
 @pytest.mark.parametrize(
@@ -87,6 +91,30 @@ def test_malformed_pages_are_read_without_error(html: str) -> None:
     page = read_page(html, PAGE)
     assert page.image_url is None or page.image_url.startswith("https://")
     assert "\x00" not in page.title
+
+
+_MARKUP = st.lists(
+    st.sampled_from(["<", ">", "<title>", "</title>", "<meta property=og:title content=", '"', "'", "<script>",
+                     "&lt;", "&#0;", "\x00", "\ud800", "<link rel=alternate type=application/json+oembed href=",
+                     "javascript:", "http://", "<!--", "]]>", "x", " "]) | st.text(max_size=5),
+    max_size=40,
+).map("".join)
+
+
+@given(_MARKUP)
+def test_any_page_reads_as_plain_text(markup: str) -> None:
+    page = read_page(markup, PAGE)
+    for text in (page.title, page.description, page.site_name, page.author_name):
+        assert "\x00" not in text and "\n" not in text and "<script" not in text.lower()
+    for url in (page.image_url, page.oembed_url):
+        assert url is None or url.startswith(("http://", "https://"))
+
+
+@given(_MARKUP)
+def test_any_oembed_html_is_an_allowed_player_or_nothing(markup: str) -> None:
+    embed = read_oembed({"type": "video", "title": "t", "html": markup}, "https://x.example/oembed")
+    assert embed is not None
+    assert embed.html == "" or embed.html.startswith('<iframe src="https://')
 
 
 def test_image_urls_other_than_http_are_ignored() -> None:
