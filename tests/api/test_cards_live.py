@@ -1,7 +1,7 @@
 """A link preview card end to end on a real server: a status posted through the client API with a link to
 an OpenGraph page on 127.0.0.1, the server's own background workers fetch it, and within seconds the card
 is in GET /api/v1/statuses/:id, arrives as a `status.update` on the author's stream, and shows on the
-booth page."""
+booth page; Mastodon.py reads it as a PreviewCard."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from fediverse_biz.db.pool import create_pool
 from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.images import png
+from tests.support.mastodon_client import password_login
 from tests.support.servers import LiveServer
 from tests.support.streaming import DEADLINE, eventually, login, sse
 from tests.support.websites import Website, resolve_to_loopback
@@ -54,6 +55,10 @@ async def test_a_posted_link_gets_its_card_in_the_api_the_stream_and_the_booth(
             assert shown["card"] == updated["card"] and shown["card"]["image"].startswith(f"{live.base_url}/media/")
             booth = await http.get("/@alice", headers={"Accept": "text/html"})
             assert 'class="preview-card"' in booth.text and "New anvils" in booth.text and "Forged." in booth.text
+            # Mastodon.py reads the card as Mastodon's PreviewCard entity
+            api = await asyncio.to_thread(password_login, live.base_url, "alice", PASSWORD)
+            card = await asyncio.to_thread(api.status_card, status["id"])
+            assert (card.title, card.type, card.url, card.image) == ("New anvils", "link", link, shown["card"]["image"])
             picture = await http.get(shown["card"]["image"])
             assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
             await eventually(lambda: site.hits == ["/news", "/anvil.png"], "one fetch of the page and picture")
