@@ -9,6 +9,7 @@ only two places a process starts.
 from __future__ import annotations
 
 from fediverse_biz.business import verified_links
+from fediverse_biz.core import cards
 from fediverse_biz.core import hooks as core_hooks
 from fediverse_biz.core.hooks import Hooks
 from fediverse_biz.federation import delivery, directory_pull, directory_sources, group_relay, hall_members, outbox
@@ -26,6 +27,7 @@ def job_handlers() -> dict[str, Handler]:
         verified_links.handlers(),  # rel="me" checks of profile links
         directory_pull.handlers(),  # a peer's directory feeds ours
         hall_members.handlers(),  # the members of a remote hall we joined
+        cards.handlers(),  # link preview cards of statuses
     ):
         clash = table.keys() & part.keys()
         if clash:

@@ -262,6 +262,8 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         "statuses", STATUS, scope="write:statuses"),
     _op("GET", "/api/v1/statuses/{id}/context", "status_context", "Ancestors and descendants", "statuses",
         ref("Context"), auth="optional", scope="read:statuses"),
+    _op("GET", "/api/v1/statuses/{id}/card", "show_card", "The status's link preview card ({} without one)",
+        "statuses", {"anyOf": [ref("Card"), EMPTY_OBJECT]}, auth="optional", scope="read:statuses"),
     _status_action("favourite", "write:favourites", "Favourite"),
     _status_action("unfavourite", "write:favourites", "Undo a favourite"),
     _status_action("reblog", "write:statuses", "Boost (answers the boost)", body=(Param("visibility", VISIBILITY),)),

@@ -211,6 +211,34 @@ def media_entity(media: Row, urls: LocalUrls) -> dict[str, Any]:
     }
 
 
+def card_entity(card: Row, urls: LocalUrls) -> dict[str, Any]:
+    """PreviewCard (https://docs.joinmastodon.org/entities/PreviewCard/) from a preview_cards row.
+
+    Unknown texts and URLs are empty strings, as Mastodon sends them; `html` is empty unless it is an
+    iframe of an allowed player (core/card_embeds.py)."""
+    image_path, author_name, author_url = card["image_path"], card["author_name"], card["author_url"]
+    return {
+        "url": card["url"],
+        "title": card["title"],
+        "description": card["description"],
+        "language": None,
+        "type": card["card_type"],
+        "author_name": author_name,
+        "author_url": author_url,
+        "authors": [{"name": author_name, "url": author_url, "account": None}] if author_name or author_url else [],
+        "provider_name": card["provider_name"],
+        "provider_url": card["provider_url"],
+        "html": card["html"],
+        "width": card["width"],
+        "height": card["height"],
+        "image": urls.media(image_path) if image_path else None,
+        "image_description": "",
+        "embed_url": card["embed_url"],
+        "blurhash": card["blurhash"],
+        "published_at": None,
+    }
+
+
 # What a page of statuses needs besides its bundles, in one round trip: the authors' versions and counters
 # ($1 authors), the apps local statuses were posted with ($2 apps) and the viewer's flags ($3 viewer,
 # $4 statuses). One row per fact, its kind first, in the columns of FACT_COLUMNS, NULL where that kind has
@@ -219,7 +247,7 @@ def media_entity(media: Row, urls: LocalUrls) -> dict[str, Any]:
 FACT_COLUMNS = {
     "id": "bigint", "row_version": "xid", "followers_count": "bigint", "following_count": "bigint",
     "statuses_count": "bigint", "last_status_at": "timestamptz", "status_id": "bigint", "name": "text",
-    "website": "text", "username": "text", "domain": "text", "url": "text", "uri": "text",
+    "website": "text", "username": "text", "domain": "text", "url": "text", "uri": "text", "card": "jsonb",
 }
 
 
@@ -242,6 +270,9 @@ PAGE_FACTS = "\nUNION ALL\n".join([
     _flag("reblogged", "statuses", "reblog_of_id"),
     _flag("bookmarked", "bookmarks", "status_id"),
     _flag("pinned", "pinned_statuses", "status_id"),
+    # Link preview cards (core/cards.py) of the page's statuses, whoever views them.
+    fact_select("card", "FROM status_preview_cards sc JOIN preview_cards c ON c.id = sc.card_id "
+                "WHERE sc.status_id = ANY($4::bigint[])", status_id="sc.status_id", card="to_jsonb(c)"),
 ])
 
 
@@ -253,6 +284,7 @@ class PageFacts:
     reblogged: set[int] = field(default_factory=set)
     bookmarked: set[int] = field(default_factory=set)
     pinned: set[int] = field(default_factory=set)
+    cards: dict[int, dict[str, Any]] = field(default_factory=dict)  # preview_cards rows, by status id
 
     def add(self, row: asyncpg.Record) -> bool:
         """Take a PAGE_FACTS row; False for a kind that is not a fact (a part, in status_page)."""
@@ -263,6 +295,8 @@ class PageFacts:
             self.apps[row["id"]] = row
         elif kind in _FLAGS:
             getattr(self, kind).add(row["id"])
+        elif kind == "card":
+            self.cards[row["status_id"]] = row["card"]
         else:
             return False
         return True
@@ -377,7 +411,7 @@ def assemble(
             "in_reply_to_account_id": str(reply_to_actor) if reply_to_actor else None,
             "reblog": None,
             "poll": None,
-            "card": None,
+            "card": card_entity(facts.cards[status_id], urls) if status_id in facts.cards else None,
             "language": s["language"],
             "filtered": [],
         }

@@ -187,6 +187,17 @@ async def show_status(request: Request) -> Response:
     return JSONResponse(await render_one(request, status_id, viewer_actor_id(viewer)))
 
 
+async def show_card(request: Request) -> Response:
+    """GET /api/v1/statuses/:id/card: the status's PreviewCard, or `{}` without one (Mastodon's answer
+    before 3.0 removed the method; some clients still ask). Seen by whoever may see the status."""
+    viewer = await optional(request, "read:statuses")
+    status_id = path_id(request)
+    await visible_row(request, status_id, viewer_actor_id(viewer), viewer)
+    entity = await render_one(request, status_id, viewer_actor_id(viewer))
+    shown = entity["reblog"] or entity  # a boost shows its original's card
+    return JSONResponse(shown["card"] or {})
+
+
 async def show_statuses(request: Request) -> Response:
     """GET /api/v1/statuses?id[]=1&id[]=2: the visible ones, in the order asked; unknown ids are skipped."""
     viewer = await optional(request, "read:statuses")
@@ -260,4 +271,5 @@ routes: list[BaseRoute] = [
     Route("/api/v1/statuses/{id}", edit_status, methods=["PUT"]),
     Route("/api/v1/statuses/{id}", delete_status, methods=["DELETE"]),
     Route("/api/v1/statuses/{id}/context", status_context, methods=["GET"]),
+    Route("/api/v1/statuses/{id}/card", show_card, methods=["GET"]),
 ]

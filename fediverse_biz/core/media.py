@@ -19,6 +19,7 @@ import math
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -50,11 +51,14 @@ __all__ = [
     "PREVIEW_MAX_SIDE",
     "SUPPORTED_MIME_TYPES",
     "MediaError",
+    "StoredPreview",
     "get_media",
     "parse_focus",
+    "remove_files",
     "remove_unattached",
     "store_avatar",
     "store_header",
+    "store_preview",
     "store_upload",
     "update_media",
 ]
@@ -212,6 +216,35 @@ async def _store_profile_image(
     path = f"accounts/{actor_id}/{kind}-{secrets.token_hex(8)}.{rendition.extension}"
     await asyncio.to_thread(_write_files, settings.media_path, {path: rendition.data})
     return urls.media(path)
+
+
+@dataclass(frozen=True)
+class StoredPreview:
+    path: str  # under the media directory
+    width: int
+    height: int
+    blurhash: str
+
+
+async def store_preview(settings: Settings, data: bytes, directory: str) -> StoredPreview:
+    """A picture from elsewhere that we show small (a link card's image): validated and re-encoded as an
+    upload is (core/_images.py: only JPEG, PNG, GIF and WebP, EXIF gone), kept only as its preview JPEG of
+    at most PREVIEW_MAX_SIDE, as Mastodon keeps card images at 640 px. MediaError for what we refuse.
+
+    A new random name each time: /media responses are cached as immutable, so a refreshed picture
+    must not reuse the old name."""
+    if len(data) > IMAGE_SIZE_LIMIT:
+        raise MediaError(_images.TOO_LARGE)
+    image = await asyncio.to_thread(_images.process_attachment, data)
+    name = secrets.token_hex(8)
+    path = f"{directory}/{name[:2]}/{name}.jpg"
+    await asyncio.to_thread(_write_files, settings.media_path, {path: image.preview.data})
+    return StoredPreview(path, image.preview.width, image.preview.height, image.blurhash)
+
+
+async def remove_files(settings: Settings, paths: list[str]) -> None:
+    """Remove files written by this module, best effort (a left-over file is harmless)."""
+    await asyncio.to_thread(_remove_files, settings.media_path, paths)
 
 
 def _read_limited(data: bytes | IO[bytes]) -> bytes:

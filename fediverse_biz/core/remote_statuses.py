@@ -19,7 +19,7 @@ import asyncpg
 
 from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.activitypub.notes import ParsedNote
-from fediverse_biz.core import distribution, events, notifications
+from fediverse_biz.core import cards, distribution, events, notifications
 from fediverse_biz.core.hydrate import StatusBundle, load_status
 from fediverse_biz.urls import LocalUrls
 
@@ -218,7 +218,9 @@ async def store_remote_note(
         )
     # Fan-out reads the status row, its author and its mentions, all in hand: re-reading the whole
     # bundle (load_status, five queries then) was a quarter of the statements of an inbox Create.
-    await distribution.distribute(conn, StatusBundle(status=status, author=author, mentions=mentioned))
+    bundle = StatusBundle(status=status, author=author, mentions=mentioned)
+    await distribution.distribute(conn, bundle)
+    await cards.queue_card(conn, urls, bundle, fresh=True)
     return status_id
 
 
@@ -287,6 +289,7 @@ async def update_remote_note(
     bundle = await load_status(conn, status_id)
     assert bundle is not None
     await distribution.announce_edit(conn, bundle)
+    await cards.queue_card(conn, urls, bundle)
     return True
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from fediverse_biz.core import distribution, events, hooks
+from fediverse_biz.core import cards, distribution, events, hooks
 from fediverse_biz.core.errors import DomainError, forbidden, not_found
 from fediverse_biz.core.hydrate import StatusBundle, load_status
 from fediverse_biz.core.visibility import can_see
@@ -250,6 +250,7 @@ async def publish(conn: asyncpg.Connection, urls: LocalUrls, status_id: int) -> 
             "UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1", bundle.status["in_reply_to_id"]
         )
     await distribution.distribute(conn, bundle)
+    await cards.queue_card(conn, urls, bundle, fresh=True)  # fetched by a worker, never while the author waits
     await hooks.status_published(conn, urls, bundle)
     return bundle
 
@@ -331,6 +332,7 @@ async def edit(
             bundle = await load_status(conn, status_id)
             assert bundle is not None
             await distribution.announce_edit(conn, bundle)
+            await cards.queue_card(conn, urls, bundle)  # the link may have changed
             await hooks.status_edited(conn, urls, bundle)
 
 

@@ -419,15 +419,21 @@ async def fetch_json(
     return _parse_json_object(response)
 
 
-async def fetch_html(session: aiohttp.ClientSession, url: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Response:
-    """GET a web page (the target of a profile link), unsigned: it is a site, not an ActivityPub peer.
+async def fetch_html(
+    session: aiohttp.ClientSession, url: str, *, max_bytes: int = MAX_DOCUMENT_BYTES, truncate: bool = True
+) -> Response:
+    """GET a web page (the target of a profile link, a link to preview), unsigned: it is a site, not an
+    ActivityPub peer.
 
     Redirects are followed and every hop checked as for any request. The page must answer 200 with
     text/html (FetchError, ContentTypeError otherwise). A longer page is cut at `max_bytes` and the rest
     never read: Mastodon's VerifyLinkService reads `truncated_body` (app/lib/request.rb), so the head of
-    a huge page still counts and its size costs nothing more.
+    a huge page still counts and its size costs nothing more. With `truncate=False` a longer page is
+    refused (TooLarge) once `max_bytes` have been read, as Mastodon's link cards read `body_with_limit`.
     """
-    response = await request(session, "GET", url, headers={"Accept": "text/html"}, max_bytes=max_bytes, truncate=True)
+    response = await request(
+        session, "GET", url, headers={"Accept": "text/html"}, max_bytes=max_bytes, truncate=truncate
+    )
     if response.status != 200:
         raise FetchError(f"{response.url} answered HTTP {response.status}", status=response.status)
     _require_content_type(response, HTML_CONTENT_TYPES)

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse_biz.core import hydrate
+from fediverse_biz.core import cards, hydrate
 from fediverse_biz.services import services
 from fediverse_biz.text.content import html_to_text
 from fediverse_biz.urls import LocalUrls
@@ -109,6 +109,8 @@ def atom_feed(
         _sub(entry, "published", _rfc3339(status.published))
         _sub(entry, "updated", _rfc3339(status.edited or status.published))
         _sub(entry, "content", _entry_html(status), type="html")
+        if status.card is not None:  # the page the post links to, with the title its card found
+            _sub(entry, "link", rel="related", type="text/html", href=status.card.url, title=status.card.title)
         for media in status.media:
             attributes = {"rel": "enclosure", "href": media.url}
             if media.content_type:
@@ -153,7 +155,8 @@ def rss_feed(author: AuthorView, statuses: list[StatusView], *, self_url: str, d
 async def _feed_statuses(pool: asyncpg.Pool, actor_id: int, urls: LocalUrls, domain: str) -> list[StatusView]:
     ids = [r["id"] for r in await pool.fetch(_FEED_STATUSES, actor_id, FEED_SIZE)]
     bundles = await hydrate.load_statuses(pool, ids)
-    return [status_view(bundles[i], urls, domain) for i in ids if i in bundles]
+    previews = await cards.cards_of(pool, ids)
+    return [status_view(bundles[i], urls, domain, previews.get(i)) for i in ids if i in bundles]
 
 
 async def _feed(request: Request, kind: str) -> Response:

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.business._profile_fields import FACT_KEY
-from fediverse_biz.core import domain_blocks, hydrate, timelines
+from fediverse_biz.core import cards, domain_blocks, hydrate, timelines
 from fediverse_biz.core.accounts import USERNAME_RE, find_published_actor
 from fediverse_biz.core.hydrate import account_stats
 from fediverse_biz.core.ids import parse_id
@@ -65,8 +65,9 @@ async def _status_views(pool: asyncpg.Pool, ids: list[int], urls: LocalUrls, dom
     bundles = await hydrate.load_statuses(pool, ids)
     domains = list({b.author["domain"] for b in bundles.values() if b.author["domain"]})
     blocked = await domain_blocks.blocked_among(pool, domains)
+    previews = await cards.cards_of(pool, list(bundles))
     return [
-        status_view(bundles[i], urls, domain)
+        status_view(bundles[i], urls, domain, previews.get(i))
         for i in ids
         # Replies from suspended accounts, or from silenced or suspended servers, stay out of public
         # pages, as they stay out of public timelines (core/timelines.py _AUTHOR_OK).

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from fediverse_biz.core.hydrate import StatusBundle
 from fediverse_biz.text.content import html_to_text
@@ -46,6 +47,19 @@ class MediaView:
 
 
 @dataclass(frozen=True)
+class CardView:
+    """A link's preview card (core/cards.py). A video is shown as its picture and a link to the
+    provider, never as the provider's player: our pages load nothing from other servers."""
+
+    url: str
+    title: str
+    description: str
+    image: str | None  # our copy of the card's picture
+    provider: str  # its name, or the link's host
+    video: bool
+
+
+@dataclass(frozen=True)
 class StatusView:
     id: int
     uri: str
@@ -65,6 +79,18 @@ class StatusView:
     boosts: int
     favourites: int
     in_reply_to_url: str | None
+    card: CardView | None = None
+
+
+def card_view(card: Row, urls: LocalUrls) -> CardView:
+    return CardView(
+        url=card["url"],
+        title=card["title"],
+        description=card["description"],
+        image=urls.media(card["image_path"]) if card["image_path"] else None,
+        provider=card["provider_name"] or (urlsplit(card["url"]).hostname or ""),
+        video=card["card_type"] in ("video", "rich"),
+    )
 
 
 def author_view(actor: Row, urls: LocalUrls, local_domain: str) -> AuthorView:
@@ -107,7 +133,7 @@ def media_view(media: Row, urls: LocalUrls) -> MediaView:
     )
 
 
-def status_view(bundle: StatusBundle, urls: LocalUrls, local_domain: str) -> StatusView:
+def status_view(bundle: StatusBundle, urls: LocalUrls, local_domain: str, card: Row | None = None) -> StatusView:
     s = bundle.status
     author = author_view(bundle.author, urls, local_domain)
     url = urls.status_page(bundle.author["username"], s["id"]) if s["local"] else (s["url"] or s["uri"])
@@ -130,6 +156,7 @@ def status_view(bundle: StatusBundle, urls: LocalUrls, local_domain: str) -> Sta
         boosts=s["reblogs_count"],
         favourites=s["favourites_count"],
         in_reply_to_url=s["in_reply_to_uri"],  # our URIs send browsers on to the permalink
+        card=card_view(card, urls) if card is not None else None,
     )
 
 

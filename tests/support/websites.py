@@ -1,4 +1,5 @@
-"""A company website on a loopback address, for the rel="me" link checks (business/verified_links.py).
+"""A company website on a loopback address, for the rel="me" link checks (business/verified_links.py)
+and link preview cards (core/cards.py).
 
 It serves what a test gives it, path by path, records every request, and notes how many were in flight
 at once (link checks fetch one page at a time per host).
@@ -7,11 +8,18 @@ at once (link checks fetch one page at a time per host).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
+import pytest
 from aiohttp import web
 
-__all__ = ["Website", "linking_back"]
+from tests.support.fetch_peer import FakeDNS
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+__all__ = ["Website", "linking_back", "resolve_to_loopback"]
 
 
 @dataclass
@@ -23,6 +31,7 @@ class Website:
     delay: float = 0.0  # seconds each answer takes, to see overlapping fetches
     pages: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location
+    handlers: dict[str, Handler] = field(default_factory=dict)  # path -> a misbehaving answer of a test's own
     hits: list[str] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
@@ -49,6 +58,14 @@ class Website:
         self.pages[path] = (status, content_type, html.encode())
         return self.url(path)
 
+    def file(self, path: str, body: bytes, content_type: str) -> str:
+        self.pages[path] = (200, content_type, body)
+        return self.url(path)
+
+    def handle(self, path: str, handler: Handler) -> str:
+        self.handlers[path] = handler
+        return self.url(path)
+
     def redirect(self, path: str, location: str) -> str:
         self.redirects[path] = location
         return self.url(path)
@@ -62,6 +79,8 @@ class Website:
                 await asyncio.sleep(self.delay)
             if request.path == "/moved":
                 raise web.HTTPFound(self.url("/home"))
+            if request.path in self.handlers:
+                return await self.handlers[request.path](request)
             if request.path in self.redirects:
                 raise web.HTTPFound(self.redirects[request.path])
             status, content_type, body = self.pages.get(request.path, (404, "text/html", b"not here"))
@@ -75,3 +94,10 @@ def linking_back(to: str, *, tag: str = "a") -> str:
     link = f'<a rel="me" href="{to}">us on the fediverse</a>' if tag == "a" else f'<link rel="me" href="{to}">'
     return f"<!doctype html><html><head><title>ACME</title>{link if tag == 'link' else ''}</head>" \
         f"<body><p>Anvils.</p>{link if tag == 'a' else ''}</body></html>"  # fmt: skip
+
+
+def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Every client session made from now on resolves `names` to 127.0.0.1 and nothing else by name.
+    Posts link only to names with a top-level domain (Mastodon's grammar, text/content.py), so a site a
+    post links to needs one; set this before the app or server under test makes its session."""
+    monkeypatch.setattr(aiohttp, "ThreadedResolver", lambda: FakeDNS({name: ["127.0.0.1"] for name in names}))
