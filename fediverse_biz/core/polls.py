@@ -148,7 +148,7 @@ async def vote(pool: asyncpg.Pool, voter: asyncpg.Record, status_id: int, choice
         if expired(poll):
             raise DomainError("Validation failed: The poll has already ended")
         if status["actor_id"] == voter["id"]:
-            raise DomainError("Validation failed: You cannot vote in your own poll")
+            raise DomainError("Validation failed: You cannot vote in your own polls")
         if not choices:
             raise DomainError("Validation failed: choices can't be blank")
         if len(set(choices)) < len(choices):
@@ -210,6 +210,19 @@ async def record_remote_vote(
         return False
     await recount(conn, status_id, poll)
     return True
+
+
+async def forget_votes_if_options_changed(
+    conn: asyncpg.Connection, status: Mapping[str, Any], new_poll: Mapping[str, Any] | None
+) -> None:
+    """A remote author's edit that changes its poll's options voids our members' votes on it (their
+    indexes would name other options), as Mastodon's ActivityPub::ProcessStatusUpdateService resets them."""
+    previous = poll_of(status)
+    if previous is None:
+        return
+    titles = [o.get("title") for o in previous["options"]]
+    if new_poll is None or titles != [o.get("title") for o in new_poll.get("options", [])]:
+        await conn.execute("DELETE FROM poll_votes WHERE status_id = $1", status["id"])
 
 
 async def replace_on_edit(

@@ -241,6 +241,7 @@ async def update_remote_note(
     counts_only = parsed.poll is not None and parsed.updated is not None and status["edited_at"] == parsed.updated
     if parsed.updated is None or stale or counts_only:
         if parsed.poll is not None and status["object_type"] == "Question":
+            await polls.forget_votes_if_options_changed(conn, status, parsed.poll)
             await conn.execute(
                 "UPDATE statuses SET extra = extra || jsonb_build_object('poll', $2::text::jsonb) WHERE id = $1",
                 status["id"],
@@ -262,6 +263,7 @@ async def update_remote_note(
             [r["id"] for r in old_media],
             status["published_at"],
         )
+    await polls.forget_votes_if_options_changed(conn, status, parsed.poll)
     await conn.execute(
         """UPDATE statuses SET content = $2, spoiler_text = $3, sensitive = $4, language = $5, title = $6,
                                edited_at = $7, extra = (extra - 'poll' - 'quote_uri') || $8::text::jsonb

@@ -46,16 +46,20 @@ def register(hooks: Hooks) -> None:
     hooks.poll_voted.append(send_votes)
 
 
-async def schedule_update(conn: asyncpg.Connection, status_id: int) -> None:
-    """An Update(Question) with the counts a few seconds from now, unless one is already waiting."""
-    await conn.execute(_SCHEDULE_UPDATE, POLL_UPDATE, status_id, POLL_UPDATE_DELAY)
+async def schedule_update(conn: asyncpg.Connection, status: Mapping[str, Any]) -> None:
+    """An Update(Question) with the counts a few seconds from now, unless one is already waiting. None
+    while the totals are hidden (Mastodon's VoteService#distribute_poll! skips them too): the final
+    Update at the end carries them."""
+    poll = polls.poll_of(status)
+    if poll is not None and not poll.get("hide_totals"):
+        await conn.execute(_SCHEDULE_UPDATE, POLL_UPDATE, status["id"], POLL_UPDATE_DELAY)
 
 
 async def send_votes(
     conn: asyncpg.Connection, voter: Mapping[str, Any], status: Mapping[str, Any], votes: Sequence[tuple[int, int]]
 ) -> None:
     if status["local"]:
-        await schedule_update(conn, status["id"])
+        await schedule_update(conn, status)
         return
     author = await conn.fetchrow("SELECT * FROM actors WHERE id = $1", status["actor_id"])
     poll = polls.poll_of(status)

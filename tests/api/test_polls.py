@@ -143,6 +143,8 @@ async def test_hidden_totals_until_the_end_and_no_vote_after_it(
     poll = (await post_poll(client, alice, ["yes", "no"], hide_totals=True))["poll"]
     voted = await checked(vote(client, bob, poll["id"], [0]), "poll")
     assert [o["votes_count"] for o in voted["options"]] == [None, None] and voted["votes_count"] == 1
+    # hidden totals are not sent to peers either, until the end's Update(Question)
+    assert await db.pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'poll_update'") == 0
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
     await db.pool.execute(
         "UPDATE statuses SET extra = jsonb_set(extra, '{poll,expires_at}', to_jsonb($2::text)) WHERE id = $1",

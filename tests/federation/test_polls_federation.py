@@ -223,3 +223,27 @@ async def test_our_poll_is_a_question_for_peers_that_fetch_it(
     assert doc["type"] == "Question" and counts(doc, "anyOf") == [0, 0] and "oneOf" not in doc
     assert doc["votersCount"] == 0 and doc["endTime"].endswith("Z")
     assert "toot" in json.dumps(doc["@context"])  # votersCount is Mastodon's toot: term
+
+
+async def test_an_author_who_changes_the_options_voids_our_votes_on_them(
+    app: Starlette, client: httpx.AsyncClient, peer: FakePeer, db: Database, urls: LocalUrls
+) -> None:
+    carol = await member(db, urls, "carol")
+    bob = peer.actor("rinpatch")
+    await make_follow(db.pool, carol.actor, await row_of(app, bob))
+    question = mastodon_question(peer, bob, 3)
+    await receive(app, client, peer.activity("Create", bob, question), bob)
+    status_id = (await remote_status(db.pool, question["id"]))["id"]
+    await checked(client.post(f"/api/v1/polls/{status_id}/votes", json={"choices": [3]}, headers=carol.headers),
+                  "poll")
+    # a count update keeps the vote; an edit of the options does not
+    await receive(app, client, peer.activity("Update", bob, question | {"votersCount": 3}), bob)
+    assert await db.pool.fetchval("SELECT count(*) FROM poll_votes") == 1
+    options = [{"type": "Note", "name": name, "replies": {"type": "Collection", "totalItems": 0}}
+               for name in ("Cute", "Very cute")]
+    edited = question | {"oneOf": options, "updated": "2030-01-01T00:00:00Z"}
+    assert (await receive(app, client, peer.activity("Update", bob, edited), bob))["error"] is None
+    poll = await checked(client.get(f"/api/v1/polls/{status_id}", headers=carol.headers), "poll")
+    assert [o["title"] for o in poll["options"]] == ["Cute", "Very cute"]
+    assert (poll["voted"], poll["own_votes"]) == (False, [])
+    assert await db.pool.fetchval("SELECT count(*) FROM poll_votes") == 0

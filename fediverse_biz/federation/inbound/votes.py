@@ -45,5 +45,5 @@ async def handle_vote(act: Inbound, doc: Mapping[str, Any]) -> bool:
         if not await polls.record_remote_vote(conn, act.actor, status["id"], name, uri):
             # Raised inside: the transaction, and with it the processed mark, rolls back; dispatch records why.
             raise Ignored("the vote does not count: unknown option, poll ended, or already voted")
-        await poll_federation.schedule_update(conn, status["id"])
+        await poll_federation.schedule_update(conn, status)
     return True
