@@ -12,7 +12,15 @@ from fediverse_biz.business import verified_links
 from fediverse_biz.core import cards
 from fediverse_biz.core import hooks as core_hooks
 from fediverse_biz.core.hooks import Hooks
-from fediverse_biz.federation import delivery, directory_pull, directory_sources, group_relay, hall_members, outbox
+from fediverse_biz.federation import (
+    delivery,
+    directory_pull,
+    directory_sources,
+    group_relay,
+    hall_members,
+    outbox,
+    polls,
+)
 from fediverse_biz.federation.inbound import dispatch
 from fediverse_biz.jobs.contract import Handler
 
@@ -28,6 +36,7 @@ def job_handlers() -> dict[str, Handler]:
         directory_pull.handlers(),  # a peer's directory feeds ours
         hall_members.handlers(),  # the members of a remote hall we joined
         cards.handlers(),  # link preview cards of statuses
+        polls.handlers(),  # a poll's counts go out (coalesced), and it ends at its time
     ):
         clash = table.keys() & part.keys()
         if clash:
@@ -43,6 +52,7 @@ def hooks() -> Hooks:
     group_relay.register(registry)  # a local hall relays its members' likes and deletions
     directory_sources.register(registry)  # joining a remote hall feeds the directory
     verified_links.register(registry)  # new profile links are checked
+    polls.register(registry)  # our members' votes reach remote polls; votes on ours update them
     return registry
 
 

@@ -16,7 +16,7 @@ from html import escape
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from fediverse_biz.activitypub import offers
+from fediverse_biz.activitypub import offers, polls
 from fediverse_biz.activitypub.activities import (
     announce,
     as_list,
@@ -179,7 +179,9 @@ def status_to_ap(
     status, author = bundle.status, bundle.author
     if bundle.reblog is not None:
         raise ValueError("a boost renders as an Announce (announce_to_ap), not as a Note")
-    kind = "Article" if status["object_type"] == "Article" else "Note"
+    extra = status.get("extra")  # a local status's poll makes it a Question (activitypub/polls.py)
+    poll = extra.get("poll") if isinstance(extra, Mapping) and status.get("local") else None
+    kind = "Article" if status["object_type"] == "Article" else "Question" if isinstance(poll, Mapping) else "Note"
     to, cc = list(status["ap_to"] or []), list(status["ap_cc"] or [])
     if not to and not cc:
         to, cc = addressing(bundle, _followers_of(author))
@@ -219,6 +221,8 @@ def status_to_ap(
         doc["updated"] = format_datetime(status["edited_at"], precise=True)
     doc["attachment"] = [a for a in (_attachment(m, urls) for m in bundle.media) if a is not None]
     doc["tag"] = _tags(bundle, urls)
+    if kind == "Question" and isinstance(poll, Mapping):
+        doc.update(polls.question_properties(poll))
     if self_replies is not None and status["local"]:
         doc["replies"] = replies_collection(status["uri"], self_replies)
     if extra_properties is None:
@@ -476,6 +480,7 @@ def _poll(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         "expires_at": expires_at.isoformat() if expires_at else None,
         "closed": closed is not None,
         "voters_count": voters if isinstance(voters, int) and not isinstance(voters, bool) and voters >= 0 else None,
+        "hide_totals": False,  # not federated: a peer's Question shows what it sends
     }
 
 

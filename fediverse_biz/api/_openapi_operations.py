@@ -149,7 +149,17 @@ STATUS_FIELDS = (
     Param("sensitive", BOOLEAN),
     Param("spoiler_text", STRING),
     Param("language", STRING, "ISO 639"),
-    Param("poll", {"type": "object"}, "not supported yet: refused with 422"),
+    Param("poll", {
+        "type": "object",
+        "properties": {"options": array(STRING), "expires_in": INTEGER, "multiple": BOOLEAN, "hide_totals": BOOLEAN},
+        "required": ["options", "expires_in"],
+    }, "a poll: 2 to 4 options of at most 50 characters, 300 s to a month (instance configuration.polls)"),
+)
+POLL_FORM = (
+    Param("poll[options][]", array(STRING), "a poll's options, repeated"),
+    Param("poll[expires_in]", INTEGER, "seconds until the poll ends"),
+    Param("poll[multiple]", BOOLEAN, "several choices allowed"),
+    Param("poll[hide_totals]", BOOLEAN, "counts hidden until the end"),
 )
 ACCOUNT_FILTERS = (
     Param("pinned", BOOLEAN),
@@ -251,13 +261,20 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     _op("POST", "/api/v1/statuses", "create_status", "Post a status", "statuses", STATUS, scope="write:statuses",
         body=(*STATUS_FIELDS, Param("in_reply_to_id", ID), Param("visibility", VISIBILITY),
               Param("scheduled_at", STRING, "not supported yet: refused with 422")),
-        headers=(Param("Idempotency-Key", STRING, "the same key within an hour posts once"),)),
+        form_only=POLL_FORM, headers=(Param("Idempotency-Key", STRING, "the same key within an hour posts once"),)),
     _op("GET", "/api/v1/statuses", "show_statuses", "Several statuses", "statuses", STATUSES, auth="optional",
         scope="read:statuses", query=(ids(),)),
     _op("GET", "/api/v1/statuses/{id}", "show_status", "A status", "statuses", STATUS, auth="optional",
         scope="read:statuses"),
     _op("PUT", "/api/v1/statuses/{id}", "edit_status", "Edit a status", "statuses", STATUS, scope="write:statuses",
-        body=STATUS_FIELDS),
+        body=STATUS_FIELDS, form_only=POLL_FORM,
+        description="Changed poll options or choice mode reset its votes; an edit without a poll removes it."),
+    # polls
+    _op("GET", "/api/v1/polls/{id}", "show_poll", "A poll (its id is its status's)", "polls", ref("Poll"),
+        auth="optional", scope="read:statuses"),
+    _op("POST", "/api/v1/polls/{id}/votes", "vote_poll", "Vote on a poll, once", "polls", ref("Poll"),
+        scope="write:statuses",
+        body=(Param("choices", array(INTEGER), "option indexes from 0 (form: choices[])", required=True),)),
     _op("DELETE", "/api/v1/statuses/{id}", "delete_status", "Delete a status (answers it, with its source)",
         "statuses", STATUS, scope="write:statuses"),
     _op("GET", "/api/v1/statuses/{id}/context", "status_context", "Ancestors and descendants", "statuses",

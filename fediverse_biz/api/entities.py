@@ -17,6 +17,8 @@ from typing import Any
 import asyncpg
 
 from fediverse_biz.api import _offer_entity
+from fediverse_biz.api._poll_entity import poll_entity
+from fediverse_biz.core import polls
 from fediverse_biz.core.hydrate import ACCOUNT_STATS, StatusBundle, account_stats, load_actors
 from fediverse_biz.db.executor import Executor
 from fediverse_biz.services import AccountEntityCache
@@ -248,6 +250,7 @@ FACT_COLUMNS = {
     "id": "bigint", "row_version": "xid", "followers_count": "bigint", "following_count": "bigint",
     "statuses_count": "bigint", "last_status_at": "timestamptz", "status_id": "bigint", "name": "text",
     "website": "text", "username": "text", "domain": "text", "url": "text", "uri": "text", "card": "jsonb",
+    "choices": "int[]",
 }
 
 
@@ -273,6 +276,9 @@ PAGE_FACTS = "\nUNION ALL\n".join([
     # Link preview cards (core/cards.py) of the page's statuses, whoever views them.
     fact_select("card", "FROM status_preview_cards sc JOIN preview_cards c ON c.id = sc.card_id "
                 "WHERE sc.status_id = ANY($4::bigint[])", status_id="sc.status_id", card="to_jsonb(c)"),
+    # The viewer's votes on the page's polls (Poll.voted, Poll.own_votes).
+    fact_select("voted", "FROM poll_votes WHERE actor_id = $3 AND status_id = ANY($4::bigint[]) GROUP BY status_id",
+                id="status_id", choices="array_agg(choice::int ORDER BY choice)"),
 ])
 
 
@@ -285,6 +291,7 @@ class PageFacts:
     bookmarked: set[int] = field(default_factory=set)
     pinned: set[int] = field(default_factory=set)
     cards: dict[int, dict[str, Any]] = field(default_factory=dict)  # preview_cards rows, by status id
+    voted: dict[int, list[int]] = field(default_factory=dict)  # status id -> the viewer's choices
 
     def add(self, row: asyncpg.Record) -> bool:
         """Take a PAGE_FACTS row; False for a kind that is not a fact (a part, in status_page)."""
@@ -297,6 +304,8 @@ class PageFacts:
             getattr(self, kind).add(row["id"])
         elif kind == "card":
             self.cards[row["status_id"]] = row["card"]
+        elif kind == "voted":
+            self.voted[row["id"]] = row["choices"]
         else:
             return False
         return True
@@ -422,6 +431,11 @@ def assemble(
             entity["bookmarked"] = status_id in facts.bookmarked
             if author["id"] == viewer_id:
                 entity["pinned"] = status_id in facts.pinned
+        extra = s["extra"]
+        if type(extra) is dict and "poll" in extra:  # most statuses have none: one lookup, no call
+            poll = polls.poll_of(s)
+            if poll is not None:
+                entity["poll"] = poll_entity(status_id, author["id"], poll, viewer_id, facts.voted.get(status_id))
         extension = _extension(s)
         if extension:
             entity["fediverse_biz"] = extension

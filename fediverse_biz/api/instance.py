@@ -24,7 +24,7 @@ from fediverse_biz import __version__
 from fediverse_biz.api.auth import require
 from fediverse_biz.api.entities import iso
 from fediverse_biz.config import Settings
-from fediverse_biz.core import _images, domain_blocks, instance_settings, markdown, media, statuses
+from fediverse_biz.core import _images, domain_blocks, instance_settings, markdown, media, polls, statuses
 from fediverse_biz.core.instance_facts import InstanceFacts, describe, has_privacy_policy
 from fediverse_biz.jsonio import JSONResponse
 from fediverse_biz.services import services
@@ -53,12 +53,7 @@ ACCOUNT_LIMITS = {
     "max_pinned_statuses": 5,
     "max_profile_fields": 4,
 }
-POLL_LIMITS = {
-    "max_options": 4,
-    "max_characters_per_option": 50,
-    "min_expiration": 300,
-    "max_expiration": 2_629_746,
-}
+POLL_LIMITS = polls.POLL_LIMITS
 # No video or audio processing yet: zero limits tell clients (Tusky checks them) not to try.
 MEDIA_LIMITS = {
     "supported_mime_types": SUPPORTED_MIME_TYPES,

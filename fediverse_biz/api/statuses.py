@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from fediverse_biz.api import acting, entities
 from fediverse_biz.api._accounts import acting_actor
+from fediverse_biz.api._poll_params import poll_draft
 from fediverse_biz.api.auth import Viewer, optional, require
 from fediverse_biz.api.errors import NOT_FOUND, ApiError, domain_errors
 from fediverse_biz.api.params import Params, path_id, query_params, read_params
@@ -127,8 +128,6 @@ def mention_resolver(request: Request) -> core_statuses.MentionResolver:
 
 def draft_from(params: Params) -> core_statuses.Draft:
     """The fields POST and PUT share. Unsupported features are refused before anything is written."""
-    if params.raw.get("poll") not in (None, "", {}):
-        raise ApiError(422, "Validation failed: polls are not supported yet")
     if params.get("scheduled_at"):
         raise ApiError(422, "Validation failed: scheduled posts are not supported yet")
     language = (params.get("language") or "").strip() or None
@@ -139,6 +138,7 @@ def draft_from(params: Params) -> core_statuses.Draft:
         sensitive=params.get_bool("sensitive", False),
         language=language,
         media_ids=ids_of(params.get_list("media_ids"), "media_ids"),
+        poll=poll_draft(params),
     )
 
 

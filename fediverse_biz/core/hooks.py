@@ -33,6 +33,8 @@ FollowHook = Callable[[asyncpg.Connection, Actor, Actor], Awaitable[object]]
 """(conn, follower, target): a local account asked to follow a remote one."""
 ActorIdHook = Callable[[asyncpg.Connection, int], Awaitable[object]]
 """(conn, actor_id): a local actor's profile links changed."""
+PollVoteHook = Callable[[asyncpg.Connection, Actor, Actor, Sequence[tuple[int, int]]], Awaitable[object]]
+"""(conn, voter, status, votes): a local account voted on a poll; votes are (poll_votes id, choice)."""
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Hooks:
     account_deleted: list[ActorActivityHook] = field(default_factory=list)
     remote_follow_requested: list[FollowHook] = field(default_factory=list)
     profile_links_changed: list[ActorIdHook] = field(default_factory=list)
+    poll_voted: list[PollVoteHook] = field(default_factory=list)
 
 
 class HooksNotInstalled(RuntimeError):
@@ -109,3 +112,7 @@ async def remote_follow_requested(conn: asyncpg.Connection, follower: Actor, tar
 
 async def profile_links_changed(conn: asyncpg.Connection, actor_id: int) -> None:
     await _run(installed().profile_links_changed, conn, actor_id)
+
+
+async def poll_voted(conn: asyncpg.Connection, voter: Actor, status: Actor, votes: Sequence[tuple[int, int]]) -> None:
+    await _run(installed().poll_voted, conn, voter, status, votes)

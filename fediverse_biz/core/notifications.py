@@ -30,6 +30,7 @@ async def notify(
     status_id: int | None = None,
     *,
     extra: Mapping[str, Any] | None = None,
+    to_self: bool = False,
 ) -> int | None:
     """Create a notification, the only writer of the notifications table, and announce it to streams.
 
@@ -39,7 +40,7 @@ async def notify(
     arrives, as on Mastodon. Duplicates (the same favourite twice, a re-delivered activity) are absorbed
     by a unique index.
     """
-    if recipient_id == from_actor_id:
+    if recipient_id == from_actor_id and not to_self:  # to_self: a poll's end, told to its author
         return None
     filters = "" if kind in UNFILTERED else _FILTERS
     notification_id: int | None = await conn.fetchval(

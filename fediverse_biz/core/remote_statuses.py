@@ -19,7 +19,7 @@ import asyncpg
 
 from fediverse_biz.activitypub.context import PUBLIC
 from fediverse_biz.activitypub.notes import ParsedNote
-from fediverse_biz.core import cards, distribution, events, notifications
+from fediverse_biz.core import cards, distribution, events, notifications, polls
 from fediverse_biz.core.hydrate import StatusBundle, load_status
 from fediverse_biz.urls import LocalUrls
 
@@ -208,6 +208,9 @@ async def store_remote_note(
     status_id = int(status["id"])
     mentioned = await _write_parts(conn, status_id, parsed, urls, fresh=True)
     await _write_media(conn, author["id"], status_id, parsed, fresh=True)
+    if parsed.poll is not None and not polls.expired(parsed.poll):
+        # Our members who vote on it hear when it ends (core/polls.py close).
+        await polls.schedule_close(conn, status_id, parsed.poll)
     if index is not None:
         await index(conn, status_id, parsed, False)
     if parent is not None:
@@ -232,12 +235,15 @@ async def update_remote_note(
     Mastodon 3.5+ treats an Update as an edit when it carries `updated` and what we hold was not edited
     more recently (ActivityPub::ProcessStatusUpdateService#already_updated_more_recently?). A first edit
     made within the second of publishing carries `updated` == `published` (second precision), so the
-    published time is not compared. Without `updated`, only a poll's counts are refreshed (Mastodon's
-    poll-only update). Visibility never changes on edit.
+    published time is not compared. Without `updated`, or with the `updated` of the edit we hold, only a
+    poll's counts are refreshed (Mastodon's poll-only update). Visibility never changes on edit.
     """
     stale = status["edited_at"] is not None and parsed.updated is not None and status["edited_at"] > parsed.updated
-    if parsed.updated is None or stale:
+    # An edited poll's count updates carry the edit's `updated` again: the same time is no new edit.
+    counts_only = parsed.poll is not None and parsed.updated is not None and status["edited_at"] == parsed.updated
+    if parsed.updated is None or stale or counts_only:
         if parsed.poll is not None and status["object_type"] == "Question":
+            await polls.forget_votes_if_options_changed(conn, status, parsed.poll)
             await conn.execute(
                 "UPDATE statuses SET extra = extra || jsonb_build_object('poll', $2::text::jsonb) WHERE id = $1",
                 status["id"],
@@ -259,6 +265,7 @@ async def update_remote_note(
             [r["id"] for r in old_media],
             status["published_at"],
         )
+    await polls.forget_votes_if_options_changed(conn, status, parsed.poll)
     await conn.execute(
         """UPDATE statuses SET content = $2, spoiler_text = $3, sensitive = $4, language = $5, title = $6,
                                edited_at = $7, extra = (extra - 'poll' - 'quote_uri') || $8::text::jsonb

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from fediverse_biz.core import cards, distribution, events, hooks
+from fediverse_biz.core import cards, distribution, events, hooks, polls
 from fediverse_biz.core.errors import DomainError, forbidden, not_found
 from fediverse_biz.core.hydrate import StatusBundle, load_status
 from fediverse_biz.core.visibility import can_see
@@ -56,6 +56,7 @@ class Draft:
     media_ids: Sequence[int] = ()
     title: str | None = None  # makes the status an Article
     extra: dict[str, Any] = field(default_factory=dict)
+    poll: polls.PollDraft | None = None
 
 
 def text_length(text: str) -> int:
@@ -77,6 +78,10 @@ def validate(draft: Draft) -> None:
         raise StatusError("Validation failed: text contains a NUL character")
     if not draft.text.strip() and not draft.media_ids:
         raise StatusError("Validation failed: Text can't be blank")
+    if draft.poll is not None:
+        if draft.media_ids:  # Mastodon's PostStatusService#validate_media!
+            raise StatusError("Validation failed: Cannot attach files to a poll")
+        polls.validate(draft.poll)
     if draft.language is not None and not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", draft.language):
         raise StatusError(f"Validation failed: unknown language {draft.language!r}")
 
@@ -195,6 +200,9 @@ async def create(
                 raise not_found()
         status_id = int(await conn.fetchval("SELECT next_id()"))
         uri = urls.status(author["uri"], status_id)
+        extra = draft.extra
+        if draft.poll is not None:
+            extra = {**extra, "poll": polls.new_poll(draft.poll, await conn.fetchval("SELECT now()"))}
         conversation = (parent["conversation_uri"] or parent["uri"]) if parent else f"{urls.base}/contexts/{status_id}"
         await conn.execute(
             """INSERT INTO statuses (id, uri, url, actor_id, local, object_type, visibility, content, source_text,
@@ -222,8 +230,10 @@ async def create(
             application_id,
             created_by_user_id,
             "pending" if hold_for_approval else "published",
-            draft.extra,
+            extra,
         )
+        if "poll" in extra:
+            await polls.schedule_close(conn, status_id, extra["poll"])
         await _write_parts(conn, status_id, mentions, extract_hashtags(draft.text))
         await _attach_media(conn, author["id"], status_id, draft.media_ids)
         if idempotency_key:
@@ -317,6 +327,7 @@ async def edit(
         )
         await _write_parts(conn, status_id, mentions, extract_hashtags(draft.text))
         await _attach_media(conn, author["id"], status_id, draft.media_ids)
+        await polls.replace_on_edit(conn, row, draft.poll, await conn.fetchval("SELECT now()"))
         await conn.execute(
             """INSERT INTO status_edits (status_id, content, spoiler_text, sensitive, media_ids)
                VALUES ($1, $2, $3, $4, $5)""",

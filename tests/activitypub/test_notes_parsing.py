@@ -212,4 +212,5 @@ def test_question_poll_is_kept_as_a_dict() -> None:
         "expires_at": "2024-02-01T00:00:00+00:00",
         "closed": False,
         "voters_count": 3,
+        "hide_totals": False,
     }

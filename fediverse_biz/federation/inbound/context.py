@@ -27,7 +27,7 @@ from fediverse_biz.net.fetch import BlockedAddress, ContentTypeError, FetchError
 from fediverse_biz.net.fetch import fetch_ap_object as _fetch_ap_object
 from fediverse_biz.urls import LocalUrls
 
-__all__ = ["AlreadyProcessed", "Ignored", "Inbound", "Prefetched", "first_type"]
+__all__ = ["AlreadyProcessed", "Ignored", "Inbound", "Prefetched", "addressed", "first_type"]
 
 _PERMANENT_FETCH_ERRORS = (BlockedAddress, ContentTypeError, IdMismatch, TooLarge)
 
@@ -39,6 +39,11 @@ class Ignored(Exception):
 
 class AlreadyProcessed(Exception):
     """Another run of this job already applied the activity."""
+
+
+def addressed(doc: Mapping[str, Any]) -> list[str]:
+    """Everyone an object or activity is addressed to, in every addressing property."""
+    return [a for key in ("to", "cc", "bto", "bcc", "audience") for a in map(object_id, as_list(doc.get(key))) if a]
 
 
 def _transient(status: int | None) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from fediverse_biz.activitypub.activities import as_list, http_uri, object_id, types
+from fediverse_biz.activitypub.activities import http_uri, object_id, types
 from fediverse_biz.activitypub.actors import authority
 from fediverse_biz.activitypub.notes import NOTE_TYPES, ParsedNote, note_from_ap
 from fediverse_biz.activitypub.validation import SchemaError, validate_object
@@ -28,17 +28,14 @@ from fediverse_biz.business import offers, remote_contributors, submissions
 from fediverse_biz.core import remote_statuses, statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.visibility import can_see
-from fediverse_biz.federation.inbound.context import Ignored, Inbound
+from fediverse_biz.federation.inbound import votes
+from fediverse_biz.federation.inbound.context import Ignored, Inbound, addressed
 from fediverse_biz.jobs.contract import RetryableError
 
 log = logging.getLogger(__name__)
 
 MAX_ANCESTORS: Final = 3  # parents fetched for one reply: enough context, bounded work per activity
 _POST_TYPES: Final = frozenset(NOTE_TYPES)
-
-
-def _addressed(doc: Mapping[str, Any]) -> list[str]:
-    return [a for key in ("to", "cc", "bto", "bcc", "audience") for a in map(object_id, as_list(doc.get(key))) if a]
 
 
 async def _authentic_post(act: Inbound, obj: Any) -> dict[str, Any] | None:
@@ -106,7 +103,7 @@ async def _relevant(act: Inbound, parsed: ParsedNote, *, followed: bool) -> bool
     `followed`: whether a local account follows the sender (_known_and_followed)."""
     if followed:
         return True
-    addressed = [*parsed.mentions, *parsed.to, *parsed.cc, *_addressed(act.doc)]
+    audience = [*parsed.mentions, *parsed.to, *parsed.cc, *addressed(act.doc)]
     return bool(
         await act.pool.fetchval(
             """SELECT EXISTS (SELECT 1 FROM actors WHERE domain IS NULL AND NOT is_instance_actor
@@ -116,7 +113,7 @@ async def _relevant(act: Inbound, parsed: ParsedNote, *, followed: bool) -> bool
                                    SELECT 1 FROM follows f JOIN actors l ON l.id = f.actor_id AND l.domain IS NULL
                                     WHERE f.target_actor_id = s.actor_id)
                                    OR EXISTS (SELECT 1 FROM communities c WHERE c.actor_id = s.community_id)))""",
-            addressed,
+            audience,
             parsed.in_reply_to,
         )
     )
@@ -158,6 +155,8 @@ async def handle_create(act: Inbound) -> None:
     doc = await _authentic_post(act, act.doc.get("object"))
     if doc is None:
         return  # not a kind of post we store
+    if await votes.handle_vote(act, doc):
+        return  # a vote on one of our polls is counted (or refused), never stored as a reply
     parsed = _parse(doc, act.actor)
     if parsed.attributed_to != act.actor_uri:
         raise Ignored("attributedTo is not the activity's actor")
