@@ -130,4 +130,6 @@ def csrf_token(secret: str, session_id: int) -> str:
 
 
 def csrf_ok(secret: str, session_id: int, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(csrf_token(secret, session_id), token or "")
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a forged token may hold any.
+    given = (token or "").encode("utf-8", "surrogatepass")
+    return bool(given) and hmac.compare_digest(csrf_token(secret, session_id).encode(), given)

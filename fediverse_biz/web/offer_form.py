@@ -145,7 +145,11 @@ async def create_offer(request: Request) -> Response:
         values["apply_email" if "@" in apply and "://" not in apply else "apply_url"] = apply
     pool = services(request).pool
     identities = {str(i["id"]): i for i in await _identities(pool, user)}
-    chosen = identities.get(submitted.get("as", ""), identities[str(user["actor_id"])])
+    wanted = submitted.get("as") or str(user["actor_id"])
+    chosen = identities.get(wanted)
+    if chosen is None:  # not, or no longer, on that team: refused, never posted as someone else instead
+        return await _form(request, user, 403, values=submitted,
+                           error="You may not post as that account: you are not on its team.")  # fmt: skip
     author = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", chosen["id"])
     hall_id = submitted.get("hall_id", "").strip()
     hall = await pool.fetchrow(

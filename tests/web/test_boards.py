@@ -168,6 +168,20 @@ async def test_a_wrong_field_is_named_and_nothing_is_posted(
     assert await pool.fetchval("SELECT count(*) FROM statuses") == before
 
 
+async def test_posting_as_an_organization_one_is_not_on_is_refused(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls, fair: dict[str, asyncpg.Record]
+) -> None:
+    await accounts.create_user(pool, urls, "nina", "nina@example.com", PASSWORD)
+    await sign_in(client, "nina", "/jobs/new")
+    form = parse_page((await client.get("/jobs/new")).text).forms[-1]
+    before = await pool.fetchval("SELECT count(*) FROM statuses")
+
+    response = await client.post(form.action, data={**form.hidden(), "as": str(fair["forge"]["id"]), "title": "Smith"})
+
+    assert response.status_code == 403 and "not on its team" in response.text
+    assert await pool.fetchval("SELECT count(*) FROM statuses") == before
+
+
 async def test_every_wrong_field_is_said_in_words_beside_it_at_once(
     client: httpx.AsyncClient, pool: asyncpg.Pool, fair: dict[str, asyncpg.Record]
 ) -> None:

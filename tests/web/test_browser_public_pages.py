@@ -40,6 +40,7 @@ async def test_every_public_page_fits_and_is_labelled_at_both_widths(
         "post": f"/@forge/{fair.post_id}",
         "job-post": f"/@forge/{fair.job_id}",
         "sign-in": "/session/login",
+        "sign-up": "/sign-up",
     }
     for name, path in pages.items():
         await browser_page.visit(base + path, name)

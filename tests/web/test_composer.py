@@ -165,3 +165,23 @@ async def test_the_new_pages_need_a_session_and_a_csrf_token(client: httpx.Async
     await sign_in(client, "alice")
     assert (await client.post("/compose", data={"csrf_token": "x", "text": "hi"})).status_code == 403
     assert (await client.post("/act-as", data={"csrf_token": "x", "actor": str(team.id)})).status_code == 403
+
+
+@pytest.mark.parametrize("username", ["eddie", "carl"])  # an editor and a contributor do not review
+async def test_roles_that_do_not_review_are_refused_the_queue_and_its_count(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, team: Team, username: str
+) -> None:
+    await sign_in(client, username)
+    await act_as(client, team.id)
+    composer = await client.get("/compose")
+    assert "Review queue" not in composer.text
+    assert (await client.get("/review/acme")).status_code == 403
+    token = parse_page(composer.text).forms[-1].hidden()["csrf_token"]
+    held = await pool.fetchval(
+        """INSERT INTO statuses (uri, actor_id, local, visibility, content, approval_state, created_by_user_id)
+           VALUES ('http://127.0.0.1/held/1', $1, true, 'public', '<p>held</p>', 'pending', $2) RETURNING id""",
+        team.id, team["carl"].user_id,
+    )  # fmt: skip
+    approve = await client.post(f"/review/acme/{held}/approve", data={"csrf_token": token})
+    assert approve.status_code == 403
+    assert await pool.fetchval("SELECT approval_state FROM statuses WHERE id = $1", held) == "pending"

@@ -131,6 +131,7 @@ async def test_sessions_are_listed_and_one_can_be_revoked_from_another(
         assert revoke_other.action.endswith("/revoke")
 
         assert (await client.post(revoke_other.action, data={"csrf_token": "forged"})).status_code == 403
+        assert (await client.post(revoke_other.action, data={"csrf_token": "é" * 64})).status_code == 403
         assert (await phone.get("/session/sessions")).status_code == 200  # still signed in
         done = await client.post(revoke_other.action, data=revoke_other.hidden())
         assert done.status_code == 303 and done.headers["location"] == "/session/sessions?done=revoked"

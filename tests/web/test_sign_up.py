@@ -101,3 +101,18 @@ async def test_closed_has_no_sign_up_page(browser: httpx.AsyncClient) -> None:
     assert (await browser.post("/sign-up", data=NEW)).status_code == 404
     about = parse((await browser.get("/about")).text)
     assert "Sign up" not in text_of(by_class(about, "account")[0])
+
+
+@pytest.fixture
+async def throttled(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(replace(settings, registration_mode="open", rate_limit_sign_ups=2), db)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+            yield client
+
+
+async def test_signing_up_is_throttled_like_the_apis_sign_ups(throttled: httpx.AsyncClient) -> None:
+    hidden = await form_of(throttled)
+    answers = [(await throttled.post("/sign-up", data={**hidden, "username": f"n{i}"})).status_code for i in range(3)]
+    assert answers == [422, 422, 429]
