@@ -211,3 +211,26 @@ async def test_signing_in_is_throttled_like_the_apis_logins(throttled: Starlette
         answers = [(await sign_in(browser, password="wrong")).status_code for _ in range(3)]
         assert answers == [401, 401, 401]
         assert (await sign_in(browser)).status_code == 429  # even the right password, until the window ends
+
+
+async def test_a_signed_in_member_follows_from_another_server_without_the_password(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls, olga: accounts.NewUser
+) -> None:
+    forge = await accounts.create_organization(pool, urls, "forge", "olga", display_name="Forge")
+    alice = await accounts.create_user(pool, urls, "alice", "alice@example.com", PASSWORD)
+    alice_uri = await pool.fetchval("SELECT uri FROM actors WHERE id = $1", alice.actor_id)
+    await sign_in(client)
+
+    page = await client.get("/authorize_interaction", params={"uri": alice_uri})
+    assert 'name="password"' not in page.text
+    form = parse_page(page.text).forms[-1]
+    assert [value for value, _ in form.selects["actor"]] == ["olga", "forge"]
+    forged = await client.post(form.action, data={**form.hidden(), "session_csrf": "x", "actor": "forge"})
+    assert forged.status_code == 403 and not await pool.fetchval("SELECT count(*) FROM follows")
+
+    done = await client.post(form.action, data={**form.hidden(), "actor": "forge"})
+
+    assert done.status_code == 200 and "You now follow alice" in text(parse(done.text))
+    assert await pool.fetchval(
+        "SELECT 1 FROM follows WHERE actor_id = $1 AND target_actor_id = $2", forge["id"], alice.actor_id
+    )
