@@ -98,3 +98,33 @@ async def test_a_contributors_post_waits_and_a_manager_approves_it_in_the_queue(
 
     await browser_page.visit(f"{base}/@forge", "booth-with-the-approved-post")
     assert "Open day on Saturday, everyone welcome." in await page.inner_text("main")
+
+
+async def test_signing_in_and_posting_work_with_the_keyboard_alone(
+    live_server: LiveServer, browser_page: BrowserChecks
+) -> None:
+    await furnish(live_server)
+    base, page = live_server.base_url, browser_page.page
+    await browser_page.visit(f"{base}/session/login?next=/compose", "sign-in-by-keyboard")
+    await page.focus("input[name=login]")
+    await page.keyboard.type("olga")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base}/compose")
+    await browser_page.check("composer-by-keyboard")
+
+    await page.focus("#field-text")
+    await page.keyboard.type("Typed and sent without a mouse.")
+    # Tab onwards until the submit button has the focus, as a keyboard user would
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.type === 'submit'"):
+            break
+    assert await page.evaluate("document.activeElement.textContent.trim()") == "Post"
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the focus is visible
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base}/@olga/*")
+    await browser_page.check("posted-by-keyboard")
+    assert "Typed and sent without a mouse." in await page.inner_text("main")
