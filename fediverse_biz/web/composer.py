@@ -8,7 +8,9 @@
 
 The same rules as the API, from the same owners: business/roles.py decides (a member of the team may
 post; a contributor's post is held for review by business.approvals, and the page says so), the
-organization's audit log records who posted what. The form carries the id of the account it was shown
+organization's audit log records who posted what, remote mentions are resolved by
+federation.remote_actors.mention_resolver, and a text that follows the offers' convention is filed as
+an offer. The form carries the id of the account it was shown
 for: if the person is no longer on that team when it is sent, the post is refused (403), never
 silently written as someone else.
 """
@@ -22,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse_biz.business import approvals, audit, roles
+from fediverse_biz.business import approvals, audit, offers, roles
 from fediverse_biz.core import media, statuses
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.ids import parse_id
+from fediverse_biz.federation import remote_actors
 from fediverse_biz.services import services
 from fediverse_biz.urls import LocalUrls
 from fediverse_biz.web.acting import Identity, acting_as, identities
@@ -168,9 +171,13 @@ async def compose(request: Request) -> Response:
         media_ids=media_ids,
     )
     held = author.role is not None and roles.needs_review(author.role)
+    resolver = remote_actors.mention_resolver(pool, state.http, state.instance_actor, state.settings)
     try:
+        # As from any app: a post that follows the offers' text convention is filed as one (docs/offers.md).
+        as_offer = offers.from_text(draft.text)
         status_id = await statuses.create(pool, state.urls, state.settings.domain, author.actor, draft,
-                                          created_by_user_id=user["id"], hold_for_approval=held)  # fmt: skip
+                                          resolver=resolver, created_by_user_id=user["id"], hold_for_approval=held,
+                                          after_write=as_offer)  # fmt: skip
     except DomainError as exc:
         message = str(exc).removeprefix("Validation failed: ")
         return await _form(request, user, exc.status, values=values, problems={_field_of(message): message})

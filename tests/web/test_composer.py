@@ -185,3 +185,16 @@ async def test_roles_that_do_not_review_are_refused_the_queue_and_its_count(
     approve = await client.post(f"/review/acme/{held}/approve", data={"csrf_token": token})
     assert approve.status_code == 403
     assert await pool.fetchval("SELECT approval_state FROM statuses WHERE id = $1", held) == "pending"
+
+
+async def test_a_post_that_follows_the_offer_convention_is_filed_as_an_offer(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, team: Team
+) -> None:
+    await sign_in(client, "alice")
+    form = await composer_form(client)
+    typed = "#hiring\nTitle: Senior welder (m/f/d)\nLocation: Lyon\nSalary: 40,000-50,000 EUR"
+    response = await client.post("/compose", data={**form, "text": typed})
+    assert response.status_code == 303, response.text
+    assert await pool.fetchval("SELECT title FROM offers") == "Senior welder (m/f/d)"
+    wrong = await client.post("/compose", data={**form, "text": "#hiring\nTitle: Welder\nSalary: lots"})
+    assert wrong.status_code == 422 and "Salary" in text_of(by_class(parse(wrong.text), "field-error")[0])
