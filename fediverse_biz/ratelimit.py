@@ -5,8 +5,9 @@ Rules (Mastodon's config/initializers/rack_attack.rb, counts from Settings, wind
 - `/api/`: per token (the bearer token or `access_token`, hashed), or per IP for requests without one:
   `rate_limit_api` per 5 min. A request whose token turns out invalid (401) is charged to its IP too,
   (a bucket of its own), so made-up tokens cannot buy fresh budgets.
-- `POST /api/v1/accounts` (sign-up): `rate_limit_sign_ups` per IP per 30 min.
-- `POST /oauth/token` and the login form (`POST /oauth/authorize`): `rate_limit_logins` per IP per 5 min.
+- `POST /api/v1/accounts` and the sign-up page (`POST /sign-up`): `rate_limit_sign_ups` per IP per 30 min.
+- `POST /oauth/token` and the login forms (`POST /oauth/authorize`, `POST /session/login`): `rate_limit_logins`
+  per IP per 5 min.
 - `POST /api/v{1,2}/media`: `rate_limit_media` per token per 30 min.
 - Inboxes: `rate_limit_inbox` accepted deliveries per remote domain per 5 min, the domain being the host
   of the Signature's keyId (draft-cavage `Signature`, RFC 9421 `Signature-Input`) — read from a header,
@@ -52,7 +53,9 @@ MAX_KEYS: Final = 20_000  # ~6 MB of counters at most
 FIVE_MINUTES: Final = 300
 THIRTY_MINUTES: Final = 1800
 TOO_MANY: Final = json.dumps({"error": "Too many requests"}).encode()
-LOGIN_PATHS: Final = frozenset({"/oauth/token", "/oauth/authorize", "/oauth/authorize/"})
+# The pages' sign-in form checks the same passwords, so it shares the logins' budget.
+LOGIN_PATHS: Final = frozenset({"/oauth/token", "/oauth/authorize", "/oauth/authorize/", "/session/login"})
+SIGN_UP_PAGE: Final = "/sign-up"  # the page's sign-up shares the API's budget
 MEDIA_PATHS: Final = frozenset({"/api/v1/media", "/api/v2/media"})
 _KEY_ID_RE = re.compile(r'keyid\s*=\s*"([^"]*)"', re.IGNORECASE)
 
@@ -201,6 +204,8 @@ class RateLimit:
                 found.append(_Check(self.api, f"api:bad_token:{ip}", _unauthorized))
             else:
                 found.append(_Check(self.api, f"api:ip:{ip}", None))
+        elif method == "POST" and path == SIGN_UP_PAGE:
+            found.append(_Check(self.sign_ups, f"sign_ups:{ip}", None))
         elif method == "POST" and path in LOGIN_PATHS:
             found.append(_Check(self.logins, f"logins:{ip}", None))
         elif method == "POST" and _is_inbox(path):

@@ -1,6 +1,7 @@
 """OAuth endpoints: /oauth/authorize (HTML), /oauth/token, /oauth/revoke, and the RFC 8414 metadata.
 
-The authorize page has no session: the user signs in on the consent form itself. Its hidden fields
+A browser signed in on the pages (core/browser_sessions.py) is asked only for consent; otherwise the
+user signs in on the consent form itself. Its hidden fields
 carry the authorization request back and are re-validated on POST; a signed token (HMAC of the
 client and redirect URI, valid an hour) stops forms forged elsewhere. A user who belongs to
 organizations gets a second step to choose the identity the token acts as, carried by a signed
@@ -22,7 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from fediverse_biz.api.errors import ApiError, error_body
 from fediverse_biz.api.params import Params, read_params
-from fediverse_biz.core import oauth, scopes
+from fediverse_biz.core import browser_sessions, oauth, scopes
 from fediverse_biz.jsonio import JSONResponse
 from fediverse_biz.services import services
 
@@ -140,6 +141,15 @@ async def authorize_page(request: Request) -> Response:
         auth = await _authorization_request(request, params)
     except oauth.OAuthError as exc:
         return _authorize_error(request, params, exc)
+    # Signed in on the pages already (core/browser_sessions.py): consent without the password again,
+    # through the same signed ticket that carries a member's choice of identity.
+    pool = services(request).pool
+    user = await browser_sessions.find(pool, request.cookies.get(browser_sessions.COOKIE))
+    if user is not None:
+        ticket = oauth.sign_form_token(_secret(request), "login", _ticket_parts(auth, user["id"]))
+        choices = await oauth.identities(pool, user["id"])
+        return _page(request, auth, page="choose", identities=choices, ticket=ticket, user_id=user["id"],
+                     signed_in_as=user["username"])  # fmt: skip
     return _page(request, auth, page="login")
 
 

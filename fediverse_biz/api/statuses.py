@@ -29,10 +29,9 @@ from fediverse_biz.core import statuses as core_statuses
 from fediverse_biz.core import timelines
 from fediverse_biz.core.ids import parse_id
 from fediverse_biz.core.visibility import can_see, status_and_original_visible
-from fediverse_biz.federation.remote_actors import RemoteActorError, instance_signer, resolve_handle
+from fediverse_biz.federation import remote_actors
 from fediverse_biz.jsonio import JSONResponse
 from fediverse_biz.services import services
-from fediverse_biz.text.content import MentionRef
 
 log = logging.getLogger(__name__)
 
@@ -107,23 +106,7 @@ async def visible_ids(pool: asyncpg.Pool, ids: Sequence[int], viewer_id: int | N
 def mention_resolver(request: Request) -> core_statuses.MentionResolver:
     """Looks up `@user@domain` handles we have never seen, through WebFinger; failures stay plain text."""
     state = services(request)
-    settings = state.settings
-    scheme = settings.scheme if settings.is_local_development else "https"
-
-    async def resolve(ref: MentionRef) -> asyncpg.Record | None:
-        try:
-            return await resolve_handle(
-                state.pool,
-                state.http,
-                f"{ref.username}@{ref.domain}",
-                signer=instance_signer(state.instance_actor),
-                scheme=scheme,
-            )
-        except (RemoteActorError, ValueError) as exc:
-            log.info("mention @%s@%s not resolved: %s", ref.username, ref.domain, exc)
-            return None
-
-    return resolve
+    return remote_actors.mention_resolver(state.pool, state.http, state.instance_actor, state.settings)
 
 
 def draft_from(params: Params) -> core_statuses.Draft:

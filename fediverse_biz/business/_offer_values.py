@@ -48,11 +48,13 @@ _OPPORTUNITY_ONLY: Final = ("direction", "budget", "quantity")
 
 
 class OfferInvalid(DomainError):
-    """A value breaks its rule; `field` names it (the web form marks that input)."""
+    """A value breaks its rule; `field` names the first (the API's message), `problems` every field that
+    broke one with its message, in form order, so that a form can show them all at once."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, problems: Mapping[str, str] | None = None) -> None:
         super().__init__(f"Validation failed: {field} {message}", 422)
         self.field = field
+        self.problems: dict[str, str] = dict(problems) if problems else {field: message}
 
 
 @dataclass(frozen=True)
@@ -253,30 +255,35 @@ def check_offer(values: Mapping[str, Any], *, now: datetime) -> Offer:
     if kind not in KINDS:
         raise OfferInvalid("kind", f"must be one of {', '.join(KINDS)}")
     cleaned: dict[str, Any] = {"kind": kind}
+    problems: dict[str, str] = {}  # every broken rule, not only the first: a form shows them together
     for name in FIELDS[1:]:
         value = values.get(name)
         if not _present(value):
             continue
         if name in (_OPPORTUNITY_ONLY if kind == "job" else _JOB_ONLY):
-            raise OfferInvalid(name, f"does not apply to {'jobs' if kind == 'job' else 'opportunities'}")
+            problems[name] = f"does not apply to {'jobs' if kind == 'job' else 'opportunities'}"
+            continue
         try:
             cleaned[name] = RULES[name](value) if name != "direction" else _direction(value)
         except ValueError as exc:
-            raise OfferInvalid(name, str(exc)) from None
-    if not cleaned.get("title"):
-        raise OfferInvalid("title", "can't be blank")
+            problems[name] = str(exc)
+    if not cleaned.get("title") and "title" not in problems:
+        problems["title"] = "can't be blank"
     if kind == "opportunity" and "direction" not in cleaned:
-        raise OfferInvalid("direction", f"must be one of {', '.join(DIRECTIONS)}")
+        problems.setdefault("direction", f"must be one of {', '.join(DIRECTIONS)}")
     low, high = cleaned.get("salary_min"), cleaned.get("salary_max")
     if low is not None and high is not None and low > high:
-        raise OfferInvalid("salary_max", "is below salary_min")
+        problems["salary_max"] = "is below salary_min"
     if "currency" not in cleaned and any(k in cleaned for k in ("salary_min", "salary_max", "budget")):
-        raise OfferInvalid("currency", "is required with an amount of money")
+        problems.setdefault("currency", "is required with an amount of money")
     valid_through = cleaned.get("valid_through")
     if valid_through is not None and valid_through <= now:
-        raise OfferInvalid("valid_through", f"is in the past ({valid_through.date().isoformat()})")
+        problems["valid_through"] = f"is in the past ({valid_through.date().isoformat()})"
     if valid_through is not None and valid_through > now + MAX_VALIDITY:
-        raise OfferInvalid("valid_through", f"is more than {MAX_VALIDITY.days // 365} years ahead")
+        problems["valid_through"] = f"is more than {MAX_VALIDITY.days // 365} years ahead"
+    if problems:  # the first found is the API's message, as when this stopped at the first
+        first = next(iter(problems))
+        raise OfferInvalid(first, problems[first], problems)
     cleaned.setdefault("valid_through", now + DEFAULT_VALIDITY)
     return Offer(**cleaned)
 

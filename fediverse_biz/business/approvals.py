@@ -87,6 +87,17 @@ async def queue(conn: Executor, organization_id: int, user_id: int, page: Page, 
     return newest_first([r["id"] for r in rows], page)
 
 
+async def waiting(conn: Executor, organization_id: int, user_id: int) -> int | None:
+    """How many posts wait for review, for someone who reviews this organization's posts; None for others
+    (the count is the reviewers' business: a contributor sees their own held posts, not the queue)."""
+    if not roles.member_may(await member_role(conn, organization_id, user_id), roles.Permission.REVIEW):
+        return None
+    count = await conn.fetchval(
+        "SELECT count(*) FROM statuses WHERE actor_id = $1 AND approval_state = 'pending'", organization_id
+    )
+    return int(count)
+
+
 async def _held(conn: asyncpg.Connection, organization_id: int, status_id: int, user_id: int) -> asyncpg.Record:
     role = await member_role(conn, organization_id, user_id)
     if role is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from fediverse_biz.activitypub.keys import generate_key_pair
+from fediverse_biz.core import browser_sessions
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.passwords import check_password_rules, hash_password, verify_password
 from fediverse_biz.db.executor import Executor
@@ -273,3 +274,38 @@ async def acting_actor(conn: Executor, actor_id: int | None) -> asyncpg.Record:
     if row is None or row["suspended_at"] is not None:
         raise DomainError(INVALID_CREDENTIALS, 401)
     return row
+
+
+class PasswordNotChanged(DomainError):
+    """Why a password change was refused: `problems` maps the form's fields (current, new, confirmation)
+    to what is wrong with each, all of them at once."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(problems.values()), 422)
+        self.problems = problems
+
+
+async def change_password(
+    pool: asyncpg.Pool, user_id: int, current: str, new: str, confirmation: str, *, keep_session: int | None
+) -> None:
+    """Set a new password after checking the current one; every browser session but `keep_session` ends
+    (core/browser_sessions.py): whoever knew the old password is signed out everywhere else."""
+    row = await pool.fetchrow("SELECT password_hash FROM users WHERE id = $1 AND NOT disabled", user_id)
+    if row is None:
+        raise DomainError("This login no longer exists.", 404)
+    problems: dict[str, str] = {}
+    if not await asyncio.to_thread(verify_password, row["password_hash"], current):
+        problems["current_password"] = "is not your current password"
+    rule = check_password_rules(new)
+    if rule is not None:
+        problems["new_password"] = rule.removeprefix("password ")
+    elif new == current:
+        problems["new_password"] = "is the same as the current one"
+    if confirmation != new:
+        problems["confirmation"] = "does not match the new password"
+    if problems:
+        raise PasswordNotChanged(problems)
+    new_hash = await asyncio.to_thread(hash_password, new)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, new_hash)
+        await browser_sessions.revoke_others(conn, user_id, keep_session)

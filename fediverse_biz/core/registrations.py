@@ -14,7 +14,7 @@ The review of sign-ups in approval mode is here too: `pending` lists them, `appr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -122,6 +122,16 @@ def _check(form: SignUp) -> RegistrationError:
     return problems
 
 
+async def check_sign_up(pool: asyncpg.Pool, form: SignUp) -> None:
+    """Every rule `register` applies, without registering: RegistrationError with every problem, for a
+    page that has found one of its own and wants to say all of them together."""
+    problems = _check(form)
+    async with pool.acquire() as conn:
+        await _check_taken(conn, form, problems)
+    if problems.details:
+        raise problems
+
+
 async def _check_taken(conn: asyncpg.Connection, form: SignUp, problems: RegistrationError) -> None:
     if "username" not in problems.details and await accounts.username_taken(conn, form.username):
         problems.add("username", "ERR_TAKEN", "has already been taken")
@@ -138,6 +148,36 @@ async def register(
 
     Raises DomainError(403) when sign-ups are closed and RegistrationError when the form is invalid.
     """
+    token: list[oauth.IssuedToken] = []
+
+    async def issue(conn: asyncpg.Connection, user_id: int, actor_id: int) -> None:
+        token.append(await oauth.issue_token(conn, app_id=app_id, user_id=user_id, actor_id=actor_id, scopes=scopes))
+
+    await _create(pool, urls, mode, form, issue)
+    return token[0]
+
+
+async def register_on_page(pool: asyncpg.Pool, urls: LocalUrls, mode: str, form: SignUp) -> int:
+    """The sign-up page's registration: the same rules and effects as `register`, without an app's token
+    (the page signs the person in with a browser session instead, once they may log in). Returns the user id."""
+    created: list[int] = []
+
+    async def keep(conn: asyncpg.Connection, user_id: int, actor_id: int) -> None:
+        created.append(user_id)
+
+    await _create(pool, urls, mode, form, keep)
+    return created[0]
+
+
+async def _create(
+    pool: asyncpg.Pool,
+    urls: LocalUrls,
+    mode: str,
+    form: SignUp,
+    then: Callable[[asyncpg.Connection, int, int], Awaitable[None]],
+) -> None:
+    """Check everything, report every problem at once, then create the login and its account and run
+    `then(conn, user_id, actor_id)` in the same transaction."""
     if mode not in ("open", "approval"):
         raise DomainError("Registrations are closed on this server", 403)
     problems = _check(form)
@@ -167,7 +207,7 @@ async def register(
                     form.reason,
                 )
             await _tell_moderators(conn, actor["id"])
-            return await oauth.issue_token(conn, app_id=app_id, user_id=user_id, actor_id=actor["id"], scopes=scopes)
+            await then(conn, int(user_id), int(actor["id"]))
     except AccountError as exc:  # lost a race for the username
         raise RegistrationError({"username": [("ERR_TAKEN", "has already been taken")]}) from exc
     except asyncpg.UniqueViolationError as exc:  # lost a race for the email address

@@ -31,7 +31,9 @@ from fediverse_biz.activitypub.signatures import sign_request
 from fediverse_biz.activitypub.webfinger import AcctResource, InvalidResource, activitypub_self_link, parse_acct
 from fediverse_biz.business.organizations import store_remote_profile
 from fediverse_biz.business.verified_links import queue_link_checks
+from fediverse_biz.config import Settings
 from fediverse_biz.core import domain_blocks
+from fediverse_biz.core.statuses import MentionResolver
 from fediverse_biz.federation import directory_sources
 from fediverse_biz.net.fetch import (
     AP_ACCEPT,
@@ -42,6 +44,7 @@ from fediverse_biz.net.fetch import (
     fetch_ap_object,
     fetch_json,
 )
+from fediverse_biz.text.content import MentionRef
 
 __all__ = [
     "STALE_AFTER",
@@ -372,3 +375,23 @@ async def _actor_for_key_url(
 def _is_actor(doc: Mapping[str, Any]) -> bool:
     types = doc.get("type")
     return any(t in ACTOR_TYPES for t in (types if isinstance(types, list) else [types])) and "inbox" in doc
+
+
+def mention_resolver(
+    pool: asyncpg.Pool, http: aiohttp.ClientSession, instance_actor: Mapping[str, Any], settings: Settings
+) -> MentionResolver:
+    """What a local post uses to look up `@user@domain` handles we have never seen (core.statuses.create):
+    WebFinger, signed by the instance actor; a handle that cannot be found stays plain text. Both doors
+    that post (the API and the composer page) use this one."""
+    scheme = settings.scheme if settings.is_local_development else "https"
+
+    async def resolve(ref: MentionRef) -> asyncpg.Record | None:
+        try:
+            return await resolve_handle(
+                pool, http, f"{ref.username}@{ref.domain}", signer=instance_signer(instance_actor), scheme=scheme
+            )
+        except (RemoteActorError, ValueError) as exc:
+            log.info("mention @%s@%s not resolved: %s", ref.username, ref.domain, exc)
+            return None
+
+    return resolve

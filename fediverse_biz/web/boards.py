@@ -1,13 +1,9 @@
-"""The job board and the opportunities board, and the form that posts to them.
+"""The job board and the opportunities board (the form that posts to them: web/offer_form.py).
 
     GET  /jobs, /opportunities           unexpired offers, local and federated, newest first; GET filters
-    GET  /jobs/new, /opportunities/new   the form, for a signed-in member (web/session.py)
-    POST /jobs/new, /opportunities/new   post it as the member or one of their organizations
 
 The boards are business.offers.board, the same query as GET /api/v1/offers, so page and API agree.
-Filters that are not valid codes are ignored and said so (the page is for people). The form posts
-through business.offers.create, like the JSON endpoint: the same rules, the same 422 naming the field
-(shown next to the form), a contributor's offer held for review. No script; a CSRF token on the form.
+Filters that are not valid codes are ignored and said so (the page is for people).
 """
 
 from __future__ import annotations
@@ -18,11 +14,10 @@ from urllib.parse import urlencode
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse_biz.business import audit, offers, roles, teams
-from fediverse_biz.business._currencies import CURRENCIES
+from fediverse_biz.business import offers
 from fediverse_biz.business._offer_values import (
     DIRECTIONS,
     EMPLOYMENT_TYPES,
@@ -32,16 +27,14 @@ from fediverse_biz.business._offer_values import (
 )
 from fediverse_biz.business.offer_text import EMPLOYMENT_LABELS, amount_text
 from fediverse_biz.business.sectors import SECTORS, check_sector, region_name
-from fediverse_biz.core.errors import DomainError
 from fediverse_biz.core.hydrate import load_actors
 from fediverse_biz.core.ids import parse_id
 from fediverse_biz.core.paging import Page
 from fediverse_biz.services import services
 from fediverse_biz.text.content import html_to_text
 from fediverse_biz.urls import LocalUrls
-from fediverse_biz.web.inputs import BadPageInput, PageInput, page_form, page_query
-from fediverse_biz.web.rendering import NO_STORE, Meta, excerpt, max_id_or_error, render
-from fediverse_biz.web.session import csrf_ok, csrf_token, current_user, login_redirect
+from fediverse_biz.web.inputs import PageInput, page_query
+from fediverse_biz.web.rendering import Meta, excerpt, max_id_or_error, render
 from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
 from fediverse_biz.web.views import AuthorView, author_view
 
@@ -187,122 +180,7 @@ async def board_page(request: Request) -> Response:
     return await render(request, "boards.html", context, meta=meta)
 
 
-# ---- the form --------------------------------------------------------------------------------------
-async def _identities(pool: asyncpg.Pool, user: asyncpg.Record) -> list[dict[str, Any]]:
-    """Who the member may post as: themselves, and each organization whose team they are on."""
-    own = {"id": user["actor_id"], "name": f"@{user['username']} (you)", "role": None}
-    organizations = [
-        {"id": o["id"], "name": f"{o['display_name'] or o['username']} (@{o['username']})", "role": o["role"]}
-        for o in await teams.organizations_of(pool, user["id"])
-        if roles.member_may(o["role"], roles.Permission.POST)
-    ]
-    return [own, *organizations]
-
-
-async def _form(request: Request, user: asyncpg.Record, status: int = 200, **context: Any) -> Response:
-    kind = _KIND_OF_PATH[request.url.path.strip("/").removesuffix("/new")]
-    values = context.pop("values", None)
-    if values is None:  # a new form: the hall it was opened from, if any
-        values = {"hall_id": page_query(request).get("hall") or ""}
-    pool = services(request).pool
-    halls = await pool.fetch(
-        "SELECT id, username, display_name FROM actors WHERE actor_type = 'Group' AND domain IS NULL "
-        "AND suspended_at IS NULL ORDER BY lower(username)"
-    )
-    body = {
-        "kind": kind,
-        "boards": BOARDS,
-        "identities": await _identities(pool, user),
-        "halls": halls,
-        "sectors": SECTORS,
-        "currencies": CURRENCIES,
-        "employment_types": {code: EMPLOYMENT_LABELS[code] for code in EMPLOYMENT_TYPES},
-        "directions": DIRECTIONS,
-        "csrf_token": csrf_token(request, user),
-        "values": values,
-        "error": None,
-        "error_field": None,
-        **context,
-    }
-    urls: LocalUrls = services(request).urls
-    title = f"Post to the {BOARDS[kind][1].lower()}"
-    meta = Meta(
-        title=title,
-        description=title,
-        url=urls.base + request.url.path,
-        image=urls.static(INSTANCE_THUMBNAIL),
-        noindex=True,
-    )
-    return await render(request, "offer_form.html", body, meta=meta, status_code=status, headers=NO_STORE)
-
-
-async def new_offer(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    return await _form(request, user)
-
-
-_FORM_FIELDS: Final = ("title", "description", "location", "employment_type", "salary_min", "salary_max", "currency",
-                       "sector", "region", "direction", "budget", "quantity", "valid_through")  # fmt: skip
-
-
-async def create_offer(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    try:
-        submitted: dict[str, str] = dict((await page_form(request)).pairs)
-    except BadPageInput as exc:  # nothing posted yet, so no token to check: the form again, the field marked
-        error = f"Validation failed: {exc}"  # worded as the other refusals of this form (business.offers)
-        return await _form(request, user, 422, values=exc.values, error=error, error_field=exc.field)
-    if not csrf_ok(request, user, submitted.get("csrf_token")):
-        return await _form(request, user, 403, values=submitted, error="This form has expired. Please send it again.")
-    kind = _KIND_OF_PATH[request.url.path.strip("/").removesuffix("/new")]
-    values: dict[str, Any] = {"kind": kind, **{k: submitted[k] for k in _FORM_FIELDS if submitted.get(k, "").strip()}}
-    values["remote"] = submitted.get("remote") == "1"
-    apply = submitted.get("apply", "").strip()
-    if apply:
-        values["apply_email" if "@" in apply and "://" not in apply else "apply_url"] = apply
-    pool = services(request).pool
-    identities = {str(i["id"]): i for i in await _identities(pool, user)}
-    chosen = identities.get(submitted.get("as", ""), identities[str(user["actor_id"])])
-    author = await pool.fetchrow("SELECT * FROM actors WHERE id = $1", chosen["id"])
-    hall_id = submitted.get("hall_id", "").strip()
-    hall = await pool.fetchrow(
-        "SELECT * FROM actors WHERE id = $1 AND actor_type = 'Group'",
-        parse_id(hall_id),
-    )
-    state = services(request)
-    held = chosen["role"] is not None and roles.needs_review(chosen["role"])
-    try:
-        status_id = await offers.create(
-            pool,
-            state.urls,
-            state.settings.domain,
-            author,
-            values,
-            hall=hall,
-            created_by_user_id=user["id"],
-            hold_for_approval=held,
-        )
-    except DomainError as exc:
-        field = exc.field if isinstance(exc, offers.OfferInvalid) else None
-        return await _form(request, user, exc.status, values=submitted, error=str(exc), error_field=field)
-    if chosen["role"] is not None:  # acting for an organization: its audit log records who posted what
-        # The entry the API writes (api/offers.py): the post's URI (core.statuses.create's) as its target.
-        details = {"status_id": str(status_id), "approval_state": "pending" if held else "published", "offer": kind}
-        await audit.record(pool, author["id"], user["id"], "post", state.urls.status(author["uri"], status_id), details)
-    path = BOARDS[kind][0]
-    target = f"/{path}?held=1" if held else f"/@{author['username']}/{status_id}"
-    return RedirectResponse(target, status_code=303, headers=NO_STORE)
-
-
 routes: list[BaseRoute] = [
     Route("/jobs", board_page, methods=["GET", "HEAD"]),
     Route("/opportunities", board_page, methods=["GET", "HEAD"]),
-    Route("/jobs/new", new_offer, methods=["GET"]),
-    Route("/opportunities/new", new_offer, methods=["GET"]),
-    Route("/jobs/new", create_offer, methods=["POST"]),
-    Route("/opportunities/new", create_offer, methods=["POST"]),
 ]

@@ -50,6 +50,7 @@ class BadPageInput(Exception):
     def __init__(self, problem: storable.UnstorableText, values: Iterable[tuple[str, str]] = ()) -> None:
         super().__init__(str(problem))
         self.field = problem.field
+        self.reason = problem.reason  # the message without the field's name, for a form that words it itself
         self.values = dict(values)
 
 
@@ -58,8 +59,10 @@ def page_query(request: Request) -> PageInput:
     return _checked(storable.split_form(request.scope.get("query_string", b"")))
 
 
-async def page_form(request: Request) -> PageInput:
-    """The submitted form (urlencoded or multipart); BadPageInput as page_query."""
+async def page_form(request: Request, files: dict[str, tuple[str, bytes]] | None = None) -> PageInput:
+    """The submitted form (urlencoded or multipart); BadPageInput as page_query. A page that takes files
+    passes `files`, filled with {field: (file name, bytes)} of each non-empty upload: the uploads are
+    closed when the form is (body size is capped by the middleware, so they fit in memory)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
         return _checked(storable.split_form(await request.body()))
@@ -70,6 +73,8 @@ async def page_form(request: Request) -> PageInput:
         refused: storable.UnstorableText | None = None
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
+                if files is not None and value.filename:
+                    files[name] = (value.filename, await value.read())
                 continue
             try:
                 pairs.append((storable.check("a field name", name), storable.check(name, value)))

@@ -5,10 +5,12 @@
   URI; their server asks them to confirm. Only the safe client fetches (net/fetch.py: no
   private addresses, capped, timed out), and only the JRD is read — nothing from it is stored.
 - One of our members, on another server's page, types their address here: our WebFinger names
-  `/authorize_interaction?uri={uri}` (activitypub/webfinger.py build_jrd). That page signs them in on
-  the form itself, as the OAuth page does (there are no web sessions), and follows the account. The
-  remote account is resolved only after a correct password, so an anonymous visitor cannot make this
-  server fetch arbitrary URLs; a signed form token ties the submission to the page we served.
+  `/authorize_interaction?uri={uri}` (activitypub/webfinger.py build_jrd). A browser signed in on the
+  pages (web/session.py) only confirms, as the account it acts as or another it may follow for; otherwise
+  the member signs in on the form itself, as on the OAuth page. The remote account is resolved only for
+  a signed-in member or after a correct password, so an anonymous visitor cannot make this server fetch
+  arbitrary URLs; a signed form token ties the submission to the page we served, and a signed-in
+  submission carries the session's CSRF token too.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from fediverse_biz.federation.remote_actors import RemoteActorError, instance_si
 from fediverse_biz.net.fetch import FetchError, fetch_json
 from fediverse_biz.services import services
 from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.acting import acting_as, identities
 from fediverse_biz.web.inputs import BadPageInput, page_form, page_query
 from fediverse_biz.web.pages import published_actor
 from fediverse_biz.web.rendering import NO_STORE, Meta, error_page, render
+from fediverse_biz.web.session import csrf_ok, current_user
 from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
 from fediverse_biz.web.views import author_view
 
@@ -137,8 +141,12 @@ async def _interaction_page(
     urls: LocalUrls = services(request).urls
     settings: Settings = services(request).settings
     target = followed if followed is not None else await _known_actor(services(request).pool, uri)
+    user = await current_user(request)
+    choices = await identities(services(request).pool, user) if user is not None else []
     context = {
         "uri": uri,
+        "identities": [i for i in choices if i.personal or roles.member_may(i.role, roles.Permission.FOLLOW)],
+        "acting": (await acting_as(request, user)).username if user is not None else "",
         "target": author_view(target, urls, settings.domain) if target is not None else None,
         "error": error,
         "login": login,
@@ -179,10 +187,16 @@ async def confirm_interaction(request: Request) -> Response:
         message = "This form has expired or was not issued here. Please start again from the other server."
         return await error_page(request, 403, "Please start again", message)
     pool: asyncpg.Pool = services(request).pool
-    try:
-        user = await oauth.authenticate_user(pool, login, form.get("password") or "")
-    except oauth.OAuthError as exc:
-        return await _interaction_page(request, uri, status_code=403, error=exc.description, login=login)
+    signed_in = await current_user(request)
+    if signed_in is not None and not login:  # the session, not a password: its CSRF token must match too
+        if not csrf_ok(request, signed_in, form.get("session_csrf")):
+            return await error_page(request, 403, "Please start again", "This form has expired. Reload the page.")
+        user = signed_in
+    else:
+        try:
+            user = await oauth.authenticate_user(pool, login, form.get("password") or "")
+        except oauth.OAuthError as exc:
+            return await _interaction_page(request, uri, status_code=403, error=exc.description, login=login)
     follower = await _acting_actor(pool, user, (form.get("actor") or "").strip())
     if isinstance(follower, str):
         return await _interaction_page(request, uri, status_code=403, error=follower, login=login)

@@ -26,7 +26,9 @@ from fediverse_biz.core.ids import parse_cursor
 from fediverse_biz.core.wording import counted, noun, with_article
 from fediverse_biz.services import services
 from fediverse_biz.urls import LocalUrls
+from fediverse_biz.web.acting import acting_as
 from fediverse_biz.web.inputs import BadPageInput, page_query
+from fediverse_biz.web.session import csrf_token, current_user
 from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
 
 STYLESHEET: Final = "site.css"
@@ -41,9 +43,12 @@ PAGE_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-# Public pages change when someone posts; a minute of caching absorbs a link going viral.
+# Public pages change when someone posts; a minute of caching absorbs a link going viral. Only for
+# visitors who are not signed in: a signed-in page names its account (the header), and a shared cache
+# must never hand it to anyone else. `Vary: Cookie` keeps caches from mixing the two.
 PUBLIC_CACHE: Final = {"Cache-Control": "public, max-age=60"}
 NO_STORE: Final = {"Cache-Control": "no-store"}
+SIGNED_IN_CACHE: Final = {"Cache-Control": "private, no-store"}
 
 
 def _iso(value: datetime | None) -> str:
@@ -94,11 +99,25 @@ class Meta:
 
 
 @dataclass(frozen=True)
+class Viewer:
+    """Who is signed in, for the header: their handle, the token of the sign-out form (the session's, as
+    on every form), and whom the back office acts as (web/acting.py; no role: their own account)."""
+
+    username: str
+    csrf_token: str
+    acting_name: str
+    acting_username: str
+    acting_role: str | None
+
+
+@dataclass(frozen=True)
 class Site:
     title: str
     domain: str
     base: str
     stylesheet: str
+    icon: str  # without one, browsers ask for /favicon.ico and log the 404
+    sign_up: bool  # the instance takes sign-ups: the header links to the sign-up page
 
 
 def excerpt(text: str, limit: int = DESCRIPTION_LENGTH) -> str:
@@ -119,6 +138,8 @@ async def site_of(request: Request) -> Site:
         domain=settings.domain,
         base=urls.base,
         stylesheet=urls.static(STYLESHEET),
+        icon=urls.static(INSTANCE_THUMBNAIL),
+        sign_up=settings.registration_mode in ("open", "approval"),
     )
 
 
@@ -132,8 +153,17 @@ async def render(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     site = await site_of(request)
-    body = {"site": site, "meta": meta, **context}
-    all_headers = {**PAGE_HEADERS, **(headers if headers is not None else PUBLIC_CACHE)}
+    user = await current_user(request)
+    viewer = None
+    if user is not None:
+        acting = await acting_as(request, user)
+        viewer = Viewer(user["username"], csrf_token(request, user), acting.name, acting.username, acting.role)
+    here = quote(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+    body = {"site": site, "meta": meta, "viewer": viewer, "here": here, **context}
+    cache = headers if headers is not None else PUBLIC_CACHE
+    if viewer is not None:  # the header names the account: for this browser only, never kept
+        cache = {**cache, **SIGNED_IN_CACHE}
+    all_headers = {**PAGE_HEADERS, **cache, "Vary": "Cookie"}
     return templates.TemplateResponse(request, template, body, status_code=status_code, headers=all_headers)
 
 

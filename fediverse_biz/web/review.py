@@ -28,14 +28,15 @@ from fediverse_biz.core.paging import Page
 from fediverse_biz.core.wording import with_article
 from fediverse_biz.services import services
 from fediverse_biz.web.inputs import page_form, page_query
-from fediverse_biz.web.session import PAGE_HEADERS, csrf_ok, csrf_token, current_user, login_redirect, page
+from fediverse_biz.web.session import PAGE_HEADERS, csrf_ok, csrf_token, current_user, login_redirect
+from fediverse_biz.web.team_page import page
 
 QUEUE_PAGE = 40
 OUTCOMES = {"approved": "The post is published.", "rejected": "The post was rejected; its author has been told."}
 
 
-def _message(request: Request, status: int, heading: str, message: str) -> Response:
-    return page(request, status, page="message", heading=heading, message=message)
+async def _message(request: Request, status: int, heading: str, message: str) -> Response:
+    return await page(request, status, page="message", heading=heading, message=message)
 
 
 async def _reviewed_organization(
@@ -49,10 +50,12 @@ async def _reviewed_organization(
         request.path_params["org"],
     )
     if organization is None:
-        return None, _message(request, 404, "Not found", "There is no such organization here.")
+        return None, await _message(request, 404, "Not found", "There is no such organization here.")
     role = await teams.member_role(pool, organization["id"], user["id"])
     if not roles.member_may(role, roles.Permission.REVIEW):
-        return None, _message(request, 403, "Not allowed", "Only owners and managers review this organization's posts.")
+        return None, await _message(
+            request, 403, "Not allowed", "Only owners and managers review this organization's posts."
+        )
     return organization, None
 
 
@@ -78,7 +81,9 @@ async def overview(request: Request) -> Response:
         {"username": o["username"], "name": o["display_name"] or o["username"], "pending": counts.get(o["id"], 0)}
         for o in reviewed
     ]
-    return page(request, page="organizations", user=user, organizations=items, csrf_token=csrf_token(request, user))
+    return await page(
+        request, page="organizations", user=user, organizations=items, csrf_token=csrf_token(request, user)
+    )
 
 
 async def _held_posts(pool: asyncpg.Pool, organization_id: int, user_id: int) -> list[dict[str, Any]]:
@@ -121,7 +126,7 @@ async def queue_page(request: Request) -> Response:
         assert refusal is not None
         return refusal
     posts = await _held_posts(services(request).pool, organization["id"], user["id"])
-    return page(
+    return await page(
         request,
         page="queue",
         user=user,
@@ -148,14 +153,14 @@ async def _decide(request: Request, decision: str) -> Response:
     form = await page_form(request)  # a value that is not storable text: the 400 page (web/inputs.py)
     token, version, reason = form.get("csrf_token") or "", form.get("version") or "", form.get("reason") or ""
     if not csrf_ok(request, user, token):
-        return _message(request, 403, "Form expired", "This form has expired. Reload the queue and try again.")
+        return await _message(request, 403, "Form expired", "This form has expired. Reload the queue and try again.")
     organization, refusal = await _reviewed_organization(request, user)
     if organization is None:
         assert refusal is not None
         return refusal
     status_id = parse_id(request.path_params["status_id"])
     if status_id is None:
-        return _message(request, 404, "Not found", "There is no such post in the queue.")
+        return await _message(request, 404, "Not found", "There is no such post in the queue.")
     state = services(request)
     try:
         if decision == "approve":
@@ -167,7 +172,7 @@ async def _decide(request: Request, decision: str) -> Response:
             await approvals.reject(state.pool, organization["id"], status_id, user["id"], reason, urls=state.urls)
             done = "rejected"
     except DomainError as exc:
-        return _message(request, exc.status, "Not done", str(exc))
+        return await _message(request, exc.status, "Not done", str(exc))
     return RedirectResponse(f"/review/{organization['username']}?done={done}", status_code=303, headers=PAGE_HEADERS)
 
 
@@ -175,9 +180,9 @@ async def _decide(request: Request, decision: str) -> Response:
 async def invitation_page(request: Request) -> Response:
     invitation = await teams.find_invitation(services(request).pool, request.path_params["token"])
     if invitation is None:
-        return _message(request, 404, "Invitation not found", "This invitation link is not valid.")
+        return await _message(request, 404, "Invitation not found", "This invitation link is not valid.")
     user = await current_user(request)
-    return page(
+    return await page(
         request,
         page="invitation",
         invitation=invitation,
@@ -194,15 +199,15 @@ async def accept_invitation(request: Request) -> Response:
         return login_redirect(request)
     token = (await page_form(request)).get("csrf_token") or ""
     if not csrf_ok(request, user, token):
-        return _message(request, 403, "Form expired", "This form has expired. Open the invitation link again.")
+        return await _message(request, 403, "Form expired", "This form has expired. Open the invitation link again.")
     try:
         organization_id, role = await teams.accept_invitation(
             services(request).pool, request.path_params["token"], user["id"]
         )
     except DomainError as exc:
-        return _message(request, exc.status, "Invitation not accepted", str(exc))
+        return await _message(request, exc.status, "Invitation not accepted", str(exc))
     name = await services(request).pool.fetchval("SELECT username FROM actors WHERE id = $1", organization_id)
-    return _message(request, 200, "Welcome to the team", f"You are now {with_article(role)} of @{name}.")
+    return await _message(request, 200, "Welcome to the team", f"You are now {with_article(role)} of @{name}.")
 
 
 routes: list[BaseRoute] = [

@@ -6,15 +6,20 @@ from starlette.routing import BaseRoute
 
 from fediverse_biz.web import (
     about,
+    account_pages,
+    acting_page,
     boards,
     community_pages,
+    composer,
     directory_page,
     feeds,
     interaction,
     media_files,
+    offer_form,
     pages,
     review,
-    session,
+    sign_in,
+    sign_up,
     static_files,
 )
 
@@ -30,8 +35,13 @@ def routes() -> list[BaseRoute]:
         *pages.routes,
         *directory_page.routes,
         *community_pages.routes,  # halls; /c/{name} itself: federation/actor_endpoints.py
-        *boards.routes,  # job board, opportunities board and their form
+        *boards.routes,  # job board, opportunities board
+        *offer_form.routes,  # the form that posts to them
         *about.routes,
-        *session.routes,
+        *sign_in.routes,
+        *sign_up.routes,
+        *account_pages.routes,  # the signed-in person's sessions and password
+        *acting_page.routes,  # whom the back office acts as
+        *composer.routes,  # writing a post as that account
         *review.routes,
     ]

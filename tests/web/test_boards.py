@@ -161,11 +161,57 @@ async def test_a_wrong_field_is_named_and_nothing_is_posted(
 
     assert response.status_code == 422
     page = parse(response.text)
-    assert "Validation failed: valid_through is in the past (2020-01-01)" in text(page)
+    assert "The end date is in the past (2020-01-01)." in text(page)
     assert [e.get("name") for e in page.iter("input") if e.get("aria-invalid") == "true"] == ["valid_through"]
     assert [e.get("value") for e in page.iter("input") if e.get("name") == "title"] == ["Steel"]  # kept
     assert forged.status_code == 403
     assert await pool.fetchval("SELECT count(*) FROM statuses") == before
+
+
+async def test_posting_as_an_organization_one_is_not_on_is_refused(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, urls: LocalUrls, fair: dict[str, asyncpg.Record]
+) -> None:
+    await accounts.create_user(pool, urls, "nina", "nina@example.com", PASSWORD)
+    await sign_in(client, "nina", "/jobs/new")
+    form = parse_page((await client.get("/jobs/new")).text).forms[-1]
+    before = await pool.fetchval("SELECT count(*) FROM statuses")
+
+    response = await client.post(form.action, data={**form.hidden(), "as": str(fair["forge"]["id"]), "title": "Smith"})
+
+    assert response.status_code == 403 and "not on its team" in response.text
+    assert await pool.fetchval("SELECT count(*) FROM statuses") == before
+
+
+async def test_every_wrong_field_is_said_in_words_beside_it_at_once(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, fair: dict[str, asyncpg.Record]
+) -> None:
+    await sign_in(client, "olga", "/jobs/new")
+    form = parse_page((await client.get("/jobs/new")).text).forms[-1]
+
+    response = await client.post(form.action, data={**form.hidden(), "title": "Welder", "salary_min": "abc",
+                                                    "salary_max": "10", "region": "Bavaria",
+                                                    "valid_through": "2020-01-01", "apply": "nowhere"})  # fmt: skip
+
+    assert response.status_code == 422
+    page = parse(response.text)
+    beside = {e.get("id"): text_of(e) for e in page.iter("span") if "field-error" in (e.get("class") or "")}
+    assert beside == {
+        "error-salary_min": "The lowest salary, 'abc', is not a number.",
+        "error-region": "The region, 'BAVARIA', is not a country code (DE) or subdivision code (DE-BY).",
+        "error-apply": "How to apply, 'nowhere', is not an http(s) address.",
+        "error-valid_through": "The end date is in the past (2020-01-01).",
+        "error-currency": "The currency is required with an amount of money.",
+    }
+    invalid = [e.get("name") for e in page.iter() if e.get("aria-invalid") == "true"]
+    assert invalid == ["salary_min", "currency", "region", "apply", "valid_through"]
+    for name in invalid:  # each marked field points at its sentence
+        field = next(e for e in page.iter() if e.get("name") == name)
+        assert field.get("aria-describedby") == f"error-{name}"
+    summary = [text_of(a) for a in by_class(page, "errors")[0].iter("a")]
+    assert summary == list(beside.values())  # the same sentences, in the order of the form
+    assert "salary_min" not in text(page) and "Validation failed" not in text(page)
+    kept = {e.get("name"): e.get("value") for e in page.iter("input") if e.get("type") == "text"}
+    assert (kept["salary_min"], kept["region"], kept["apply"]) == ("abc", "Bavaria", "nowhere")
 
 
 async def test_a_contributors_offer_is_held_for_review(

@@ -85,7 +85,7 @@ async def test_the_offer_form_comes_back_naming_a_field_that_is_not_text(
 
     assert response.status_code == 422
     page = parse(response.text)
-    assert "Validation failed: title contains a NUL character" in text(page)
+    assert "The title contains a NUL character." in text(page)
     assert [e.get("name") for e in page.iter("input") if e.get("aria-invalid") == "true"] == ["title"]
     assert [e.get("value") for e in page.iter("input") if e.get("name") == "location"] == ["Lyon"]  # kept
     assert not await pool.fetchval("SELECT count(*) FROM statuses")
