@@ -111,17 +111,6 @@ async def owned(conn: Executor, owner_id: int) -> list[Filter]:
     return await _assemble(conn, rows)
 
 
-async def active(conn: Executor, owner_id: int, context: str) -> list[Filter]:
-    """The owner's unexpired filters for one context."""
-    rows = await conn.fetch(
-        """SELECT * FROM filters WHERE actor_id = $1 AND $2 = ANY(context)
-              AND (expires_at IS NULL OR expires_at > now()) ORDER BY id""",
-        owner_id,
-        context,
-    )
-    return await _assemble(conn, rows)
-
-
 async def active_anywhere(conn: Executor, owner_id: int) -> list[Filter]:
     """The owner's unexpired filters, whatever their contexts: one indexed query when there are none."""
     rows = await conn.fetch(
