@@ -20,6 +20,7 @@ from fediverse_biz.db.pool import create_pool
 from fediverse_biz.urls import LocalUrls
 from tests.support.cli_processes import served  # noqa: F401  (a fixture for the CLI tests)
 from tests.support.cluster import PgCluster
+from tests.support.js_clients import js_clients  # noqa: F401  (a fixture for the JavaScript client tests)
 from tests.support.servers import LiveServer, make_settings
 
 # argon2 at production cost (64 MiB, 3 passes) is most of the time of a test that creates users;

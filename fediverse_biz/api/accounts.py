@@ -200,19 +200,13 @@ async def account_statuses(request: Request) -> Response:
     pool = services(request).pool
     viewer_id = viewer.actor_id if viewer is not None else None
     ids = await timelines.account(pool, viewer_id, actor["id"], page, filters)
-    return paginated(request, await render(request, ids, viewer_id), ids, page)
+    return paginated(request, await render(request, ids, viewer_id, filter_context="account"), ids, page)
 
 
 async def no_featured_tags(request: Request) -> Response:
     await optional(request, "read:accounts")
     await account_or_404(request, request.path_params["id"])
     return JSONResponse([])  # featured hashtags are not a feature yet
-
-
-async def no_lists(request: Request) -> Response:
-    await require(request, "read:lists")
-    await account_or_404(request, request.path_params["id"])
-    return JSONResponse([])  # lists are not a feature yet
 
 
 # ---- relationships -----------------------------------------------------------------------------
@@ -294,7 +288,6 @@ routes: list[BaseRoute] = [
     Route(_ACCOUNT, show_account, methods=["GET"]),
     Route(f"{_ACCOUNT}/statuses", queued(account_statuses), methods=["GET"]),
     Route(f"{_ACCOUNT}/featured_tags", no_featured_tags, methods=["GET"]),
-    Route(f"{_ACCOUNT}/lists", no_lists, methods=["GET"]),
     Route(f"{_ACCOUNT}/follow", follow, methods=["POST"]),
     Route(
         f"{_ACCOUNT}/unfollow",

@@ -25,12 +25,11 @@ from fediverse_biz.api.auth import require
 from fediverse_biz.api.entities import iso
 from fediverse_biz.config import Settings
 from fediverse_biz.core import _images, domain_blocks, instance_settings, markdown, media, polls, statuses
-from fediverse_biz.core.instance_facts import InstanceFacts, describe, has_privacy_policy
+from fediverse_biz.core.instance_facts import COMPATIBLE_MASTODON_VERSION, InstanceFacts, describe, has_privacy_policy
 from fediverse_biz.jsonio import JSONResponse
 from fediverse_biz.services import services
 from fediverse_biz.urls import PRIVACY_POLICY_PATH, LocalUrls
 
-COMPATIBLE_MASTODON_VERSION = "4.3.0"
 # Mastodon.py splits on the first space and parses the semver before it; do not use GoToSocial's
 # "3.5.3+x" form, which Mastodon.py mis-parses (https://github.com/halcy/Mastodon.py/issues/390).
 VERSION = f"{COMPATIBLE_MASTODON_VERSION} (compatible; fediverse_biz {__version__})"

@@ -62,7 +62,8 @@ async def notification_entities(
     status_ids = [r["status_id"] for r in rows if r["status_id"] is not None]
     visible = await visible_ids(pool, status_ids, viewer_id)
     async with pool.acquire() as conn:
-        shown = await render_page(conn, [i for i in status_ids if i in visible], urls, viewer_id, cache)
+        shown = await render_page(conn, [i for i in status_ids if i in visible], urls, viewer_id, cache,
+                                  filter_context="notifications")
     statuses = {int(s["id"]): s for s in shown}
     # moderation_warning carries Mastodon's AccountWarning, aimed at the reader (a post the team
     # rejected: business/approvals.py).

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from fediverse_biz.api import status_filters
 from fediverse_biz.api.entities import PAGE_FACTS, PageFacts, assemble, fact_arguments, fact_select
 from fediverse_biz.core.hydrate import bundle_statuses, load_actors, load_media, load_status_rows
 from fediverse_biz.services import AccountEntityCache
@@ -45,8 +46,10 @@ async def render_page(
     known_accounts: AccountEntityCache | None,
     *,
     with_source: bool = False,
+    filter_context: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Status entities for `ids`, in that order; ids that no longer exist are left out."""
+    """Status entities for `ids`, in that order; ids that no longer exist are left out. For a viewer, with
+    their filters' results, less what a hide filter takes out of `filter_context` (api/status_filters.py)."""
     all_rows = await load_status_rows(conn, ids)
     if not all_rows:
         return []
@@ -90,5 +93,9 @@ async def render_page(
     media = await load_media(conn, all_ids) if has_media else {}
 
     bundles = bundle_statuses(ids, all_rows, authors, (mentions, tags, media), reply_authors=False)
-    return assemble([bundles[i] for i in ids if i in bundles], facts, urls, viewer_id, with_source=with_source,
-                    known_accounts=known_accounts, accounts=accounts)
+    ordered = [bundles[i] for i in ids if i in bundles]
+    rendered = assemble(ordered, facts, urls, viewer_id, with_source=with_source, known_accounts=known_accounts,
+                        accounts=accounts)
+    if viewer_id is None:
+        return rendered
+    return await status_filters.apply(conn, ordered, rendered, viewer_id, filter_context)

@@ -59,14 +59,20 @@ def own_id(viewer: Viewer) -> int:
 
 
 async def render(
-    request: Request, ids: Sequence[int], viewer_id: int | None, *, with_source: bool = False
+    request: Request,
+    ids: Sequence[int],
+    viewer_id: int | None,
+    *,
+    with_source: bool = False,
+    filter_context: str | None = None,
 ) -> list[dict[str, Any]]:
     """Status entities for `ids`, in that order; ids that no longer exist are left out."""
     state = services(request)
     # One pooled connection for all of the page's queries: through the pool, each paid its own acquire and
     # release, 15 to 25 µs of CPU apiece (pool.fetch against conn.fetch); ~0.2 ms of a 2 ms page of 40.
     async with state.pool.acquire() as conn:
-        return await render_page(conn, ids, state.urls, viewer_id, state.account_entities, with_source=with_source)
+        return await render_page(conn, ids, state.urls, viewer_id, state.account_entities, with_source=with_source,
+                                 filter_context=filter_context)
 
 
 async def render_one(request: Request, status_id: int, viewer_id: int | None) -> dict[str, Any]:
@@ -237,7 +243,7 @@ async def status_context(request: Request) -> Response:
     status_id = path_id(request)
     await visible_row(request, status_id, viewer_id, viewer)
     ancestors, descendants = await timelines.context(services(request).pool, viewer_id, status_id)
-    rendered = await render(request, [*ancestors, *descendants], viewer_id)
+    rendered = await render(request, [*ancestors, *descendants], viewer_id, filter_context="thread")
     by_id = {int(s["id"]): s for s in rendered}
     return JSONResponse(
         {

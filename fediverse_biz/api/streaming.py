@@ -23,6 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
@@ -32,8 +33,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from fediverse_biz.api.auth import Viewer, bearer_token, current_viewer, has_scope
 from fediverse_biz.api.errors import ApiError
-from fediverse_biz.api.streaming_events import Stream
+from fediverse_biz.api.streaming_events import NO_PAYLOAD, Stream
 from fediverse_biz.api.streaming_hub import OVERFLOWED, REVOKED, UNVERIFIED, StreamingHub, Subscription
+from fediverse_biz.core import lists
+from fediverse_biz.core.ids import parse_id
 from fediverse_biz.jsonio import JSONResponse
 from fediverse_biz.services import services
 
@@ -49,6 +52,7 @@ STREAM_SCOPES = {  # any token with `read` also passes (auth.has_scope)
     "public:remote:media": "read:statuses",
     "hashtag": "read:statuses",
     "hashtag:local": "read:statuses",
+    "list": "read:lists",  # Mastodon's streaming server asks read:lists for a list stream
 }
 PERSONAL_STREAMS = ("user", "user:notification", "direct")
 SSE_PATHS = {
@@ -60,6 +64,7 @@ SSE_PATHS = {
     "hashtag": "hashtag",
     "hashtag/local": "hashtag:local",
     "direct": "direct",
+    "list": "list",
 }
 TRUTHY = ("1", "t", "true", "y", "yes", "on")  # Mastodon streaming's isTruthy
 CLOSE_GOING_AWAY = 1001  # the server is stopping
@@ -114,7 +119,21 @@ def parse_stream(name: str, params: Mapping[str, str], viewer: Viewer) -> Stream
         if not tag:
             raise StreamError(400, "No tag for stream provided")
         return Stream(name, tag)
+    if name == "list":
+        list_id = parse_id(params.get("list", "").strip())
+        if list_id is None:
+            raise StreamError(400, "Missing list name parameter")
+        return Stream(name, str(list_id))
     return Stream(name)
+
+
+async def open_stream(name: str, params: Mapping[str, str], viewer: Viewer, pool: asyncpg.Pool) -> Stream:
+    """parse_stream, and for a list stream the check that the viewer owns the list (Mastodon's
+    authorizeListAccess answers 401 "List not found" for a list that is not the viewer's)."""
+    stream = parse_stream(name, params, viewer)
+    if stream.name == "list" and not await lists.is_owner(pool, viewer.actor_id or 0, int(stream.key or 0)):
+        raise StreamError(401, "List not found")
+    return stream
 
 
 async def hub_for(app: Starlette) -> StreamingHub:
@@ -207,7 +226,7 @@ def event_stream(name: str) -> Callable[[Request], Awaitable[Response]]:
         mark = authority_mark(request.app)
         try:
             viewer = await stream_viewer(request)
-            stream = parse_stream(name, request.query_params, viewer)
+            stream = await open_stream(name, request.query_params, viewer, services(request).pool)
         except StreamError as exc:
             return JSONResponse({"error": exc.error}, status_code=exc.status)
         return EventStreamResponse(await hub_for(request.app), viewer, stream, mark)
@@ -239,9 +258,9 @@ class _Socket:
         if kind not in ("subscribe", "unsubscribe") or not isinstance(name, str):
             await self.send({"error": "Unknown message type", "status": 400})
             return
-        params = {k: str(v) for k, v in frame.items() if k in ("tag", "only_media") and v is not None}
+        params = {k: str(v) for k, v in frame.items() if k in ("tag", "only_media", "list") and v is not None}
         try:
-            stream = parse_stream(name, params, self.viewer)
+            stream = await open_stream(name, params, self.viewer, self.hub.pool)
         except StreamError as exc:
             await self.send({"error": exc.error, "status": exc.status, "stream": [name]})
             return
@@ -266,7 +285,10 @@ class _Socket:
 
     async def write_events(self) -> None:
         while (message := await self.sub.get()) is not None:
-            await self.send({"stream": message.stream.label, "event": message.event, "payload": message.payload})
+            frame = {"stream": message.stream.label, "event": message.event}
+            if message.payload != NO_PAYLOAD:
+                frame["payload"] = message.payload
+            await self.send(frame)
 
 
 def _echoed_protocol(ws: WebSocket) -> str | None:
@@ -289,7 +311,7 @@ async def websocket_stream(ws: WebSocket) -> None:
     try:
         viewer = await stream_viewer(ws)
         name = ws.query_params.get("stream")
-        initial = parse_stream(name, ws.query_params, viewer) if name else None
+        initial = await open_stream(name, ws.query_params, viewer, services(ws).pool) if name else None
     except StreamError as exc:
         await _deny(ws, exc)
         return

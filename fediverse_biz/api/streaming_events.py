@@ -8,8 +8,16 @@ and streaming server rules, applied to the ids that core/events.py NOTIFYs).
 - `status.update`: the same streams, for viewers whose home feed holds it, as `status.update`.
 - `delete`: every stream but `user:notification` (the status is gone, so nobody can be filtered;
   Mastodon also broadcasts deletes); the payload is the bare id.
+- `list` streams: a status (or its edit) by a member of a list with an open stream, when the list
+  shows it to its owner now (core/lists.showing: the list timeline's rules), rendered for the owner.
+- filters: each viewer's filters apply to what they are sent (api/status_filters.py: home for `user`
+  and list streams, public for public and hashtag streams, notifications), and `filters_changed` goes
+  to the `user` stream of an account whose filters changed.
 - `notification`: the recipient's `user` (if its token may read notifications) and
   `user:notification` streams.
+- `conversation`: the account's `direct` stream only, as Mastodon's PushConversationWorker publishes on
+  timeline:direct:<account>; the direct status itself reaches the `user` streams of its recipients as
+  an `update`, since it is in their home feeds.
 
 A status is loaded once per event; rendering needs the viewer's flags, so user streams render per
 viewer, at most RENDER_CONCURRENCY at a time, which bounds the pool connections streaming takes.
@@ -26,8 +34,9 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from fediverse_biz.api import entities, notifications
-from fediverse_biz.core import domain_blocks
+from fediverse_biz.api import conversations, entities, notifications, status_filters
+from fediverse_biz.core import conversations as core_conversations
+from fediverse_biz.core import domain_blocks, filters, lists
 from fediverse_biz.core.hydrate import StatusBundle, load_status
 from fediverse_biz.core.visibility import can_see
 from fediverse_biz.urls import LocalUrls
@@ -55,8 +64,11 @@ class Stream:
 @dataclass(frozen=True)
 class Message:
     stream: Stream
-    event: str  # update, delete, notification, status.update
-    payload: str  # already encoded: a JSON document, or the bare id for `delete`
+    event: str  # update, delete, notification, status.update, conversation
+    payload: str  # already encoded: a JSON document, the bare id for `delete`, or NO_PAYLOAD
+
+
+NO_PAYLOAD = "undefined"  # an event that carries nothing (filters_changed)
 
 
 class Fanout(Protocol):
@@ -83,6 +95,10 @@ async def route(hub: Fanout, event: Mapping[str, Any]) -> None:
             _delete(hub, int(event["status_id"]))
         case "notification":
             await _notification(hub, int(event["notification_id"]), int(event["actor_id"]))
+        case core_conversations.EVENT:
+            await _conversation(hub, int(event["conversation_id"]), int(event["actor_id"]))
+        case filters.EVENT:
+            _filters_changed(hub, int(event["actor_id"]))
         case other:
             log.debug("streaming: no route for event kind %r", other)
 
@@ -103,7 +119,24 @@ async def _status(hub: Fanout, status_id: int, event: str, *, home: list[int] | 
     await asyncio.gather(
         *(_to_user(hub, limit, bundle, event, user_streams[a]) for a in home if a in user_streams),
         _to_public(hub, bundle, event),
+        _to_lists(hub, limit, bundle, event),
     )
+
+
+async def _to_lists(hub: Fanout, limit: asyncio.Semaphore, bundle: StatusBundle, event: str) -> None:
+    open_lists = [int(s.key) for s in hub.streams_named("list") if s.key is not None]
+    if not open_lists:
+        return
+    for list_id, owner_id in await lists.showing(hub.pool, bundle.id, open_lists):
+        async with limit:
+            rendered = await entities.statuses(hub.pool, [bundle], hub.urls, owner_id)
+            rendered = await status_filters.apply(hub.pool, [bundle], rendered, owner_id, "home")
+        if not rendered:
+            continue
+        stream = Stream("list", str(list_id))
+        payload = json.dumps(rendered[0])
+        for sub in hub.subscribers(stream):
+            hub.deliver(sub, Message(stream, event, payload))
 
 
 async def _to_user(hub: Fanout, limit: asyncio.Semaphore, bundle: StatusBundle, event: str, stream: Stream) -> None:
@@ -112,8 +145,11 @@ async def _to_user(hub: Fanout, limit: asyncio.Semaphore, bundle: StatusBundle, 
         # The home list was computed when the status was written; visibility is checked again now.
         if not await can_see(hub.pool, bundle.status, viewer_id):
             return
-        [entity] = await entities.statuses(hub.pool, [bundle], hub.urls, viewer_id)
-    payload = json.dumps(entity)
+        rendered = await entities.statuses(hub.pool, [bundle], hub.urls, viewer_id)
+        rendered = await status_filters.apply(hub.pool, [bundle], rendered, viewer_id, "home")
+    if not rendered:
+        return  # a hide filter of the viewer's home
+    payload = json.dumps(rendered[0])
     for sub in hub.subscribers(stream):
         hub.deliver(sub, Message(stream, event, payload))
 
@@ -155,12 +191,22 @@ async def _to_public(hub: Fanout, bundle: StatusBundle, event: str) -> None:
     targets = [(stream, sub) for stream in streams for sub in hub.subscribers(stream)]
     if not targets:
         return
-    excluded = await _excluded_viewers(hub.pool, bundle, {sub.viewer_id for _, sub in targets})
-    [entity] = await entities.statuses(hub.pool, [bundle], hub.urls, None)  # once, as Mastodon does
-    payload = json.dumps(entity)
+    viewers = {sub.viewer_id for _, sub in targets}
+    excluded = await _excluded_viewers(hub.pool, bundle, viewers)
+    rendered = await entities.statuses(hub.pool, [bundle], hub.urls, None)  # once, as Mastodon does
+    payload = json.dumps(rendered[0])
+    # Viewers with filters get their own copy (results added, or nothing when hidden), as Mastodon's
+    # streaming server applies each subscriber's filters to public streams.
+    personal: dict[int, str | None] = {}
+    for viewer_id in await filters.with_active_filters(hub.pool, viewers - excluded):
+        own = await status_filters.apply(hub.pool, [bundle], rendered, viewer_id, "public")
+        personal[viewer_id] = json.dumps(own[0]) if own else None
     for stream, sub in targets:
-        if sub.viewer_id not in excluded:
-            hub.deliver(sub, Message(stream, event, payload))
+        if sub.viewer_id in excluded:
+            continue
+        text = personal.get(sub.viewer_id, payload)
+        if text is not None:
+            hub.deliver(sub, Message(stream, event, text))
 
 
 async def _excluded_viewers(pool: asyncpg.Pool, bundle: StatusBundle, viewers: Iterable[int]) -> set[int]:
@@ -201,6 +247,29 @@ async def _notification(hub: Fanout, notification_id: int, actor_id: int) -> Non
     payload = json.dumps(entity)
     for stream, sub in targets:
         hub.deliver(sub, Message(stream, "notification", payload))
+
+
+def _filters_changed(hub: Fanout, actor_id: int) -> None:
+    """Mastodon tells the user stream, without a payload, so that clients fetch the filters again: an
+    event stream's data is then the word `undefined` (Mastodon's streaming server writes JavaScript's
+    undefined), and a WebSocket frame has no `payload` (Mastodon.py accepts either)."""
+    stream = Stream("user", str(actor_id))
+    for sub in hub.subscribers(stream):
+        hub.deliver(sub, Message(stream, "filters_changed", NO_PAYLOAD))
+
+
+async def _conversation(hub: Fanout, conversation_id: int, actor_id: int) -> None:
+    stream = Stream("direct", str(actor_id))
+    subscribers = hub.subscribers(stream)
+    if not subscribers:
+        return
+    found = await core_conversations.get(hub.pool, actor_id, conversation_id)
+    if found is None:
+        return  # removed, or its statuses deleted, since
+    [entity] = await conversations.conversation_entities(hub.pool, hub.urls, None, [found], actor_id)
+    payload = json.dumps(entity)
+    for sub in subscribers:
+        hub.deliver(sub, Message(stream, "conversation", payload))
 
 
 async def render_notification(

@@ -35,17 +35,12 @@ def empty_list(scope: str | None, *, user: bool = True) -> Callable[[Request], A
 # (path, required scope or None for public). Scopes from Mastodon's controllers and
 # https://docs.joinmastodon.org/methods/.
 STUBS: list[tuple[str, str | None]] = [
-    ("/api/v1/filters", "read:filters"),
-    ("/api/v2/filters", "read:filters"),
-    ("/api/v1/lists", "read:lists"),
     ("/api/v1/announcements", "read"),
     ("/api/v1/trends", None),
     ("/api/v1/trends/tags", None),
     ("/api/v1/trends/statuses", None),
     ("/api/v1/trends/links", None),
     ("/api/v2/suggestions", "read:accounts"),
-    ("/api/v1/followed_tags", "read:follows"),
-    ("/api/v1/conversations", "read:statuses"),
     ("/api/v1/featured_tags", "read:accounts"),
 ]
 

@@ -22,19 +22,17 @@ from fediverse_biz.api.pagination import page_params, paginated
 from fediverse_biz.api.params import query_params
 from fediverse_biz.api.read_slots import queued
 from fediverse_biz.api.statuses import own_id, render, viewer_actor_id
-from fediverse_biz.core import timelines
+from fediverse_biz.core import tag_follows, timelines
 from fediverse_biz.jsonio import JSONResponse
 from fediverse_biz.services import services
 from fediverse_biz.text.content import extract_hashtags
-
-TAG_UNSUPPORTED = "Following hashtags is not supported yet"
 
 
 async def home_timeline(request: Request) -> Response:
     viewer = await require(request, "read:statuses")
     page = page_params(request)
     ids = await timelines.home(services(request).pool, own_id(viewer), page)
-    return paginated(request, await render(request, ids, viewer.actor_id), ids, page)
+    return paginated(request, await render(request, ids, viewer.actor_id, filter_context="home"), ids, page)
 
 
 async def public_timeline(request: Request) -> Response:
@@ -50,7 +48,7 @@ async def public_timeline(request: Request) -> Response:
         remote=params.get_bool("remote"),
         only_media=params.get_bool("only_media"),
     )
-    return paginated(request, await render(request, ids, viewer_id), ids, page)
+    return paginated(request, await render(request, ids, viewer_id, filter_context="public"), ids, page)
 
 
 async def tag_timeline(request: Request) -> Response:
@@ -66,7 +64,7 @@ async def tag_timeline(request: Request) -> Response:
         local=params.get_bool("local"),
         only_media=params.get_bool("only_media"),
     )
-    return paginated(request, await render(request, ids, viewer_id), ids, page)
+    return paginated(request, await render(request, ids, viewer_id, filter_context="public"), ids, page)
 
 
 def _marked(table: str, scope: str) -> Callable[[Request], Awaitable[Response]]:
@@ -90,19 +88,22 @@ def tag_name(request: Request) -> str:
 
 
 async def show_tag(request: Request) -> Response:
-    """The Tag entity: no usage history is kept yet, so `history` is empty; following is unsupported."""
-    await optional(request)
+    """The Tag entity: no usage history is kept yet, so `history` is empty; `following` for the viewer."""
+    viewer = await optional(request)
     name = tag_name(request)
-    row = await services(request).pool.fetchrow("SELECT id, name FROM tags WHERE lower(name) = lower($1)", name)
-    return JSONResponse(tag_entity(request, row["name"] if row else name, row["id"] if row else None))
+    pool = services(request).pool
+    row = await pool.fetchrow("SELECT id, name FROM tags WHERE lower(name) = lower($1)", name)
+    tag_id = row["id"] if row else None
+    following = await tag_follows.following(pool, viewer_actor_id(viewer), tag_id)
+    return JSONResponse(tag_entity(request, row["name"] if row else name, tag_id, following))
 
 
-def tag_entity(request: Request, name: str, tag_id: int | None) -> dict[str, object]:
+def tag_entity(request: Request, name: str, tag_id: int | None, following: bool = False) -> dict[str, object]:
     entity: dict[str, object] = {
         "name": name,
         "url": services(request).urls.tag(name),
         "history": [],
-        "following": False,
+        "following": following,
     }
     if tag_id is not None:
         entity = {"id": str(tag_id), **entity}
@@ -110,9 +111,25 @@ def tag_entity(request: Request, name: str, tag_id: int | None) -> dict[str, obj
 
 
 async def follow_tag(request: Request) -> Response:
-    await require(request, "write:follows")
-    tag_name(request)
-    raise ApiError(422, TAG_UNSUPPORTED)
+    actor_id = own_id(await require(request, "write:follows"))
+    tag = await tag_follows.follow(services(request).pool, actor_id, tag_name(request))
+    return JSONResponse(tag_entity(request, tag["name"], tag["id"], True))
+
+
+async def unfollow_tag(request: Request) -> Response:
+    actor_id = own_id(await require(request, "write:follows"))
+    name = tag_name(request)
+    tag = await tag_follows.unfollow(services(request).pool, actor_id, name)
+    return JSONResponse(tag_entity(request, tag["name"] if tag else name, tag["id"] if tag else None, False))
+
+
+async def followed_tags(request: Request) -> Response:
+    """Paged by the follow, latest first, 100 a page by default (Mastodon's FollowedTagsController)."""
+    actor_id = own_id(await require(request, "read:follows"))
+    page = page_params(request, default=100, maximum=200)
+    rows = await tag_follows.followed(services(request).pool, actor_id, page)
+    items = [tag_entity(request, r["name"], r["tag_id"], True) for r in rows]
+    return paginated(request, items, [r["id"] for r in rows], page)
 
 
 routes: list[BaseRoute] = [
@@ -123,5 +140,6 @@ routes: list[BaseRoute] = [
     Route("/api/v1/favourites", queued(_marked("favourites", "read:favourites")), methods=["GET"]),
     Route("/api/v1/tags/{hashtag}", show_tag, methods=["GET"]),
     Route("/api/v1/tags/{hashtag}/follow", follow_tag, methods=["POST"]),
-    Route("/api/v1/tags/{hashtag}/unfollow", follow_tag, methods=["POST"]),
+    Route("/api/v1/tags/{hashtag}/unfollow", unfollow_tag, methods=["POST"]),
+    Route("/api/v1/followed_tags", followed_tags, methods=["GET"]),
 ]

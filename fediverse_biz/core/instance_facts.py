@@ -16,6 +16,10 @@ from fediverse_biz.config import Settings
 from fediverse_biz.core import instance_settings
 
 FACTS_TTL_SECONDS: Final = 60.0
+# The Mastodon release whose client API we implement. The API's instance documents put it first in
+# `version`, and NodeInfo names it as `metadata.upstream`, so that clients which pick their code path by
+# software (megalodon, Pachli) treat the server as Mastodon.
+COMPATIBLE_MASTODON_VERSION: Final = "4.3.0"
 
 
 @dataclass(frozen=True)

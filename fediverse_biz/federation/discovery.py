@@ -30,6 +30,7 @@ from fediverse_biz.activitypub.webfinger import (
     parse_resource,
 )
 from fediverse_biz.config import Settings
+from fediverse_biz.core import instance_facts
 from fediverse_biz.core.accounts import find_published_actor
 from fediverse_biz.jsonio import JSONResponse
 from fediverse_biz.services import services
@@ -147,7 +148,14 @@ async def _usage(pool: asyncpg.Pool) -> nodeinfo.NodeUsage:
 
 
 def _metadata(settings: Settings) -> dict[str, Any]:
-    return {"registrationMode": settings.registration_mode}
+    # `upstream` is the convention of Mastodon forks (Hometown, Glitch) that megalodon's `detector` reads:
+    # any software name it does not know counts as Mastodon when metadata.upstream.name is "mastodon"
+    # (https://github.com/h3poteto/megalodon/blob/v9.2.2/megalodon/src/detector.ts); without it Whalebird
+    # refuses the server with "Unknown SNS".
+    return {
+        "registrationMode": settings.registration_mode,
+        "upstream": {"name": "mastodon", "version": instance_facts.COMPATIBLE_MASTODON_VERSION},
+    }
 
 
 routes: list[BaseRoute] = [

@@ -243,9 +243,11 @@ async def test_websocket_query_token_subscribe_and_unsubscribe(streaming: Stream
         session.ws_connect(url, params={"access_token": token, "stream": "public:local"}) as ws,
     ):
         await ws.send_json({"type": "subscribe", "stream": "hashtag", "tag": "Jobs"})
-        await ws.send_json({"type": "subscribe", "stream": "list", "list": "1"})
+        await ws.send_json({"type": "subscribe", "stream": "public:everything"})
         error = await next_frame(ws)  # answered in order: the subscribe above has been applied
-        assert error == {"error": "Unknown stream type", "status": 400, "stream": ["list"]}
+        assert error == {"error": "Unknown stream type", "status": 400, "stream": ["public:everything"]}
+        await ws.send_json({"type": "subscribe", "stream": "list", "list": "1"})  # no list of the guest's
+        assert await next_frame(ws) == {"error": "List not found", "status": 401, "stream": ["list"]}
         job = await streaming.post(author, "We are hiring #jobs")
         frames = [await next_frame(ws), await next_frame(ws)]
         assert sorted(f["stream"][0] for f in frames) == ["hashtag", "public:local"]

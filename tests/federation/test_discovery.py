@@ -219,6 +219,8 @@ async def test_nodeinfo_documents_follow_the_schema_and_count_users(
     assert doc["openRegistrations"] is True  # the test settings' registration_mode is "open"
     assert doc["usage"] == {"users": {"total": 2, "activeMonth": 1, "activeHalfyear": 1}, "localPosts": 1}
     assert doc["metadata"]["nodeName"] == "127.0.0.1"
+    # megalodon (Whalebird) takes an unknown software for Mastodon only through this exact shape
+    assert doc["metadata"]["upstream"] == {"name": "mastodon", "version": "4.3.0"}
 
 
 async def test_unknown_nodeinfo_version_is_404(client: httpx.AsyncClient) -> None:
