@@ -125,7 +125,9 @@ async def test_directory_pages(client: httpx.AsyncClient, pool: asyncpg.Pool) ->
 async def test_directory_filters_by_region_and_finds_a_bio_word(
     client: httpx.AsyncClient, pool: asyncpg.Pool, fair: Any
 ) -> None:
-    owner_id = await pool.fetchval("SELECT u.id FROM users u JOIN actors a ON a.id = u.actor_id WHERE a.username = 'owner'")
+    owner_id = await pool.fetchval(
+        "SELECT u.id FROM users u JOIN actors a ON a.id = u.actor_id WHERE a.username = 'owner'"
+    )
     bakery = fair["bakery"]
     await organizations.update_profile(pool, LocalUrls(BASE), bakery, owner_id, {"region": "Berlin"})
     await pool.execute("UPDATE actors SET note = '<p>Sourdough rye since 1920</p>' WHERE id = $1", bakery["id"])
