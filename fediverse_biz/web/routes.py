@@ -8,6 +8,7 @@ from fediverse_biz.web import (
     about,
     account_pages,
     acting_page,
+    audit_page,
     boards,
     community_pages,
     composer,
@@ -21,6 +22,7 @@ from fediverse_biz.web import (
     sign_in,
     sign_up,
     static_files,
+    team_members,
 )
 
 
@@ -44,4 +46,6 @@ def routes() -> list[BaseRoute]:
         *acting_page.routes,  # whom the back office acts as
         *composer.routes,  # writing a post as that account
         *review.routes,
+        *team_members.routes,  # the team of the organization acted as
+        *audit_page.routes,  # its audit log
     ]
