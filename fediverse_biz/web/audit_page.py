@@ -32,6 +32,15 @@ PAGE_SIZE: Final = 40
 ACTION_CHOICES: Final = sorted(audit.ACTIONS)
 
 
+def _worded(value: object) -> str:
+    """A detail as a person reads it: yes/no rather than True/False, a list as its items."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
 def _entry(row: asyncpg.Record) -> dict[str, Any]:
     details = row["details"] or {}
     return {
@@ -40,7 +49,8 @@ def _entry(row: asyncpg.Record) -> dict[str, Any]:
         "who": row["username"],
         "action": row["action"],
         "target": row["target"],
-        "details": [(key, str(value)) for key, value in details.items()],
+        # by name, so that "from" reads before "to" (jsonb keeps its keys in an order of its own)
+        "details": [(key, _worded(details[key])) for key in sorted(details)],
     }
 
 
