@@ -101,3 +101,12 @@ async def test_an_owner_invites_a_member_changes_their_role_removes_them_and_rea
     await browser_page.check("audit-log-role-changes")
     entries = await page.locator("ol.audit > li").all_inner_texts()
     assert len(entries) == 1 and "role change · nina" in entries[0] and "from: contributor" in entries[0]
+
+    # The last owner cannot leave: the team page again, the rule said beside the button.
+    await page.click("text=Back to the team")
+    await page.wait_for_url(f"{base}/team/forge")
+    await page.click("button:has-text('Leave the team')")
+    await page.wait_for_load_state("load")
+    await browser_page.check("last-owner-refused", status=422)
+    assert "keeps at least one owner" in await page.inner_text("[role=alert]")
+    assert "keeps at least one owner" in await page.inner_text("li.member:has-text('@olga') .field-error")

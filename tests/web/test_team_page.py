@@ -239,3 +239,11 @@ async def test_a_member_sees_the_team_without_its_forms_and_may_leave(
     assert left.status_code == 303 and await teams.member_role(pool, team.id, team["carl"].user_id) is None
     assert (await carl.get("/team/acme")).status_code == 403
     assert (await carl.get("/team")).status_code == 200  # acting as himself again: the way to choose
+
+
+async def test_a_browser_without_a_session_is_sent_to_sign_in(client: httpx.AsyncClient, team: Team) -> None:
+    for path in ("/team", "/team/acme", "/team/acme/audit"):
+        response = await client.get(path)
+        assert response.status_code == 303 and response.headers["location"] == f"/session/login?next={path}"
+    sent = await client.post(f"/team/acme/members/{team['carl'].user_id}/remove", data={"csrf_token": "x"})
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/session/login?next=")
