@@ -162,12 +162,13 @@ async def statuses(request: Request) -> Response:
 
 async def add_status(request: Request) -> Response:
     owner = await _owner(request, "write:filters")
+    filter_id = path_id(request, "filter_id")  # an id that cannot be one is a 404 before the body is read
     async with await read_params(request) as params:
         [status_id] = ids_of([params.get("status_id") or ""], "status_id")
     pool = services(request).pool
     if status_id not in await visible_ids(pool, [status_id], owner):
         raise ApiError(404, NOT_FOUND)  # nobody learns of a status they may not see
-    added = await filters.add_status(pool, owner, path_id(request, "filter_id"), status_id)
+    added = await filters.add_status(pool, owner, filter_id, status_id)
     return JSONResponse(_status_entity(added, status_id))
 
 

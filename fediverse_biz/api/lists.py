@@ -84,9 +84,11 @@ async def members(request: Request) -> Response:
     """Paged by account id, as Mastodon's; `limit=0` asks for every member, without a Link header."""
     owner = own_id(await require(request, "read:lists"))
     state = services(request)
-    found = await lists.get(state.pool, owner, path_id(request))
+    list_id = path_id(request)
+    # The paging parameters are read before the list: a malformed cursor is the client's 400 either way.
     everyone = query_params(request).get("limit") == "0"
     page = None if everyone else page_params(request, default=40, maximum=80)
+    found = await lists.get(state.pool, owner, list_id)
     ids = await lists.members(state.pool, found["id"], page)
     accounts = await entities.accounts_by_id(state.pool, ids, state.urls)
     if page is None:
