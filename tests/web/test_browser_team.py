@@ -12,9 +12,9 @@ from fediverse_biz.db.pool import create_pool
 from fediverse_biz.urls import LocalUrls
 from tests.support.accounts import PASSWORD
 from tests.support.browser import HEIGHT, BrowserChecks
+from tests.support.browser_flows import act_as_forge, sign_in
 from tests.support.servers import LiveServer
 from tests.support.showcase import furnish
-from tests.web.test_browser_back_office import act_as_forge, sign_in
 
 
 async def make_person(server: LiveServer, username: str) -> None:
