@@ -8,7 +8,7 @@ only two places a process starts.
 
 from __future__ import annotations
 
-from fediverse_biz.business import mail_jobs, mail_subscriptions, verified_links
+from fediverse_biz.business import mail_digests, mail_jobs, mail_subscriptions, verified_links
 from fediverse_biz.core import cards
 from fediverse_biz.core import hooks as core_hooks
 from fediverse_biz.core.hooks import Hooks
@@ -38,6 +38,7 @@ def job_handlers() -> dict[str, Handler]:
         cards.handlers(),  # link preview cards of statuses
         polls.handlers(),  # a poll's counts go out (coalesced), and it ends at its time
         mail_jobs.handlers(),  # confirmation and update mails of e-mail subscribers
+        mail_digests.handlers(),  # daily and weekly digests, each run queueing the next
     ):
         clash = table.keys() & part.keys()
         if clash:

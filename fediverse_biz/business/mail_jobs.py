@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import html
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Final
+from typing import Any, Final
 
 from fediverse_biz.business import mail_subscriptions
+from fediverse_biz.business.mail_digests import MAX_POSTS, POSTS_OF_PERIOD
 from fediverse_biz.config import Settings
 from fediverse_biz.jobs.contract import Handler, PermanentError, RetryableError, WorkerContext
 from fediverse_biz.jobs.queue import Job
@@ -60,20 +62,39 @@ def confirmation(settings: Settings, urls: LocalUrls, to: str, name: str, token:
     return _message(settings, to, f"Confirm your updates from {name}", text, body)
 
 
-def update(settings: Settings, urls: LocalUrls, to: str, name: str, username: str, status_id: int,
-           content: str, unsubscribe: str) -> EmailMessage:  # fmt: skip
-    link = urls.status_page(username, status_id)
-    words = html_to_text(content)
-    footer = f"You receive this because you subscribed on {urls.profile_page(username, 'Organization')}."
-    text = f"{words}\n\nRead it on the web: {link}\n\n--\n{footer}\nUnsubscribe: {unsubscribe}\n"
-    # `content` is the stored HTML of a local post, sanitised before it was stored (text/sanitize.py).
-    body = (f"<div>{content}</div><p><a href=\"{html.escape(link)}\">Read it on the web</a></p><hr>"
-            f"<p><small>{html.escape(footer)} <a href=\"{html.escape(unsubscribe)}\">Unsubscribe</a> · "
+def update(settings: Settings, urls: LocalUrls, to: str, name: str, username: str,
+           posts: list[tuple[int, str]], unsubscribe: str, *, digest: str | None = None) -> EmailMessage:  # fmt: skip
+    """One post (`digest` None) or a digest of several, newest first; `posts` are (status id, stored HTML),
+    sanitised when they were stored (text/sanitize.py)."""
+    booth = urls.profile_page(username, "Organization")
+    footer = f"You receive this because you subscribed on {booth}."
+    texts, blocks = [], []
+    for status_id, content in posts:
+        link = urls.status_page(username, status_id)
+        texts.append(f"{html_to_text(content)}\n\nRead it on the web: {link}")
+        blocks.append(f"<div>{content}</div><p><a href=\"{html.escape(link)}\">Read it on the web</a></p>")
+    text = "\n\n* * *\n\n".join(texts) + f"\n\n--\n{footer}\nUnsubscribe: {unsubscribe}\n"
+    body = ("<hr>".join(blocks) + f"<hr><p><small>{html.escape(footer)} "
+            f"<a href=\"{html.escape(unsubscribe)}\">Unsubscribe</a> · "
             f"<a href=\"{html.escape(urls.base + PRIVACY_POLICY_PATH)}\">Privacy policy</a></small></p>")  # fmt: skip
-    message = _message(settings, to, f"{name}: {words[:60] or 'a new post'}", text, body)
+    first = html_to_text(posts[0][1])[:60] or "a new post"
+    subject = f"{name}: {first}" if digest is None else f"{name}: your {digest} digest ({len(posts)} posts)"
+    message = _message(settings, to, subject, text, body)
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
+
+
+async def _posts(ctx: WorkerContext, row: Mapping[str, Any], payload: Mapping[str, Any]) -> list[tuple[int, str]]:
+    if payload.get("purpose") == "digest":
+        since, until = datetime.fromisoformat(payload["since"]), datetime.fromisoformat(payload["until"])
+        rows = await ctx.pool.fetch(POSTS_OF_PERIOD, row["actor_id"], since, until, MAX_POSTS)
+    else:
+        rows = await ctx.pool.fetch(
+            "SELECT id, content FROM statuses WHERE id = $1 AND actor_id = $2 AND visibility = 'public'",
+            int(payload["status_id"]), row["actor_id"],
+        )  # fmt: skip
+    return [(r["id"], r["content"]) for r in rows]
 
 
 async def handle_send_mail(ctx: WorkerContext, job: Job) -> None:
@@ -91,15 +112,13 @@ async def handle_send_mail(ctx: WorkerContext, job: Job) -> None:
     else:
         if row["confirmed_at"] is None:
             return  # nothing but the confirmation before consent is confirmed
-        status = await ctx.pool.fetchrow(
-            "SELECT id, content FROM statuses WHERE id = $1 AND actor_id = $2 AND visibility = 'public'",
-            int(job.payload["status_id"]), row["actor_id"],
-        )  # fmt: skip
-        if status is None:
+        posts = await _posts(ctx, row, job.payload)
+        if not posts:
             return  # deleted or made private before the mail went
         token = mail_subscriptions.unsubscribe_token(str(settings.secret_key), row["id"], row["email"])
         link = f"{ctx.urls.base}{MAIL_PATH}/unsubscribe/{token}"
-        message = update(settings, ctx.urls, row["email"], name, row["username"], status["id"], status["content"], link)
+        digest = row["frequency"] if job.payload.get("purpose") == "digest" else None
+        message = update(settings, ctx.urls, row["email"], name, row["username"], posts, link, digest=digest)
     try:
         await smtp.send(smtp.SmtpServer.from_url(settings.smtp_url), message)
     except smtp.MailRefused as exc:

@@ -20,13 +20,13 @@ from typing import Any, Final
 
 import asyncpg
 
+from fediverse_biz.business.mail_digests import PERIODS, SEND_MAIL, ensure_scheduled
 from fediverse_biz.core.hooks import Hooks
 from fediverse_biz.core.hydrate import StatusBundle
 from fediverse_biz.db.executor import Executor
 from fediverse_biz.jobs import queue
 from fediverse_biz.urls import LocalUrls
 
-SEND_MAIL: Final = "send_mail"
 MAX_ADDRESS: Final = 254  # RFC 5321's longest usable path
 CONFIRMATIONS_PER_ADDRESS: Final = 3  # confirmation mails to one address per hour, across all booths
 # A deliberately narrow address: no spaces, quotes, angle brackets, commas or line breaks, so that an
@@ -43,10 +43,28 @@ class SubscriptionError(Exception):
         self.status = status
 
 
-def consent_text(organization_name: str) -> str:
-    """The words beside the checkbox, recorded with each consent exactly as shown."""
-    return (f"I agree to receive an e-mail from this server each time {organization_name} publishes a public post, "
-            "and can unsubscribe with one click from any of them.")  # fmt: skip
+FREQUENCIES: Final = ("immediate", *PERIODS)
+_WHAT: Final = {
+    "immediate": "An e-mail each time {name} publishes a public post",
+    "daily": "One e-mail a day with the public posts {name} published that day",
+    "weekly": "One e-mail a week with the public posts {name} published that week",
+}
+CONSENT_BOX: Final = ("I agree to receive the e-mails chosen above from this server, and can unsubscribe with one "
+                      "click from any of them.")  # fmt: skip
+
+
+def options(organization_name: str) -> dict[str, str]:
+    """What each frequency sends, in the words of the form."""
+    return {frequency: what.format(name=organization_name) for frequency, what in _WHAT.items()}
+
+
+def consent_text(organization_name: str, frequency: str = "immediate") -> str:
+    """What is recorded with a consent: the option chosen and the checkbox's words, exactly as shown."""
+    return f"{options(organization_name)[frequency]}. {CONSENT_BOX}"
+
+
+def _name(organization: Mapping[str, Any]) -> str:
+    return str(organization["display_name"] or organization["username"])
 
 
 def checked_address(text: str) -> str:
@@ -68,8 +86,10 @@ def unsubscribe_token(secret: str, subscription_id: int, email: str) -> str:
 
 
 async def subscribe(pool: asyncpg.Pool, organization: Mapping[str, Any], email: str, *, consent: bool,
-                    page: str) -> None:  # fmt: skip
+                    page: str, frequency: str = "immediate") -> None:  # fmt: skip
     """Record the consent and queue a confirmation mail (raises SubscriptionError)."""
+    if frequency not in FREQUENCIES:
+        raise SubscriptionError("frequency", "must be each post, daily or weekly")
     if not consent:
         raise SubscriptionError("consent", "must be ticked: we send nothing without it")
     address = checked_address(email)
@@ -86,9 +106,11 @@ async def subscribe(pool: asyncpg.Pool, organization: Mapping[str, Any], email: 
         # A confirmed row keeps its confirmation: only the address's owner may change anything there.
         subscription_id = await conn.fetchval(
             """
-            INSERT INTO mail_subscriptions (actor_id, email, consent_text, consent_page)
-            VALUES ($1, $2, $3, $4)
+            INSERT INTO mail_subscriptions (actor_id, email, consent_text, consent_page, frequency)
+            VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (actor_id, email) DO UPDATE SET
+                frequency = CASE WHEN mail_subscriptions.confirmed_at IS NULL THEN excluded.frequency
+                                 ELSE mail_subscriptions.frequency END,
                 consent_text = CASE WHEN mail_subscriptions.confirmed_at IS NULL THEN excluded.consent_text
                                     ELSE mail_subscriptions.consent_text END,
                 consent_page = CASE WHEN mail_subscriptions.confirmed_at IS NULL THEN excluded.consent_page
@@ -97,7 +119,7 @@ async def subscribe(pool: asyncpg.Pool, organization: Mapping[str, Any], email: 
                                     ELSE mail_subscriptions.consented_at END
             RETURNING id
             """,
-            organization["id"], address, consent_text(organization["display_name"] or organization["username"]), page,
+            organization["id"], address, consent_text(_name(organization), frequency), page, frequency,
         )  # fmt: skip
         await queue.enqueue(conn, SEND_MAIL, {"purpose": "confirm", "subscription_id": subscription_id})
 
@@ -121,15 +143,17 @@ async def pending(conn: Executor, token: str) -> asyncpg.Record | None:
     )
 
 
-async def confirm(conn: Executor, token: str) -> asyncpg.Record | None:
-    row = await pending(conn, token)
-    if row is None:
-        return None
-    await conn.execute(
-        "UPDATE mail_subscriptions SET confirmed_at = coalesce(confirmed_at, now()), confirm_token_hash = NULL"
-        " WHERE id = $1",
-        row["id"],
-    )
+async def confirm(pool: asyncpg.Pool, token: str) -> asyncpg.Record | None:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await pending(conn, token)
+        if row is None:
+            return None
+        await conn.execute(
+            "UPDATE mail_subscriptions SET confirmed_at = coalesce(confirmed_at, now()), confirm_token_hash = NULL"
+            " WHERE id = $1",
+            row["id"],
+        )
+        await ensure_scheduled(conn, row["frequency"])
     return row
 
 

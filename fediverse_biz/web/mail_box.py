@@ -48,7 +48,8 @@ async def mail_box(request: Request, actor: asyncpg.Record, **state: Any) -> dic
     return {
         "action": f"{urls.profile_page(actor['username'])}/subscribe",
         "form_token": oauth.sign_form_token(secret(request), FORM_PURPOSE, [actor["username"]]),
-        "consent_text": mail_subscriptions.consent_text(actor["display_name"] or actor["username"]),
+        "options": mail_subscriptions.options(actor["display_name"] or actor["username"]),
+        "consent_box": mail_subscriptions.CONSENT_BOX,
         "privacy_policy_url": urls.base + PRIVACY_POLICY_PATH if has_privacy_policy(facts) else None,
         "subscribers": await _team_count(request, actor),
         "values": {},

@@ -1,6 +1,6 @@
 """E-mail updates from a booth (docs/mail.md): the form's answer, the confirmation and unsubscribe pages.
 
-    POST /@{username}/subscribe        `email`, `consent`, `form_token`: records the consent and queues a
+    POST /@{username}/subscribe        `email`, `frequency`, `consent`, `form_token`: records the consent and queues a
                                        confirmation mail; the booth again, saying so, or with the problem
                                        beside its field
     GET  /mail/confirm/{token}         a page with a button: link checkers that open every link in a mail
@@ -33,7 +33,7 @@ from fediverse_biz.web.rendering import NO_STORE, Meta, error_page, render
 from fediverse_biz.web.session import secret
 from fediverse_biz.web.static_files import INSTANCE_THUMBNAIL
 
-NOUNS: Final = {"email": "The e-mail address", "consent": "The consent"}
+NOUNS: Final = {"email": "The e-mail address", "frequency": "How often", "consent": "The consent"}
 _STALE = ("Link not valid", "This link is not valid any more: it was used, replaced by a newer one, or mistyped.")
 
 
@@ -48,7 +48,8 @@ async def subscribe(request: Request) -> Response:
     except BadPageInput as exc:
         return await pages.booth(request, status_code=422, mail={"errors": worded({exc.field: exc.reason}, NOUNS)})
     email = (form.get("email") or "")[:mail_subscriptions.MAX_ADDRESS + 1]
-    values = {"email": email}
+    frequency = form.get("frequency") or "immediate"
+    values = {"email": email, "frequency": frequency}
     if not oauth.verify_form_token(secret(request), form.get("form_token"), FORM_PURPOSE, [actor["username"]],
                                    max_age=FORM_MAX_AGE):  # fmt: skip
         errors = {"email": "This form has expired. Please send it again."}
@@ -56,7 +57,7 @@ async def subscribe(request: Request) -> Response:
     page = services(request).urls.profile_page(actor["username"])
     try:
         await mail_subscriptions.subscribe(services(request).pool, actor, email, consent=form.get("consent") == "1",
-                                           page=page)  # fmt: skip
+                                           page=page, frequency=frequency)  # fmt: skip
     except mail_subscriptions.SubscriptionError as exc:
         errors = worded({exc.field: str(exc)}, NOUNS)
         return await pages.booth(request, status_code=exc.status, mail={"values": values, "errors": errors})

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from fediverse_biz.assembly import job_handlers
-from fediverse_biz.business.mail_subscriptions import SEND_MAIL
+from fediverse_biz.business.mail_digests import MAIL_DIGEST, SEND_MAIL
 from fediverse_biz.config import Settings
 from fediverse_biz.jobs import queue
 from fediverse_biz.jobs.contract import PermanentError, RetryableError, WorkerContext
@@ -31,18 +31,19 @@ def settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:  # noqa: F811
 
 
 async def run_mail_jobs(pool: asyncpg.Pool, settings: Settings) -> list[str]:
-    """Run every due send_mail job as a worker would; the outcome of each ("done", "retry", "dropped")."""
-    handler = job_handlers()[SEND_MAIL]
+    """Run every due mail job (sends and digests) as a worker would; the outcome of each ("done", "retry",
+    "dropped")."""
+    table = job_handlers()
     http = create_session([], user_agent="test")
     outcomes: list[str] = []
     try:
         ctx = WorkerContext(pool, http, settings, LocalUrls(settings.base_url))
         jobs = await queue.claim(pool, worker_id="test", limit=100, lease=timedelta(minutes=1), per_host_limit=100)
         for job in jobs:
-            if job.kind != SEND_MAIL:
+            if job.kind not in (SEND_MAIL, MAIL_DIGEST):
                 continue
             try:
-                await handler(ctx, job)
+                await table[job.kind](ctx, job)
             except RetryableError as exc:
                 await queue.retry(pool, job, str(exc))
                 outcomes.append("retry")

@@ -14,6 +14,7 @@ CREATE TABLE mail_subscriptions (
     confirm_token_hash  text,
     confirm_sent_at     timestamptz,
     confirmed_at        timestamptz,
+    last_digest_at      timestamptz,  -- the end of the period the last digest covered (daily, weekly)
     UNIQUE (actor_id, email)
 );
 CREATE INDEX mail_subscriptions_confirmed ON mail_subscriptions (actor_id) WHERE confirmed_at IS NOT NULL;
