@@ -130,3 +130,16 @@ async def test_unknown_and_non_organization_booths_take_no_subscription(
     for path in ("/@nobody/subscribe", "/@owner/subscribe", "/@a%00b/subscribe"):
         assert (await client.post(path, data=form, headers=BROWSER)).status_code == 404
     assert "mail-updates" not in (await client.get("/@owner", headers=BROWSER)).text
+
+
+async def test_a_hostile_display_name_cannot_add_headers(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, org: asyncpg.Record, smtp_server: SmtpServer
+) -> None:
+    await pool.execute("UPDATE actors SET display_name = $2 WHERE id = $1", org["id"],
+                       "Evil\r\nBcc: victim@example.net\r\n<script>x</script>")  # fmt: skip
+    assert (await post_form(client, email="reader@example.org", consent="1")).status_code == 200
+    assert await run_mail_jobs(pool, settings) == ["done"]
+    [(recipients, message)] = smtp_server.mailbox.received
+    assert recipients == ["reader@example.org"] and "Bcc" not in message
+    assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+    assert "<script>" not in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
