@@ -159,7 +159,8 @@ async def confirm(pool: asyncpg.Pool, token: str) -> asyncpg.Record | None:
 
 async def by_unsubscribe_token(conn: Executor, secret: str, token: str) -> asyncpg.Record | None:
     id_text, _, _ = token.partition(".")
-    if not id_text.isdigit() or len(token) > 100:
+    # ASCII digits that fit a bigint: anything else would make PostgreSQL refuse the query, not answer it.
+    if not re.fullmatch(r"[0-9]{1,18}", id_text) or len(token) > 100:
         return None
     row = await conn.fetchrow(
         "SELECT s.*, a.username, a.display_name FROM mail_subscriptions s JOIN actors a ON a.id = s.actor_id"
