@@ -92,9 +92,12 @@ async def test_forged_links_are_not_found(
     assert (await post_form(client, email="reader@example.org", consent="1")).status_code == 200
     row = await pool.fetchrow("SELECT id, email FROM mail_subscriptions")
     wrong_secret = unsubscribe_token("another secret" * 3, row["id"], row["email"])
-    for path in ("/mail/confirm/guess", "/mail/confirm/" + "a" * 500, f"/mail/unsubscribe/{wrong_secret}",
-                 f"/mail/unsubscribe/{row['id']}.", "/mail/unsubscribe/..", "/mail/unsubscribe/" + "9" * 400, "/mail/unsubscribe/" + "9" * 40 + ".ab",
-                 "/mail/unsubscribe/%D9%A3.ab", "/mail/confirm/%00"):
+    forged = [
+        "/mail/confirm/guess", "/mail/confirm/" + "a" * 500, "/mail/confirm/%00",
+        f"/mail/unsubscribe/{wrong_secret}", f"/mail/unsubscribe/{row['id']}.", "/mail/unsubscribe/..",
+        "/mail/unsubscribe/" + "9" * 400, "/mail/unsubscribe/" + "9" * 40 + ".ab", "/mail/unsubscribe/%D9%A3.ab",
+    ]
+    for path in forged:
         assert (await client.get(path, headers=BROWSER)).status_code == 404, path
         assert (await client.post(path, headers=BROWSER)).status_code == 404, path
     assert await pool.fetchval("SELECT count(*) FROM mail_subscriptions WHERE confirmed_at IS NULL") == 1
