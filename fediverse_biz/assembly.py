@@ -8,7 +8,7 @@ only two places a process starts.
 
 from __future__ import annotations
 
-from fediverse_biz.business import verified_links
+from fediverse_biz.business import mail_digests, mail_jobs, mail_subscriptions, verified_links
 from fediverse_biz.core import cards
 from fediverse_biz.core import hooks as core_hooks
 from fediverse_biz.core.hooks import Hooks
@@ -37,6 +37,8 @@ def job_handlers() -> dict[str, Handler]:
         hall_members.handlers(),  # the members of a remote hall we joined
         cards.handlers(),  # link preview cards of statuses
         polls.handlers(),  # a poll's counts go out (coalesced), and it ends at its time
+        mail_jobs.handlers(),  # confirmation and update mails of e-mail subscribers
+        mail_digests.handlers(),  # daily and weekly digests, each run queueing the next
     ):
         clash = table.keys() & part.keys()
         if clash:
@@ -53,6 +55,7 @@ def hooks() -> Hooks:
     directory_sources.register(registry)  # joining a remote hall feeds the directory
     verified_links.register(registry)  # new profile links are checked
     polls.register(registry)  # our members' votes reach remote polls; votes on ours update them
+    mail_subscriptions.register(registry)  # an organization's public posts are mailed; its subscribers go with it
     return registry
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "FEDIVERSE_BIZ_"
 REGISTRATION_MODES = ("open", "approval", "closed")
@@ -70,6 +71,7 @@ class Settings:
     rate_limit_sign_ups: int = 5  # POST /api/v1/accounts per IP (Mastodon: 5 / 30 min)
     rate_limit_logins: int = 25  # POST /oauth/token and the login form per IP (Mastodon: 25 / 5 min)
     rate_limit_media: int = 30  # media uploads per token (Mastodon: 30 / 30 min)
+    rate_limit_subscriptions: int = 10  # e-mail subscription forms per IP / 30 min (each may send a mail)
     rate_limit_inbox: int = 3000  # accepted deliveries per remote domain, and refused ones per IP / 5 min
     # Slow clients (slow_clients.py, middleware.BodyReadTimeout, docs/reliability.md), in seconds: a
     # request's headers must be complete this long after the connection opens (or after its first byte
@@ -79,6 +81,10 @@ class Settings:
     body_timeout: int = 30
     # Open HTTP connections per process (streams included); a request on one more is answered 503.
     max_connections: int = 1000
+    # Outgoing mail (docs/mail.md): smtp://user:pass@host:port (STARTTLS when offered) or smtps://
+    # (implicit TLS). Unset: no mail features at all, and the pages offer none.
+    smtp_url: str | None = None
+    mail_from: str | None = None  # default: no-reply@<hostname>
     # Internal: was the scheme given explicitly (env/TOML)? Used to default http for localhost.
     _scheme_explicit: bool = field(default=False, repr=False, compare=False)
 
@@ -284,7 +290,8 @@ def _validate(raw: dict[str, Any], given: set[str]) -> Settings:
         values["log_level"] = level
     if "rate_limits" in raw:
         values["rate_limits"] = _parse_bool("FEDIVERSE_BIZ_RATE_LIMITS", raw["rate_limits"])
-    for name in ("rate_limit_api", "rate_limit_sign_ups", "rate_limit_logins", "rate_limit_media", "rate_limit_inbox"):
+    for name in ("rate_limit_api", "rate_limit_sign_ups", "rate_limit_logins", "rate_limit_media", "rate_limit_inbox",
+                 "rate_limit_subscriptions"):
         if name in raw:
             values[name] = _parse_int(_env_name(name), raw[name], 1, 10**9)
     if "header_timeout" in raw:
@@ -293,4 +300,26 @@ def _validate(raw: dict[str, Any], given: set[str]) -> Settings:
         values["body_timeout"] = _parse_int("FEDIVERSE_BIZ_BODY_TIMEOUT", raw["body_timeout"], 1, 3600)
     if "max_connections" in raw:
         values["max_connections"] = _parse_int("FEDIVERSE_BIZ_MAX_CONNECTIONS", raw["max_connections"], 1, 10**6)
+    if raw.get("smtp_url"):
+        values["smtp_url"] = _check_smtp_url(str(raw["smtp_url"]).strip())
+    if raw.get("mail_from"):
+        values["mail_from"] = _check_mail_from(str(raw["mail_from"]).strip())
     return replace(s, **values)
+
+
+def _check_smtp_url(url: str) -> str:
+    parsed = urlsplit(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname or port == -1 or parsed.path not in ("", "/"):
+        raise ConfigError("FEDIVERSE_BIZ_SMTP_URL: expected smtp://user:password@host:port or smtps://…")
+    return url
+
+
+def _check_mail_from(address: str) -> str:
+    # One bare address: a CR or LF here would let the setting inject headers into every mail.
+    if not re.fullmatch(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}", address):
+        raise ConfigError(f"FEDIVERSE_BIZ_MAIL_FROM: expected one address like news@example.com, got {address!r}")
+    return address

@@ -8,6 +8,7 @@ Rules (Mastodon's config/initializers/rack_attack.rb, counts from Settings, wind
 - `POST /api/v1/accounts` and the sign-up page (`POST /sign-up`): `rate_limit_sign_ups` per IP per 30 min.
 - `POST /oauth/token` and the login forms (`POST /oauth/authorize`, `POST /session/login`): `rate_limit_logins`
   per IP per 5 min.
+- `POST /@{username}/subscribe` (e-mail updates, docs/mail.md): `rate_limit_subscriptions` per IP per 30 min.
 - `POST /api/v{1,2}/media`: `rate_limit_media` per token per 30 min.
 - Inboxes: `rate_limit_inbox` accepted deliveries per remote domain per 5 min, the domain being the host
   of the Signature's keyId (draft-cavage `Signature`, RFC 9421 `Signature-Input`) — read from a header,
@@ -57,6 +58,9 @@ TOO_MANY: Final = json.dumps({"error": "Too many requests"}).encode()
 LOGIN_PATHS: Final = frozenset({"/oauth/token", "/oauth/authorize", "/oauth/authorize/", "/session/login"})
 SIGN_UP_PAGE: Final = "/sign-up"  # the page's sign-up shares the API's budget
 MEDIA_PATHS: Final = frozenset({"/api/v1/media", "/api/v2/media"})
+# A booth's e-mail subscription form: each request may send a mail, so few per IP (the per-address limit
+# is business/mail_subscriptions.py's).
+_SUBSCRIBE_RE = re.compile(r"/@[^/]+/subscribe")
 _KEY_ID_RE = re.compile(r'keyid\s*=\s*"([^"]*)"', re.IGNORECASE)
 
 Clock = Callable[[], float]
@@ -185,6 +189,7 @@ class RateLimit:
         self.logins = Rule("logins", settings.rate_limit_logins, FIVE_MINUTES)
         self.media = Rule("media", settings.rate_limit_media, THIRTY_MINUTES)
         self.inbox = Rule("inbox", settings.rate_limit_inbox, FIVE_MINUTES)
+        self.subscriptions = Rule("subscriptions", settings.rate_limit_subscriptions, THIRTY_MINUTES)
 
     def checks(self, scope: Scope) -> list[_Check]:
         """The rules this request falls under, most specific first (it names the headers on a tie)."""
@@ -206,6 +211,8 @@ class RateLimit:
                 found.append(_Check(self.api, f"api:ip:{ip}", None))
         elif method == "POST" and path == SIGN_UP_PAGE:
             found.append(_Check(self.sign_ups, f"sign_ups:{ip}", None))
+        elif method == "POST" and _SUBSCRIBE_RE.fullmatch(path):
+            found.append(_Check(self.subscriptions, f"subscriptions:{ip}", None))
         elif method == "POST" and path in LOGIN_PATHS:
             found.append(_Check(self.logins, f"logins:{ip}", None))
         elif method == "POST" and _is_inbox(path):

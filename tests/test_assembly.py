@@ -25,13 +25,17 @@ def restore_hooks() -> Iterator[None]:
 
 def test_every_job_kind_has_one_handler() -> None:
     table = assembly.job_handlers()
-    assert {"deliver", "inbox", "verify_links", "pull_directory", "pull_hall_members"} <= table.keys()
+    assert {"deliver", "inbox", "verify_links", "pull_directory", "pull_hall_members", "send_mail"} <= table.keys()
 
 
 def test_the_registry_names_what_each_layer_registered() -> None:
     registry = assembly.hooks()
     modules = {hook.__module__ for hook in registry.status_published + registry.activity_sent}
-    assert modules == {"fediverse_biz.federation.outbox", "fediverse_biz.federation.group_relay"}
+    assert modules == {
+        "fediverse_biz.federation.outbox",
+        "fediverse_biz.federation.group_relay",
+        "fediverse_biz.business.mail_subscriptions",
+    }
     assert [h.__module__ for h in registry.profile_links_changed] == ["fediverse_biz.business.verified_links"]
     assert [h.__module__ for h in registry.remote_follow_requested] == ["fediverse_biz.federation.directory_sources"]
 

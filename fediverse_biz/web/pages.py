@@ -30,7 +30,8 @@ from fediverse_biz.services import services
 from fediverse_biz.text.content import html_to_text
 from fediverse_biz.urls import LocalUrls
 from fediverse_biz.web import company
-from fediverse_biz.web.rendering import Feed, Meta, error_page, excerpt, max_id_or_error, render
+from fediverse_biz.web.mail_box import mail_box
+from fediverse_biz.web.rendering import NO_STORE, Feed, Meta, error_page, excerpt, max_id_or_error, render
 from fediverse_biz.web.views import AuthorView, StatusView, author_view, status_view, summary_of
 
 BOOTH_PAGE_SIZE: Final = 20
@@ -87,7 +88,9 @@ def _noindex(actor: asyncpg.Record) -> bool:
     return not (actor["discoverable"] and actor["indexable"])
 
 
-async def booth(request: Request) -> Response:
+async def booth(request: Request, *, mail: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    """The booth; `mail` is the e-mail box's state when a subscription form is answered
+    (web/mail_pages.py), shown with the booth around it."""
     actor = await _shown_actor(request)
     if isinstance(actor, Response):
         return actor
@@ -129,6 +132,7 @@ async def booth(request: Request) -> Response:
         "older": f"{canonical}?max_id={recent_ids[-1]}" if len(recent_ids) == BOOTH_PAGE_SIZE else None,
         "remote_follow_action": f"{canonical}/remote_follow",
         "remote_follow_error": None,
+        "mail": await mail_box(request, actor, **(mail or {})),
     }
     meta = Meta(
         title=f"{author.name} ({author.handle})",
@@ -141,7 +145,8 @@ async def booth(request: Request) -> Response:
         feeds=_feeds(urls, author),
         noindex=_noindex(actor) or max_id is not None,
     )
-    return await render(request, "booth.html", context, meta=meta)
+    return await render(request, "booth.html", context, meta=meta, status_code=status_code,
+                        headers=NO_STORE if mail else None)  # fmt: skip
 
 
 async def permalink(request: Request) -> Response:

@@ -15,6 +15,7 @@ from fediverse_biz.web import (
     directory_page,
     feeds,
     interaction,
+    mail_pages,
     media_files,
     offer_form,
     pages,
@@ -34,6 +35,7 @@ def routes() -> list[BaseRoute]:
         # would take "remote_follow" as an id.
         *feeds.routes,
         *interaction.routes,
+        *mail_pages.routes,  # before pages: /@{username}/subscribe is not a post id
         *pages.routes,
         *directory_page.routes,
         *community_pages.routes,  # halls; /c/{name} itself: federation/actor_endpoints.py
