@@ -1,11 +1,22 @@
-"""The endpoints by which users take part in moderation (reports) described for the OpenAPI document, in
+"""The endpoints by which users take part in moderation (reports, their own domain blocks) and the
+instance's published domain blocks, described for the OpenAPI document, in
 the form of api/_openapi_operations.py. Kept apart so the tables of work done side by side never collide
 in one file.
 """
 
 from __future__ import annotations
 
-from fediverse_biz.api._openapi_operations import BOOLEAN, ID, STRING, Operation, Param, array, ref
+from fediverse_biz.api._openapi_operations import (
+    BOOLEAN,
+    EMPTY_OBJECT,
+    ID,
+    STRING,
+    Operation,
+    Param,
+    array,
+    paging,
+    ref,
+)
 
 __all__ = ["MODERATION_OPERATIONS"]
 
@@ -18,6 +29,12 @@ REPORT_FIELDS = (
     Param("rule_ids", array(ID), "the instance rules broken"),
 )
 
+DOMAIN = (Param("domain", STRING, "host[:port]; trimmed, lower-cased, internationalised names as punycode",
+                required=True),)  # fmt: skip
+INSTANCE_BLOCK = {"type": "object", "required": ["domain", "digest", "severity"], "properties": {
+    "domain": STRING, "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "severity": {"enum": ["silence", "suspend"]}}}  # fmt: skip
+
 MODERATION_OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/api/v1/reports", "report", "Report an account and some of its statuses", "reports",
               ref("Report"), scope="write:reports", body=REPORT_FIELDS,
@@ -25,4 +42,14 @@ MODERATION_OPERATIONS: tuple[Operation, ...] = (
                          Param("rule_ids[]", array(ID), "rules, repeated")),
               description="The moderators and admins are notified (admin.report). Statuses of another "
                           "account are 422; an unknown account 404."),
+    Operation("GET", "/api/v1/domain_blocks", "domain_blocks", "The domains one blocks, latest first", "domain_blocks",
+              array(STRING), scope="read:blocks", query=paging(100, 200), paginated=True),
+    Operation("POST", "/api/v1/domain_blocks", "block_domain", "Block a domain", "domain_blocks", EMPTY_OBJECT,
+              scope="write:blocks", body=DOMAIN,
+              description="Its accounts and posts leave one's timelines, notifications and search; one's "
+                          "followers there are removed."),
+    Operation("DELETE", "/api/v1/domain_blocks", "unblock_domain", "Unblock a domain", "domain_blocks",
+              EMPTY_OBJECT, scope="write:blocks", body=DOMAIN),
+    Operation("GET", "/api/v1/instance/domain_blocks", "instance_domain_blocks", "The instance's blocked domains",
+              "instance", array(INSTANCE_BLOCK), auth="optional"),
 )  # fmt: skip

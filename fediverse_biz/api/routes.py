@@ -11,6 +11,7 @@ from fediverse_biz.api import (
     communities,
     conversations,
     directory,
+    domain_blocks,
     filters,
     filters_v1,
     instance,
@@ -56,6 +57,7 @@ def routes() -> list[BaseRoute]:
         *teams.routes,
         *organizations.routes,
         *directory.routes,
+        *domain_blocks.routes,
         *communities.routes,  # halls
         *offers.routes,  # job offers and opportunities
         *openapi.routes,

@@ -161,9 +161,7 @@ async def test_mastodon_py_files_a_report(live_server_factory: Callable[..., Liv
                         for n in ("alice", "bob", "dana")]  # fmt: skip
     status = await asyncio.to_thread(bob.status_post, "cheap watches")
     bob_account = await asyncio.to_thread(bob.me)
-    report = await asyncio.to_thread(
-        alice.report, bob_account, status_ids=[status], comment="spam", category="spam"
-    )
+    report = await asyncio.to_thread(alice.report, bob_account, status_ids=[status], comment="spam", category="spam")
     assert report["category"] == "spam" and [str(i) for i in report["status_ids"]] == [str(status["id"])]
     assert str(report["target_account"]["id"]) == str(bob_account["id"])
     [note] = await asyncio.to_thread(dana.notifications)
