@@ -1,5 +1,5 @@
-"""The endpoints by which users take part in moderation (reports, their own domain blocks) and the
-instance's published domain blocks, described for the OpenAPI document, in
+"""The endpoints by which users take part in moderation (reports, their own domain blocks, private notes
+about accounts) and the instance's published domain blocks, described for the OpenAPI document, in
 the form of api/_openapi_operations.py. Kept apart so the tables of work done side by side never collide
 in one file.
 """
@@ -50,6 +50,10 @@ MODERATION_OPERATIONS: tuple[Operation, ...] = (
                           "followers there are removed."),
     Operation("DELETE", "/api/v1/domain_blocks", "unblock_domain", "Unblock a domain", "domain_blocks",
               EMPTY_OBJECT, scope="write:blocks", body=DOMAIN),
+    Operation("POST", "/api/v1/accounts/{id}/note", "account_note", "Write one's private note about an account",
+              "accounts", ref("Relationship"), scope="write:accounts",
+              body=(Param("comment", STRING, "at most 2000 characters; empty removes the note"),),
+              description="Shown as `note` in the author's Relationship with the account, to nobody else."),
     Operation("GET", "/api/v1/instance/domain_blocks", "instance_domain_blocks", "The instance's blocked domains",
               "instance", array(INSTANCE_BLOCK), auth="optional"),
 )  # fmt: skip

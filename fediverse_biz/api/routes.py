@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from fediverse_biz.api import (
     account_data,
+    account_notes,
     accounts,
     apps,
     communities,
@@ -53,6 +54,7 @@ def routes() -> list[BaseRoute]:
         *search.routes,
         *accounts.routes,
         *account_data.routes,
+        *account_notes.routes,
         *streaming.routes,
         *teams.routes,
         *organizations.routes,
