@@ -1,5 +1,5 @@
-"""The endpoints by which users take part in moderation (reports, their own domain blocks, private notes
-about accounts) and the instance's published domain blocks, described for the OpenAPI document, in
+"""What a user decides for themselves — reports, their own domain blocks, private notes about accounts,
+removing their profile images — and the instance's published domain blocks, described for the OpenAPI document, in
 the form of api/_openapi_operations.py. Kept apart so the tables of work done side by side never collide
 in one file.
 """
@@ -18,7 +18,7 @@ from fediverse_biz.api._openapi_operations import (
     ref,
 )
 
-__all__ = ["MODERATION_OPERATIONS"]
+__all__ = ["PERSONAL_OPERATIONS"]
 
 REPORT_FIELDS = (
     Param("account_id", ID, "the account reported", required=True),
@@ -35,7 +35,7 @@ INSTANCE_BLOCK = {"type": "object", "required": ["domain", "digest", "severity"]
     "domain": STRING, "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     "severity": {"enum": ["silence", "suspend"]}}}  # fmt: skip
 
-MODERATION_OPERATIONS: tuple[Operation, ...] = (
+PERSONAL_OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/api/v1/reports", "report", "Report an account and some of its statuses", "reports",
               ref("Report"), scope="write:reports", body=REPORT_FIELDS,
               form_only=(Param("status_ids[]", array(ID), "statuses, repeated"),
@@ -54,6 +54,12 @@ MODERATION_OPERATIONS: tuple[Operation, ...] = (
               "accounts", ref("Relationship"), scope="write:accounts",
               body=(Param("comment", STRING, "at most 2000 characters; empty removes the note"),),
               description="Shown as `note` in the author's Relationship with the account, to nobody else."),
+    Operation("DELETE", "/api/v1/profile/avatar", "delete_avatar", "Remove one's avatar", "accounts",
+              ref("CredentialAccount"), scope="write:accounts",
+              description="The default image is shown again; followers' servers get the profile Update."),
+    Operation("DELETE", "/api/v1/profile/header", "delete_header", "Remove one's header", "accounts",
+              ref("CredentialAccount"), scope="write:accounts",
+              description="The default image is shown again; followers' servers get the profile Update."),
     Operation("GET", "/api/v1/instance/domain_blocks", "instance_domain_blocks", "The instance's blocked domains",
               "instance", array(INSTANCE_BLOCK), auth="optional"),
 )  # fmt: skip
