@@ -10,6 +10,7 @@ A block names one domain exactly, not its subdomains, as Mastodon's AccountDomai
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 import asyncpg
@@ -39,6 +40,22 @@ def normalize(text: str) -> str:
     if not domain or len(domain) > MAX_DOMAIN or not _DOMAIN_RE.fullmatch(domain):
         raise DomainError("Validation failed: domain is not a domain name")
     return domain
+
+
+async def blocking(conn: Executor, viewer_ids: Iterable[int], domains: Iterable[str | None]) -> set[int]:
+    """Those of `viewer_ids` who block one of `domains` (None, a local account, is never blocked): for
+    events sent as they happen, which no query of a timeline filters."""
+    wanted = sorted({d for d in domains if d is not None})
+    viewers = sorted(set(viewer_ids))
+    if not wanted or not viewers:
+        return set()
+    rows = await conn.fetch(
+        """SELECT DISTINCT actor_id FROM account_domain_blocks
+            WHERE actor_id = ANY($1::bigint[]) AND domain = ANY($2::text[])""",
+        viewers,
+        wanted,
+    )
+    return {r["actor_id"] for r in rows}
 
 
 async def add(conn: asyncpg.Connection, actor_id: int, domain: str) -> None:
