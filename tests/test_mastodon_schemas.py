@@ -23,7 +23,7 @@ ENTITIES = [
     "media_attachment", "mention", "tag", "context", "relationship", "notification", "instance_v1",
     "instance_v2", "application", "credential_application", "token", "error", "search", "marker",
     "preferences", "poll", "card", "rule", "featured_tag", "list", "role", "conversation", "filter",
-    "filter_keyword", "filter_status", "filter_v1",
+    "filter_keyword", "filter_status", "filter_v1", "report",
 ]  # fmt: skip
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))

@@ -25,6 +25,7 @@ from fediverse_biz import __version__
 from fediverse_biz.api._openapi_communities import COMMUNITY_OPERATIONS
 from fediverse_biz.api._openapi_offers import OFFER_OPERATIONS
 from fediverse_biz.api._openapi_operations import OPERATIONS, Operation
+from fediverse_biz.api._openapi_personal import PERSONAL_OPERATIONS
 from fediverse_biz.api._openapi_social import SOCIAL_OPERATIONS
 from fediverse_biz.api._openapi_teams import TEAM_OPERATIONS
 from fediverse_biz.core.oauth import ALL_SCOPES
@@ -221,8 +222,10 @@ def document(base_url: str = SNAPSHOT_BASE_URL) -> dict[str, Any]:
         },
         "servers": [{"url": base_url}],
         # Teams (api/_openapi_teams.py); halls (api/_openapi_communities.py), job offers and
-        # opportunities (api/_openapi_offers.py)
-        "paths": _paths((*OPERATIONS, *TEAM_OPERATIONS, *COMMUNITY_OPERATIONS, *OFFER_OPERATIONS, *SOCIAL_OPERATIONS)),
+        # opportunities (api/_openapi_offers.py); lists, filters (api/_openapi_social.py); reports, domain
+        # blocks, notes, profile images (api/_openapi_personal.py)
+        "paths": _paths((*OPERATIONS, *TEAM_OPERATIONS, *COMMUNITY_OPERATIONS, *OFFER_OPERATIONS, *SOCIAL_OPERATIONS,
+                        *PERSONAL_OPERATIONS)),
         "components": _components(base_url),
     }
     return doc

@@ -35,8 +35,8 @@ from typing import Any, Protocol
 import asyncpg
 
 from fediverse_biz.api import conversations, entities, notifications, status_filters
+from fediverse_biz.core import account_domain_blocks, domain_blocks, filters, lists
 from fediverse_biz.core import conversations as core_conversations
-from fediverse_biz.core import domain_blocks, filters, lists
 from fediverse_biz.core.hydrate import StatusBundle, load_status
 from fediverse_biz.core.visibility import can_see
 from fediverse_biz.urls import LocalUrls
@@ -115,6 +115,9 @@ async def _status(hub: Fanout, status_id: int, event: str, *, home: list[int] | 
             list(user_streams),
         )
         home = [r["actor_id"] for r in rows]
+    # The feed row was written before any block the reader made since; the timeline query drops it too.
+    hidden = await account_domain_blocks.blocking(hub.pool, home, _domains(bundle))
+    home = [a for a in home if a not in hidden]
     limit = asyncio.Semaphore(RENDER_CONCURRENCY)
     await asyncio.gather(
         *(_to_user(hub, limit, bundle, event, user_streams[a]) for a in home if a in user_streams),
@@ -209,8 +212,14 @@ async def _to_public(hub: Fanout, bundle: StatusBundle, event: str) -> None:
             hub.deliver(sub, Message(stream, event, text))
 
 
+def _domains(bundle: StatusBundle) -> list[str | None]:
+    """The domains of the status's author and, for a boost, of the boosted status's author."""
+    return [bundle.author["domain"], bundle.reblog.author["domain"] if bundle.reblog else None]
+
+
 async def _excluded_viewers(pool: asyncpg.Pool, bundle: StatusBundle, viewers: Iterable[int]) -> set[int]:
-    """Viewers who block or mute the author or a mentioned account, or whom the author blocks."""
+    """Viewers who block or mute the author or a mentioned account, or whom the author blocks, or who
+    block the author's domain."""
     author_id = bundle.author["id"]
     concerned = [author_id, *(m["id"] for m in bundle.mentions)]
     rows = await pool.fetch(
@@ -223,7 +232,7 @@ async def _excluded_viewers(pool: asyncpg.Pool, bundle: StatusBundle, viewers: I
         concerned,
         author_id,
     )
-    return {r["v"] for r in rows}
+    return {r["v"] for r in rows} | await account_domain_blocks.blocking(pool, viewers, _domains(bundle))
 
 
 def _delete(hub: Fanout, status_id: int) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "blocked_among",
     "blocked_sql",
     "candidates",
+    "listed",
     "suspended",
     "suspended_among",
     "suspended_sql",
@@ -105,6 +106,11 @@ async def suspended_among(conn: Executor, domains: Iterable[str]) -> set[str]:
 async def blocked_among(conn: Executor, domains: Iterable[str]) -> set[str]:
     """Those of `domains` that are silenced or suspended, in one query."""
     return await _covered_among(conn, domains, None)
+
+
+async def listed(conn: Executor) -> list[asyncpg.Record]:
+    """Every block (domain, severity), alphabetically: what the instance shows of its moderation."""
+    return await conn.fetch("SELECT domain, severity FROM domain_blocks ORDER BY domain")
 
 
 class SuspendedDomains:

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from fediverse_biz.activitypub import activities
-from fediverse_biz.core import domain_blocks, hooks, notifications, outbound
+from fediverse_biz.core import account_domain_blocks, account_notes, hooks, notifications, outbound
 from fediverse_biz.core.errors import DomainError, forbidden
 
 Row = Mapping[str, Any]
@@ -251,7 +251,8 @@ async def relationships(
                   m.id IS NOT NULL AS muting, coalesce(m.hide_notifications, false) AS muting_notifications,
                   EXISTS (SELECT 1 FROM follow_requests WHERE actor_id = $1 AND target_actor_id = t.id) AS requested,
                   EXISTS (SELECT 1 FROM follow_requests WHERE actor_id = t.id AND target_actor_id = $1) AS requested_by,
-                  {domain_blocks.blocked_sql("a.domain")} AS domain_blocking
+                  {account_domain_blocks.hidden_sql("$1", "a.domain")} AS domain_blocking,
+                  {account_notes.note_sql("$1", "t.id")} AS note
              FROM unnest($2::bigint[]) AS t(id)
              JOIN actors a ON a.id = t.id
              LEFT JOIN follows f ON f.actor_id = $1 AND f.target_actor_id = t.id
@@ -267,5 +268,5 @@ async def relationships(
         if r is None:
             continue
         entry = {k: r[k] for k in r.keys() if k != "id"}
-        result.append({"id": str(target_id), **entry, "endorsed": False, "note": "", "languages": None})
+        result.append({"id": str(target_id), **entry, "endorsed": False, "languages": None})
     return result

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from fediverse_biz.core import domain_blocks, events
+from fediverse_biz.core import account_domain_blocks, domain_blocks, events
 
 TYPES = ("mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update")
 
@@ -19,7 +19,8 @@ _FILTERS: Final = f"""
               AND NOT EXISTS (SELECT 1 FROM blocks WHERE actor_id = $1 AND target_actor_id = $2)
               AND NOT EXISTS (SELECT 1 FROM mutes WHERE actor_id = $1 AND target_actor_id = $2
                                  AND hide_notifications AND (expires_at IS NULL OR expires_at > now()))
-              AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.id = $2 AND {domain_blocks.blocked_sql("a.domain")})"""
+              AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.id = $2 AND ({domain_blocks.blocked_sql("a.domain")}
+                                 OR {account_domain_blocks.hidden_sql("$1", "a.domain")}))"""
 
 
 async def notify(
@@ -98,3 +99,13 @@ async def dismiss(conn: asyncpg.Connection | asyncpg.Pool, actor_id: int, notifi
 
 async def clear(conn: asyncpg.Connection | asyncpg.Pool, actor_id: int) -> None:
     await conn.execute("DELETE FROM notifications WHERE actor_id = $1", actor_id)
+
+
+async def clear_from_domain(conn: asyncpg.Connection, actor_id: int, domain: str) -> None:
+    """What accounts of `domain` told the actor, gone when the actor blocks the domain (as Mastodon clears them)."""
+    await conn.execute(
+        """DELETE FROM notifications n USING actors a
+            WHERE n.actor_id = $1 AND a.id = n.from_actor_id AND a.domain = $2""",
+        actor_id,
+        domain,
+    )

@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 
 from fediverse_biz.activitypub.actors import actor_to_ap
-from fediverse_biz.core import hooks, outbound
+from fediverse_biz.config import Settings
+from fediverse_biz.core import hooks, media, outbound
 from fediverse_biz.core.errors import DomainError, forbidden, not_found
 from fediverse_biz.core.statuses import resolve_mentions, text_length
 from fediverse_biz.db.executor import Executor
@@ -230,9 +231,39 @@ async def update_profile(
         if fields and after["fields"] != before["fields"]:
             # New field values are unverified: their rel="me" links are checked again.
             await hooks.profile_links_changed(conn, actor_id)
-        if any(before[c] != after[c] for c in (*_PUBLISHED, *_PUBLISHED_MEDIA)):
-            moved_to = None
-            if after["moved_to_actor_id"] is not None:
-                moved_to = await conn.fetchval("SELECT uri FROM actors WHERE id = $1", after["moved_to_actor_id"])
-            await outbound.publish_actor_update(conn, after, actor_to_ap(after, urls, moved_to=moved_to))
+        await _publish_if_changed(conn, urls, before, after)
+    return after
+
+
+async def _publish_if_changed(
+    conn: asyncpg.Connection, urls: LocalUrls, before: asyncpg.Record, after: asyncpg.Record
+) -> None:
+    """Followers' servers get Update(actor) when anything they show changed."""
+    if any(before[c] != after[c] for c in (*_PUBLISHED, *_PUBLISHED_MEDIA)):
+        moved_to = None
+        if after["moved_to_actor_id"] is not None:
+            moved_to = await conn.fetchval("SELECT uri FROM actors WHERE id = $1", after["moved_to_actor_id"])
+        await outbound.publish_actor_update(conn, after, actor_to_ap(after, urls, moved_to=moved_to))
+
+
+async def remove_image(
+    pool: asyncpg.Pool, settings: Settings, urls: LocalUrls, actor_id: int, user_id: int, kind: str
+) -> asyncpg.Record:
+    """The avatar or header goes back to the default (https://docs.joinmastodon.org/methods/profile/): the
+    column is cleared and the change federated in one transaction, then the file is removed (a failure
+    there leaves a harmless file, never a profile pointing at a missing one). Returns the updated row."""
+    column = {"avatar": "avatar_url", "header": "header_url"}[kind]
+    async with pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow("SELECT * FROM actors WHERE id = $1 AND domain IS NULL FOR UPDATE", actor_id)
+        if before is None or before["is_instance_actor"]:
+            raise not_found()
+        await _check_may_edit(conn, before, user_id)
+        after = await conn.fetchrow(
+            f"UPDATE actors SET {column} = NULL, updated_at = now() WHERE id = $1 RETURNING *", actor_id
+        )
+        await _publish_if_changed(conn, urls, before, after)
+    ours = urls.media(f"accounts/{actor_id}/")
+    old = before[column]
+    if old and old.startswith(ours) and "/" not in old.removeprefix(ours) and ".." not in old:
+        await media.remove_files(settings, [f"accounts/{actor_id}/{old.removeprefix(ours)}"])
     return after

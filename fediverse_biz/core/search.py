@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from fediverse_biz.core import domain_blocks
+from fediverse_biz.core import account_domain_blocks, domain_blocks
 from fediverse_biz.core.visibility import visible_sql
 from fediverse_biz.db.executor import Executor
 
@@ -76,6 +76,7 @@ async def accounts(
                 OR ($2::text IS NULL AND a.display_name ILIKE '%' || $4 || '%' ESCAPE '\\'))
               AND (NOT $5::boolean OR EXISTS (SELECT 1 FROM follows f
                                                WHERE f.actor_id = $6 AND f.target_actor_id = a.id))
+              AND NOT {account_domain_blocks.hidden_sql("$6", "a.domain")}
               AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.actor_id = $6 AND b.target_actor_id = a.id)
                                                       OR (b.actor_id = a.id AND b.target_actor_id = $6))
             ORDER BY lower(a.username) = lower($7) AND ($2::text IS NULL OR $2 = coalesce(a.domain, '')) DESC,
@@ -138,6 +139,7 @@ async def statuses(
                AND ((s.visibility = 'public' AND a.indexable) OR s.actor_id = $2)
                AND {visible_sql("s", "$2::bigint")}
                AND a.suspended_at IS NULL AND NOT {domain_blocks.suspended_sql("a.domain")}
+               AND NOT {account_domain_blocks.hidden_sql("$2", "a.domain")}
                AND ($3::bigint IS NULL OR s.actor_id = $3)
              ORDER BY s.id DESC
              LIMIT $4 OFFSET $5""",

@@ -30,6 +30,8 @@ from tests.support import servers
 from tests.support.accounts import PASSWORD
 from tests.support.factories import post
 from tests.support.mastodon_client import password_login
+from tests.support.peers import FakePeer
+from tests.support.peers import deliver as deliver_to
 from tests.support.servers import LiveServer
 from tests.support.streaming import DEADLINE, Collector, eventually, sse
 
@@ -335,3 +337,48 @@ async def test_a_slow_subscriber_is_dropped_not_buffered(db: Database, urls: Loc
         await hub.stop()
     assert fresh.closed and await fresh.get() is None  # stopping ends every stream
     assert await listeners(db.pool) == []
+
+
+
+async def _stored(pool: asyncpg.Pool, uri: str) -> int:
+    """The id of the actor `uri` once the live server's inbox job has stored it."""
+    end = time.monotonic() + DEADLINE
+    while (found := await pool.fetchval("SELECT id FROM actors WHERE uri = $1", uri)) is None:
+        assert time.monotonic() < end, f"{uri} never stored"
+        await asyncio.sleep(0.02)
+    return int(found)
+
+
+async def test_a_domain_the_reader_blocks_stays_off_their_streams(streaming: Streaming) -> None:
+    """A status from a blocked domain reaches neither the blocker's user stream (its home-feed row was
+    written regardless) nor their public stream, while another reader gets it on both."""
+    peer = await FakePeer().start()
+    try:
+        bob = peer.actor("bob")
+        alice, alice_token = await streaming.user("alice")
+        bella, bella_token = await streaming.user("bella")
+        first = peer.note(bob, "<p>introducing ourselves</p>")
+        assert (await deliver_to(streaming.http, peer.activity("Create", bob, first), bob)).status_code == 202
+        bob_id = await _stored(streaming.pool, bob.uri)
+        await streaming.pool.execute(
+            "INSERT INTO follows (actor_id, target_actor_id) VALUES ($1, $3), ($2, $3)",
+            alice["id"], bella["id"], bob_id,
+        )  # fmt: skip
+        blocked = await streaming.http.post("/api/v1/domain_blocks", data={"domain": peer.host},
+                                            headers={"Authorization": f"Bearer {bella_token}"})  # fmt: skip
+        assert blocked.status_code == 200
+        async with (
+            sse(streaming.http, "user", alice_token) as alice_home,
+            sse(streaming.http, "user", bella_token) as bella_home,
+            sse(streaming.http, "public", bella_token) as bella_public,
+            sse(streaming.http, "public", alice_token) as alice_public,
+        ):
+            note = peer.note(bob, "<p>new prices</p>")
+            assert (await deliver_to(streaming.http, peer.activity("Create", bob, note), bob)).status_code == 202
+            await alice_home.wait_for("update", lambda s: s["uri"] == note["id"], "alice's home stream")
+            await alice_public.wait_for("update", lambda s: s["uri"] == note["id"], "alice's public stream")
+            local = await streaming.post(alice, "a local post after it")
+            await bella_public.wait_for("update", lambda s: s["id"] == str(local), "bella's public stream")
+            assert bella_home.ids() == [] and bella_public.ids() == [str(local)]
+    finally:
+        await peer.stop()

@@ -2,8 +2,9 @@
 the real code, database and HTTP.
 
 It serves actor documents with real RSA keys and post objects, as Mastodon shapes them, records every
-GET it gets, and signs what its actors deliver to us. Its host is 127.0.0.1:<port>, so its actors are
-on another host than the app under test (settings domain 127.0.0.1, port 80).
+request it gets (and the body of every POST: what we deliver to it), and signs what its actors deliver to
+us. Its host is 127.0.0.1:<port>, so its actors are on another host than the app under test (settings
+domain 127.0.0.1, port 80).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class PeerActor:
 class FakePeer:
     docs: dict[str, tuple[int, Any]] = field(default_factory=dict)  # path -> (status, JSON)
     hits: list[str] = field(default_factory=list)
+    posted: list[tuple[str, Any]] = field(default_factory=list)  # (path, JSON body) of every POST
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -87,6 +89,7 @@ class FakePeer:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         self.hits.append(request.path)
         if request.method == "POST":
+            self.posted.append((request.path, json.loads(await request.read())))
             return web.Response(status=202)
         status, doc = self.docs.get(request.path, (404, {"error": "not found"}))
         return web.Response(status=status, body=json.dumps(doc).encode(), content_type=AS2)

@@ -13,7 +13,7 @@ from fediverse_biz.activitypub.activities import as_list, http_uri, object_id, p
 from fediverse_biz.activitypub.actors import ACTOR_TYPES, InvalidActor, actor_from_ap
 from fediverse_biz.business.organizations import store_remote_profile
 from fediverse_biz.business.verified_links import queue_link_checks
-from fediverse_biz.core import follows, notifications, remote_statuses
+from fediverse_biz.core import follows, remote_statuses, reports
 from fediverse_biz.core.errors import DomainError
 from fediverse_biz.federation import group_relay
 from fediverse_biz.federation.inbound import posts
@@ -142,9 +142,6 @@ async def handle_flag(act: Inbound) -> None:
         targets = list(dict.fromkeys([r["id"] for r in accounts] + [r["actor_id"] for r in reported]))
         if not targets:
             raise Ignored("Flag of nothing local")
-        staff = await conn.fetch(
-            "SELECT actor_id FROM users WHERE role IN ('admin', 'moderator') AND NOT disabled ORDER BY actor_id"
-        )
         for target_id in targets:
             report_id = await conn.fetchval(
                 """INSERT INTO reports (reporter_actor_id, target_actor_id, status_ids, comment, uri)
@@ -155,7 +152,4 @@ async def handle_flag(act: Inbound) -> None:
                 comment,
                 act.activity_id,
             )
-            for member in staff:
-                await notifications.notify(
-                    conn, member["actor_id"], act.actor["id"], "admin.report", extra={"report_id": str(report_id)}
-                )
+            await reports.notify_staff(conn, act.actor["id"], report_id)
