@@ -1,6 +1,6 @@
 """The offer endpoints (api/offers.py) described for the OpenAPI document, in the form of
-api/_openapi_operations.py; api/openapi.py documents them with the rest. Kept apart so the tables of
-work done side by side never collide in one file.
+api/_openapi_operations.py; api/openapi.py documents them with the rest. One file per group of endpoints keeps
+each table short enough to read.
 """
 
 from __future__ import annotations

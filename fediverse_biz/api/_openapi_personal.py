@@ -1,7 +1,6 @@
-"""What a user decides for themselves — reports, their own domain blocks, private notes about accounts,
-removing their profile images — and the instance's published domain blocks, described for the OpenAPI document, in
-the form of api/_openapi_operations.py. Kept apart so the tables of work done side by side never collide
-in one file.
+"""What a user decides for themselves — reports, their own domain blocks, private notes about accounts, removing
+their profile images — and the instance's published domain blocks, described for the OpenAPI document, in the
+form of api/_openapi_operations.py. One file per group of endpoints keeps each table short enough to read.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The personal-organisation endpoints of the client API (conversations; lists, filters and followed
-tags as they arrive) described for the OpenAPI document, in the form of api/_openapi_operations.py.
-Kept apart so the tables of work done side by side never collide in one file.
+"""The personal-organisation endpoints of the client API (conversations, lists, filters, followed tags)
+described for the OpenAPI document, in the form of api/_openapi_operations.py. One file per group of
+endpoints keeps each table short enough to read.
 """
 
 from __future__ import annotations
