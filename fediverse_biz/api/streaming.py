@@ -172,7 +172,6 @@ def close_code(sub: Subscription) -> int:
 
 async def _leave(hub: StreamingHub, sub: Subscription) -> None:
     hub.unsubscribe(sub)
-    await hub.stop_if_idle()
 
 
 # ---- server-sent events ---------------------------------------------------------------------------

@@ -165,15 +165,11 @@ class StreamingHub:
         *,
         queue_size: int = QUEUE_SIZE,
         heartbeat_seconds: float | None = None,
-        stop_when_idle: bool = False,
     ) -> None:
         self.pool = pool
         self.urls = urls
         self.queue_size = queue_size
         self.heartbeat_seconds = HEARTBEAT_SECONDS if heartbeat_seconds is None else heartbeat_seconds
-        # A hub started on demand by a request (no lifespan owns it) closes its connection when its
-        # last subscriber leaves, so nothing outlives the server; subscribe() reopens it.
-        self.stop_when_idle = stop_when_idle
         self._streams: dict[Stream, set[Subscription]] = {}
         self._subscriptions: set[Subscription] = set()
         self._inbox: asyncio.Queue[dict[str, Any] | AuthorityChange] = asyncio.Queue(INBOX_SIZE)
@@ -213,13 +209,6 @@ class StreamingHub:
             await self._stop_locked()
             for sub in list(self._subscriptions):
                 self.unsubscribe(sub)
-
-    async def stop_if_idle(self) -> None:
-        if not self.stop_when_idle:
-            return
-        async with self._lock:
-            if not self._subscriptions:
-                await self._stop_locked()
 
     async def _start_locked(self) -> None:
         if self._closed:
@@ -392,7 +381,7 @@ class StreamingHub:
         """A new subscription. The token was checked when `since` was the authority mark; a message
         heard since then that concerns it (or no mark) has the token re-checked once more here."""
         async with self._lock:
-            await self._start_locked()  # reopens a hub that stopped when idle
+            await self._start_locked()  # idempotent: a running hub is left as it is
             sub = Subscription(
                 viewer_id,
                 self.queue_size,
